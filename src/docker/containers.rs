@@ -1,0 +1,230 @@
+//! Containers and networks: create, start, stop, remove, inspect, list by label, logs.
+
+use super::{Client, ContainerPlan, labels};
+use crate::error::{Code, Error, Result};
+use bollard::models::{ContainerSummaryStateEnum, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
+    LogsOptionsBuilder, RemoveContainerOptionsBuilder, StopContainerOptionsBuilder,
+};
+use futures_util::StreamExt;
+use futures_util::stream::BoxStream;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// What reconcile and the engine need of a container, from a list or an inspect.
+#[derive(Debug, Clone)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub labels: HashMap<String, String>,
+    pub running: bool,
+    /// Docker's own word: created, running, exited, ...
+    pub state: String,
+    pub exit_code: Option<i64>,
+    /// `HostPort` published for the IDE on 127.0.0.1, from inspect only.
+    pub host_ports: Vec<u16>,
+}
+
+impl ContainerInfo {
+    pub fn workspace_id(&self) -> Option<&str> {
+        self.labels.get(labels::ID).map(String::as_str)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum LogLine {
+    Out(bytes::Bytes),
+    Err(bytes::Bytes),
+}
+
+impl Client {
+    /// Every container of this install (one API call), double-checked against the labels so a
+    /// filter quirk can never hand us another install's container.
+    pub async fn list_containers(
+        &self,
+        install: Uuid,
+        workspace: Option<&str>,
+    ) -> Result<Vec<ContainerInfo>> {
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .filters(&labels::install_filter(install, workspace))
+            .build();
+        let list = self
+            .api
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.fail("list containers", e))?;
+        Ok(list
+            .into_iter()
+            .filter(|c| labels::is_ours(c.labels.as_ref(), install))
+            .map(|c| ContainerInfo {
+                id: c.id.unwrap_or_default(),
+                name: c
+                    .names
+                    .and_then(|n| n.into_iter().next())
+                    .map(|n| n.trim_start_matches('/').to_string())
+                    .unwrap_or_default(),
+                running: c.state == Some(ContainerSummaryStateEnum::RUNNING),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                labels: c.labels.unwrap_or_default(),
+                exit_code: None,
+                host_ports: Vec::new(),
+            })
+            .collect())
+    }
+
+    /// `None` when the container does not exist.
+    pub async fn inspect_container(&self, id: &str) -> Result<Option<ContainerInfo>> {
+        let c = match self.api.inspect_container(id, None).await {
+            Ok(c) => c,
+            Err(e) => {
+                let err = self.fail("inspect container", e);
+                return if err.code == Code::NotFound {
+                    Ok(None)
+                } else {
+                    Err(err)
+                };
+            }
+        };
+        let state = c.state.unwrap_or_default();
+        let host_ports = c
+            .host_config
+            .and_then(|h| h.port_bindings)
+            .into_iter()
+            .flat_map(|m| m.into_values())
+            .flatten()
+            .flatten()
+            .filter_map(|b| b.host_port.and_then(|p| p.parse().ok()))
+            .collect();
+        Ok(Some(ContainerInfo {
+            id: c.id.unwrap_or_default(),
+            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            labels: c.config.and_then(|cfg| cfg.labels).unwrap_or_default(),
+            running: state.running.unwrap_or(false),
+            state: state.status.map(|s| s.to_string()).unwrap_or_default(),
+            exit_code: state.exit_code,
+            host_ports,
+        }))
+    }
+
+    pub async fn create_container(&self, plan: ContainerPlan) -> Result<String> {
+        let opts = CreateContainerOptionsBuilder::default()
+            .name(&plan.name)
+            .build();
+        let created = self
+            .api
+            .create_container(Some(opts), plan.body)
+            .await
+            .map_err(|e| self.fail("create container", e))?;
+        Ok(created.id)
+    }
+
+    /// Starting a running container is a no-op (Docker answers 304).
+    pub async fn start_container(&self, id: &str) -> Result<()> {
+        self.api
+            .start_container(id, None)
+            .await
+            .map_err(|e| self.fail("start container", e))
+    }
+
+    /// SIGTERM, then SIGKILL after `grace_secs`. Stopping a stopped container is a no-op.
+    pub async fn stop_container(&self, id: &str, grace_secs: i32) -> Result<()> {
+        let opts = StopContainerOptionsBuilder::default().t(grace_secs).build();
+        self.api
+            .stop_container(id, Some(opts))
+            .await
+            .map_err(|e| self.fail("stop container", e))
+    }
+
+    /// Removes the container (even running); an absent one is fine.
+    pub async fn remove_container(&self, id: &str) -> Result<()> {
+        let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+        match self.api.remove_container(id, Some(opts)).await {
+            Ok(()) => Ok(()),
+            Err(e) => ignore_not_found(self.fail("remove container", e)),
+        }
+    }
+
+    /// Container output (stdout and stderr), optionally following and from the last `tail`.
+    pub fn logs(
+        &self,
+        id: &str,
+        follow: bool,
+        tail: Option<usize>,
+    ) -> BoxStream<'_, Result<LogLine>> {
+        let tail = tail.map(|t| t.to_string()).unwrap_or_else(|| "all".into());
+        let opts = LogsOptionsBuilder::default()
+            .follow(follow)
+            .stdout(true)
+            .stderr(true)
+            .tail(&tail)
+            .build();
+        self.api.logs(id, Some(opts)).filter_map(move |item| async move {
+            use bollard::container::LogOutput;
+            match item {
+                Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                    Some(Ok(LogLine::Out(message)))
+                }
+                Ok(LogOutput::StdErr { message }) => Some(Ok(LogLine::Err(message))),
+                Ok(LogOutput::StdIn { .. }) => None,
+                Err(e) => Some(Err(self.fail("logs", e))),
+            }
+        })
+        .boxed()
+    }
+
+    /// Creates the workspace network, or adopts it if a network of that name is already ours.
+    pub async fn ensure_network(&self, req: NetworkCreateRequest, install: Uuid) -> Result<()> {
+        let name = req.name.clone();
+        match self.api.create_network(req).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let err = self.fail("create network", e);
+                let existing = self.api.inspect_network(&name, None).await.ok();
+                match existing {
+                    Some(net) if labels::is_ours(net.labels.as_ref(), install) => Ok(()),
+                    Some(_) => Err(Error::conflict(format!(
+                        "a Docker network named {name:?} exists that this Berth did not create; remove or rename it"
+                    ))),
+                    None => Err(err),
+                }
+            }
+        }
+    }
+
+    /// Networks of this install: (name, workspace id label).
+    pub async fn list_networks(&self, install: Uuid) -> Result<Vec<(String, Option<String>)>> {
+        let opts = ListNetworksOptionsBuilder::default()
+            .filters(&labels::install_filter(install, None))
+            .build();
+        let nets = self
+            .api
+            .list_networks(Some(opts))
+            .await
+            .map_err(|e| self.fail("list networks", e))?;
+        Ok(nets
+            .into_iter()
+            .filter(|n| labels::is_ours(n.labels.as_ref(), install))
+            .map(|n| {
+                let id = n.labels.as_ref().and_then(|l| l.get(labels::ID).cloned());
+                (n.name.unwrap_or_default(), id)
+            })
+            .collect())
+    }
+
+    pub async fn remove_network(&self, name: &str) -> Result<()> {
+        match self.api.remove_network(name).await {
+            Ok(()) => Ok(()),
+            Err(e) => ignore_not_found(self.fail("remove network", e)),
+        }
+    }
+}
+
+fn ignore_not_found(err: Error) -> Result<()> {
+    if err.code == Code::NotFound {
+        Ok(())
+    } else {
+        Err(err)
+    }
+}

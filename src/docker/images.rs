@@ -1,0 +1,181 @@
+//! Local images: list, inspect, and build from a tar context with streamed progress.
+
+use super::{Client, labels};
+use crate::error::{Code, Error, Result};
+use crate::model::IdeEndpoint;
+use bollard::query_parameters::{BuildImageOptionsBuilder, ListImagesOptionsBuilder};
+use futures_util::StreamExt;
+use serde::Serialize;
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageInfo {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub size_bytes: i64,
+    pub created: i64,
+    pub labels: HashMap<String, String>,
+}
+
+impl ImageInfo {
+    /// Port and health path of the IDE, from the image's labels or the contract's defaults.
+    pub fn ide_endpoint(&self) -> Result<IdeEndpoint> {
+        let mut ide = IdeEndpoint::default();
+        if let Some(raw) = self.labels.get(labels::IDE_PORT) {
+            ide.port = raw.parse().ok().filter(|p| *p > 0).ok_or_else(|| {
+                Error::invalid(format!(
+                    "image label {}={raw:?} is not a port number",
+                    labels::IDE_PORT
+                ))
+            })?;
+        }
+        if let Some(raw) = self.labels.get(labels::IDE_HEALTH) {
+            if !raw.starts_with('/') || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(Error::invalid(format!(
+                    "image label {}={raw:?} is not an absolute URL path",
+                    labels::IDE_HEALTH
+                )));
+            }
+            ide.health_path = raw.clone();
+        }
+        Ok(ide)
+    }
+}
+
+/// One line of build output, or the progress of a step.
+#[derive(Debug, Clone)]
+pub enum BuildProgress {
+    Line(String),
+    Step { current: u32, total: u32 },
+}
+
+impl Client {
+    pub async fn list_images(&self) -> Result<Vec<ImageInfo>> {
+        let opts = ListImagesOptionsBuilder::default().all(false).build();
+        let list = self
+            .api
+            .list_images(Some(opts))
+            .await
+            .map_err(|e| self.fail("list images", e))?;
+        Ok(list
+            .into_iter()
+            .map(|i| ImageInfo {
+                id: i.id,
+                tags: i
+                    .repo_tags
+                    .into_iter()
+                    .filter(|t| t != "<none>:<none>")
+                    .collect(),
+                size_bytes: i.size,
+                created: i.created,
+                labels: i.labels,
+            })
+            .collect())
+    }
+
+    /// `None` when no local image has that reference (there is no registry to pull from).
+    pub async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>> {
+        match self.api.inspect_image(reference).await {
+            Ok(i) => Ok(Some(ImageInfo {
+                id: i.id.unwrap_or_default(),
+                tags: i.repo_tags.unwrap_or_default(),
+                size_bytes: i.size.unwrap_or_default(),
+                created: 0,
+                labels: i.config.and_then(|c| c.labels).unwrap_or_default(),
+            })),
+            Err(e) => {
+                let err = self.fail("inspect image", e);
+                if err.code == Code::NotFound {
+                    Ok(None)
+                } else {
+                    Err(err)
+                }
+            }
+        }
+    }
+
+    /// Builds `tag` from an uncompressed tar of the context (Dockerfile at its root), adding
+    /// `labels` to the image. Every output line goes to `on_progress`.
+    pub async fn build_image(
+        &self,
+        context_tar: Vec<u8>,
+        tag: &str,
+        image_labels: &HashMap<String, String>,
+        mut on_progress: impl FnMut(BuildProgress),
+    ) -> Result<()> {
+        let opts = BuildImageOptionsBuilder::default()
+            .dockerfile("Dockerfile")
+            .t(tag)
+            .rm(true)
+            .forcerm(true)
+            .labels(image_labels)
+            .build();
+        let mut stream = self.api.build_image(
+            opts,
+            None,
+            Some(bollard::body_full(bytes::Bytes::from(context_tar))),
+        );
+        while let Some(item) = stream.next().await {
+            let info = item.map_err(|e| self.fail(&format!("build {tag}"), e))?;
+            if let Some(detail) = info.error_detail {
+                let msg = detail.message.unwrap_or_else(|| "unknown error".into());
+                return Err(Error::new(
+                    Code::Docker,
+                    format!("building {tag} failed: {}", msg.trim()),
+                ));
+            }
+            if let Some(text) = info.stream {
+                for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                    if let Some(step) = parse_step(line) {
+                        on_progress(step);
+                    }
+                    on_progress(BuildProgress::Line(line.to_string()));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `Step 3/7 : RUN ...` from the legacy builder.
+fn parse_step(line: &str) -> Option<BuildProgress> {
+    let rest = line.strip_prefix("Step ")?;
+    let (frac, _) = rest.split_once(' ')?;
+    let (cur, total) = frac.split_once('/')?;
+    Some(BuildProgress::Step {
+        current: cur.parse().ok()?,
+        total: total.parse().ok()?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_parsed_from_build_output() {
+        assert!(matches!(
+            parse_step("Step 3/7 : RUN true"),
+            Some(BuildProgress::Step { current: 3, total: 7 })
+        ));
+        assert!(parse_step(" ---> abc").is_none());
+    }
+
+    #[test]
+    fn ide_endpoint_from_labels() {
+        let mut img = ImageInfo {
+            id: "x".into(),
+            tags: vec![],
+            size_bytes: 0,
+            created: 0,
+            labels: HashMap::new(),
+        };
+        assert_eq!(img.ide_endpoint().unwrap(), IdeEndpoint::default());
+        img.labels.insert(labels::IDE_PORT.into(), "3000".into());
+        img.labels.insert(labels::IDE_HEALTH.into(), "/ready".into());
+        let ide = img.ide_endpoint().unwrap();
+        assert_eq!((ide.port, ide.health_path.as_str()), (3000, "/ready"));
+        img.labels.insert(labels::IDE_PORT.into(), "x".into());
+        assert!(img.ide_endpoint().is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! Pure planning: a workspace in, the exact Docker objects out. Everything about hardening
+//! lives here, in one place, testable without a Docker engine.
+
+use super::labels;
+use crate::model::{Limits, Workspace, folder_name};
+use bollard::models::{
+    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, NetworkCreateRequest,
+    PortBinding,
+};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+/// Where projects appear inside the container.
+pub const WORKSPACE_ROOT: &str = "/workspace";
+
+/// Log rotation for the container's stdout/stderr: a chatty IDE must not fill the disk.
+const LOG_MAX_SIZE: &str = "10m";
+const LOG_MAX_FILES: &str = "3";
+
+pub struct ContainerPlan {
+    pub name: String,
+    pub body: ContainerCreateBody,
+}
+
+/// The container for `ws`, publishing the IDE on `127.0.0.1:<ws.port>`.
+pub fn plan_container(ws: &Workspace, limits: &Limits, install: Uuid) -> ContainerPlan {
+    let ide_port = format!("{}/tcp", ws.ide.port);
+    let host_port = ws.port.map(|p| p.to_string()).unwrap_or_default();
+    let mounts = ws
+        .projects
+        .iter()
+        .zip(mount_targets(&ws.projects))
+        .map(|(src, target)| Mount {
+            // Structured mounts: a path with ':' or ',' cannot be misparsed, unlike `-v a:b`.
+            typ: Some(MountType::BIND),
+            source: Some(src.to_string_lossy().into_owned()),
+            target: Some(target),
+            read_only: Some(false),
+            ..Default::default()
+        })
+        .collect();
+    let host_config = HostConfig {
+        port_bindings: Some(HashMap::from([(
+            ide_port.clone(),
+            Some(vec![PortBinding {
+                host_ip: Some("127.0.0.1".to_string()),
+                host_port: Some(host_port),
+            }]),
+        )])),
+        mounts: Some(mounts),
+        network_mode: Some(ws.network_name()),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        security_opt: Some(vec!["no-new-privileges:true".to_string()]),
+        // An init as PID 1 reaps zombies and forwards SIGTERM, so `stop` takes milliseconds.
+        init: Some(true),
+        memory: Some(limits.memory_bytes as i64),
+        // Same as memory: no swap on top of the limit.
+        memory_swap: Some(limits.memory_bytes as i64),
+        nano_cpus: Some((limits.cpus * 1e9).round() as i64),
+        pids_limit: Some(limits.pids),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".to_string()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), LOG_MAX_SIZE.to_string()),
+                ("max-file".to_string(), LOG_MAX_FILES.to_string()),
+            ])),
+        }),
+        ..Default::default()
+    };
+    ContainerPlan {
+        name: ws.container_name(),
+        body: ContainerCreateBody {
+            image: Some(ws.image.to_string()),
+            labels: Some(labels::for_workspace(install, ws)),
+            exposed_ports: Some(vec![ide_port]),
+            working_dir: Some(WORKSPACE_ROOT.to_string()),
+            host_config: Some(host_config),
+            ..Default::default()
+        },
+    }
+}
+
+/// One bridge network per workspace, so workspaces cannot reach each other.
+pub fn plan_network(ws: &Workspace, install: Uuid) -> NetworkCreateRequest {
+    NetworkCreateRequest {
+        name: ws.network_name(),
+        driver: Some("bridge".to_string()),
+        labels: Some(labels::for_workspace(install, ws)),
+        ..Default::default()
+    }
+}
+
+/// `/workspace/<folder name>` for each project, in order; a repeated folder name gets `-2`,
+/// `-3`, ... so two `app` folders from different parents both fit.
+pub fn mount_targets(projects: &[std::path::PathBuf]) -> Vec<String> {
+    let mut used = HashSet::new();
+    projects
+        .iter()
+        .map(|p| {
+            let base = folder_name(p);
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while !used.insert(candidate.clone()) {
+                candidate = format!("{base}-{n}");
+                n += 1;
+            }
+            format!("{WORKSPACE_ROOT}/{candidate}")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        IdeEndpoint, ImageRef, LimitOverrides, Status, WorkspaceId, WorkspaceName,
+    };
+    use std::path::PathBuf;
+
+    fn ws() -> Workspace {
+        Workspace {
+            id: WorkspaceId::new(),
+            name: WorkspaceName::parse("demo").unwrap(),
+            description: String::new(),
+            image: ImageRef::parse("berth-test:latest").unwrap(),
+            projects: vec![
+                PathBuf::from("/home/u/a/app"),
+                PathBuf::from("/home/u/b/app"),
+                PathBuf::from("/home/u/my project: v1, final"),
+            ],
+            limits: LimitOverrides::default(),
+            idle_timeout_secs: None,
+            ide: IdeEndpoint::default(),
+            port: Some(10042),
+            container_id: None,
+            status: Status::Stopped,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    const LIMITS: Limits = Limits {
+        cpus: 1.5,
+        memory_bytes: 1 << 30,
+        pids: 256,
+    };
+
+    #[test]
+    fn container_is_hardened_and_labelled() {
+        let install = Uuid::new_v4();
+        let w = ws();
+        let plan = plan_container(&w, &LIMITS, install);
+        assert_eq!(plan.name, format!("berth-demo-{}", w.id.short()));
+        let hc = plan.body.host_config.unwrap();
+        assert_eq!(hc.cap_drop.unwrap(), vec!["ALL"]);
+        assert!(hc.cap_add.is_none());
+        assert_eq!(hc.security_opt.unwrap(), vec!["no-new-privileges:true"]);
+        assert_eq!(hc.init, Some(true));
+        assert_eq!(hc.privileged, None);
+        assert_eq!(hc.memory, Some(1 << 30));
+        assert_eq!(hc.nano_cpus, Some(1_500_000_000));
+        assert_eq!(hc.pids_limit, Some(256));
+        assert_eq!(hc.network_mode.as_deref(), Some(w.network_name().as_str()));
+        assert_eq!(hc.log_config.unwrap().typ.as_deref(), Some("json-file"));
+        let binding = &hc.port_bindings.unwrap()["8080/tcp"].clone().unwrap()[0];
+        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(binding.host_port.as_deref(), Some("10042"));
+        let labels = plan.body.labels.unwrap();
+        assert_eq!(labels[labels::INSTALL], install.to_string());
+        assert_eq!(labels[labels::ID], w.id.to_string());
+        assert_eq!(labels[labels::KIND], "workspace");
+        assert_eq!(labels[labels::NAME], "demo");
+        assert_eq!(labels[labels::MANAGED], "true");
+    }
+
+    #[test]
+    fn projects_are_structured_binds_with_unique_targets_and_no_socket() {
+        let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4());
+        let hc = plan.body.host_config.unwrap();
+        assert!(hc.binds.is_none(), "no src:dst strings");
+        let mounts = hc.mounts.unwrap();
+        let targets: Vec<_> = mounts.iter().map(|m| m.target.clone().unwrap()).collect();
+        assert_eq!(
+            targets,
+            [
+                "/workspace/app",
+                "/workspace/app-2",
+                "/workspace/my project: v1, final"
+            ]
+        );
+        assert!(mounts.iter().all(|m| m.typ == Some(MountType::BIND)));
+        assert!(
+            mounts
+                .iter()
+                .all(|m| !m.source.as_deref().unwrap().contains("docker.sock"))
+        );
+    }
+
+    #[test]
+    fn ide_port_from_the_image_contract() {
+        let mut w = ws();
+        w.ide.port = 3000;
+        let plan = plan_container(&w, &LIMITS, Uuid::new_v4());
+        assert_eq!(plan.body.exposed_ports.unwrap(), vec!["3000/tcp"]);
+    }
+
+    #[test]
+    fn network_is_labelled_per_workspace() {
+        let install = Uuid::new_v4();
+        let w = ws();
+        let net = plan_network(&w, install);
+        assert_eq!(net.name, w.container_name());
+        assert_eq!(net.labels.unwrap()[labels::ID], w.id.to_string());
+    }
+}

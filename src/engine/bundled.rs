@@ -1,0 +1,222 @@
+//! Bundled images: Dockerfiles shipped inside the `berth` binary, built on the user's machine
+//! from local files (no registry needed). A build is skipped when the image already carries
+//! the hash of exactly these inputs.
+
+use super::Engine;
+use crate::docker::{BuildProgress, labels};
+use crate::error::{Error, Result};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+pub struct Bundle {
+    /// What users type: `berth image build <name>`.
+    pub name: &'static str,
+    pub tag: &'static str,
+    pub title: &'static str,
+    files: &'static [(&'static str, &'static [u8])],
+    /// Files copied from the host: (path in context, candidates on the host, Debian package).
+    host_files: &'static [(&'static str, &'static [&'static str], &'static str)],
+}
+
+pub const BUNDLED: &[Bundle] = &[Bundle {
+    name: "test",
+    tag: "berth-test:latest",
+    title: "Berth test image (busybox httpd, 3 MB)",
+    files: &[
+        ("Dockerfile", include_bytes!("../../docker/test/Dockerfile")),
+        ("www/healthz", include_bytes!("../../docker/test/www/healthz")),
+        ("www/index.html", include_bytes!("../../docker/test/www/index.html")),
+    ],
+    host_files: &[
+        ("busybox", &["/bin/busybox", "/usr/bin/busybox"], "busybox-static"),
+        ("tini-static", &["/usr/bin/tini-static"], "tini"),
+    ],
+}];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageEntry {
+    pub reference: String,
+    pub id: Option<String>,
+    pub size_bytes: Option<i64>,
+    /// The bundle name, for images Berth can build itself.
+    pub bundled: Option<String>,
+    pub built: bool,
+    pub title: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildOutcome {
+    pub tag: String,
+    /// False when the image was already built from the same inputs.
+    pub rebuilt: bool,
+}
+
+impl Bundle {
+    pub fn find(name: &str) -> Result<&'static Bundle> {
+        BUNDLED.iter().find(|b| b.name == name).ok_or_else(|| {
+            let names: Vec<_> = BUNDLED.iter().map(|b| b.name).collect();
+            Error::not_found(format!(
+                "no bundled image named {name:?}; bundled images: {}",
+                names.join(", ")
+            ))
+        })
+    }
+
+    /// The build context as (path, mode, bytes), sorted, so the hash is stable.
+    fn context(&self) -> Result<Vec<(String, u32, Vec<u8>)>> {
+        let mut entries: Vec<(String, u32, Vec<u8>)> = self
+            .files
+            .iter()
+            .map(|(path, bytes)| (path.to_string(), 0o644, bytes.to_vec()))
+            .collect();
+        for (path, candidates, package) in self.host_files {
+            let found = candidates.iter().find_map(|c| std::fs::read(c).ok());
+            let bytes = found.ok_or_else(|| {
+                Error::not_found(format!(
+                    "building {} needs {} from the Debian package {package} (apt-get install {package})",
+                    self.tag, candidates[0]
+                ))
+            })?;
+            entries.push((path.to_string(), 0o755, bytes));
+        }
+        entries.sort();
+        Ok(entries)
+    }
+
+    fn hash(entries: &[(String, u32, Vec<u8>)]) -> String {
+        let mut h = Sha256::new();
+        for (path, mode, bytes) in entries {
+            h.update(path.as_bytes());
+            h.update([0]);
+            h.update(mode.to_le_bytes());
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        }
+        format!("{:x}", h.finalize())
+    }
+
+    fn tar(entries: &[(String, u32, Vec<u8>)]) -> Result<Vec<u8>> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (path, mode, bytes) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(bytes.len() as u64);
+            header.set_mode(*mode);
+            header.set_mtime(0);
+            header.set_cksum();
+            builder
+                .append_data(&mut header, path, bytes.as_slice())
+                .map_err(|e| Error::io("cannot assemble the build context", e))?;
+        }
+        builder
+            .into_inner()
+            .map_err(|e| Error::io("cannot assemble the build context", e))
+    }
+}
+
+impl Engine {
+    /// Local images plus the bundled ones (built or not).
+    pub async fn images(&self) -> Result<Vec<ImageEntry>> {
+        let docker = self.docker().await?;
+        let local = docker.list_images().await?;
+        let mut out: Vec<ImageEntry> = BUNDLED
+            .iter()
+            .map(|b| {
+                let image = local.iter().find(|i| i.tags.iter().any(|t| t == b.tag));
+                ImageEntry {
+                    reference: b.tag.to_string(),
+                    id: image.map(|i| i.id.clone()),
+                    size_bytes: image.map(|i| i.size_bytes),
+                    bundled: Some(b.name.to_string()),
+                    built: image.is_some(),
+                    title: Some(b.title.to_string()),
+                }
+            })
+            .collect();
+        for image in &local {
+            for tag in &image.tags {
+                if out.iter().any(|e| &e.reference == tag) {
+                    continue;
+                }
+                out.push(ImageEntry {
+                    reference: tag.clone(),
+                    id: Some(image.id.clone()),
+                    size_bytes: Some(image.size_bytes),
+                    bundled: None,
+                    built: true,
+                    title: image.labels.get("dev.berth.title").cloned(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Builds a bundled image unless it is already built from the same inputs.
+    pub async fn build_bundled(
+        &self,
+        name: &str,
+        on_progress: impl FnMut(BuildProgress),
+    ) -> Result<BuildOutcome> {
+        let bundle = Bundle::find(name)?;
+        let entries = bundle.context()?;
+        let hash = Bundle::hash(&entries);
+        let docker = self.docker().await?;
+        if let Some(existing) = docker.inspect_image(bundle.tag).await?
+            && existing.labels.get(labels::CONTEXT_HASH) == Some(&hash)
+        {
+            return Ok(BuildOutcome {
+                tag: bundle.tag.to_string(),
+                rebuilt: false,
+            });
+        }
+        let image_labels = HashMap::from([
+            (labels::BUNDLE.to_string(), bundle.name.to_string()),
+            (labels::CONTEXT_HASH.to_string(), hash),
+        ]);
+        docker
+            .build_image(Bundle::tar(&entries)?, bundle.tag, &image_labels, on_progress)
+            .await?;
+        Ok(BuildOutcome {
+            tag: bundle.tag.to_string(),
+            rebuilt: true,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn context_hash_depends_on_every_input() {
+        let a = vec![("Dockerfile".to_string(), 0o644, b"FROM scratch".to_vec())];
+        let mut b = a.clone();
+        assert_eq!(Bundle::hash(&a), Bundle::hash(&b));
+        b[0].1 = 0o755;
+        assert_ne!(Bundle::hash(&a), Bundle::hash(&b));
+        let c = vec![("Dockerfile".to_string(), 0o644, b"FROM scratch ".to_vec())];
+        assert_ne!(Bundle::hash(&a), Bundle::hash(&c));
+    }
+
+    #[test]
+    fn unknown_bundle_lists_the_known_ones() {
+        let err = Bundle::find("nope").err().unwrap();
+        assert!(err.message.contains("test"), "{}", err.message);
+    }
+
+    #[test]
+    fn tar_holds_every_entry() {
+        let entries = vec![
+            ("Dockerfile".to_string(), 0o644, b"FROM scratch".to_vec()),
+            ("www/healthz".to_string(), 0o644, b"ok".to_vec()),
+        ];
+        let bytes = Bundle::tar(&entries).unwrap();
+        let mut archive = tar::Archive::new(bytes.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        assert_eq!(names, ["Dockerfile", "www/healthz"]);
+    }
+}

@@ -1,0 +1,76 @@
+//! The one error type of the engine. Every failure a user can see is a `{code, message}` pair:
+//! the message is one complete sentence fit for a terminal or a dialog, the code is what a UI
+//! branches on. Codes stay coarse on purpose — add one only where a caller acts differently.
+
+use serde::Serialize;
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// Bad user input (name, image reference, path, size, duration). Nothing was changed.
+    InvalidInput,
+    NotFound,
+    /// The name is taken, or the object exists in a state that forbids the operation.
+    Conflict,
+    /// The Docker engine cannot be reached at all.
+    DockerUnavailable,
+    /// The Docker engine answered with an error.
+    Docker,
+    PortsExhausted,
+    LimitReached,
+    /// Another Berth process holds the workspace for too long.
+    Busy,
+    /// The container started but the IDE never became healthy, or the container exited.
+    StartFailed,
+    /// The database could not be opened, migrated or written.
+    Store,
+    Io,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Error {
+    pub code: Code,
+    pub message: String,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(Code::InvalidInput, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(Code::NotFound, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(Code::Conflict, message)
+    }
+
+    pub fn io(context: &str, err: std::io::Error) -> Self {
+        Self::new(Code::Io, format!("{context}: {err}"))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(err: rusqlite::Error) -> Self {
+        Error::new(Code::Store, format!("database error: {err}"))
+    }
+}

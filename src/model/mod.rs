@@ -1,0 +1,18 @@
+//! Plain data and the validation of everything a user types. No I/O except path checks.
+
+mod image_ref;
+mod limits;
+mod name;
+mod project;
+mod settings;
+mod workspace;
+
+pub use image_ref::ImageRef;
+pub use limits::{
+    LimitOverrides, Limits, format_memory, parse_cpus, parse_idle_timeout, parse_memory,
+    parse_pids,
+};
+pub use name::WorkspaceName;
+pub use project::{folder_name, validate_project_path};
+pub use settings::{PortRange, Settings};
+pub use workspace::{IdeEndpoint, Status, Workspace, WorkspaceId};

@@ -1,0 +1,158 @@
+//! Project folders: host paths that get bind-mounted into a workspace. A mount of the wrong
+//! folder hands a container the machine, so every path is resolved (symlinks included) and
+//! checked when it is added AND again before every start.
+
+use crate::error::{Error, Result};
+use std::path::{Path, PathBuf};
+
+/// Top-level folders that belong to the operating system. Refused themselves and everything
+/// below them (`/var/run/docker.sock` and `/var/lib/docker` live there).
+#[cfg(unix)]
+const SYSTEM_ROOTS: &[&str] = &[
+    "/etc", "/usr", "/bin", "/sbin", "/boot", "/dev", "/proc", "/sys", "/var", "/run",
+    // macOS keeps /etc and /var under /private and the OS under /System and /Library.
+    "/private", "/System", "/Library",
+];
+#[cfg(windows)]
+const SYSTEM_ROOTS: &[&str] = &[r"C:\Windows", r"C:\Program Files", r"C:\Program Files (x86)", r"C:\ProgramData"];
+
+/// Checks a project folder and returns its canonical path (the one that gets mounted).
+/// `home` is the user's home folder, passed in so the rule is testable.
+pub fn validate_project_path(raw: &Path, home: Option<&Path>) -> Result<PathBuf> {
+    let shown = raw.display();
+    if raw.as_os_str().is_empty() {
+        return Err(Error::invalid("project folder path is empty"));
+    }
+    let canonical = std::fs::canonicalize(raw).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            Error::invalid(format!("project folder {shown:?} does not exist"))
+        }
+        _ => Error::invalid(format!("project folder {shown:?} cannot be resolved: {e}")),
+    })?;
+    let resolved = if canonical.as_path() != raw {
+        format!(" (resolves to {:?})", canonical.display())
+    } else {
+        String::new()
+    };
+    let refuse = |why: &str| Err(Error::invalid(format!("project folder {shown:?}{resolved} {why}")));
+
+    let meta = std::fs::metadata(&canonical)
+        .map_err(|e| Error::invalid(format!("project folder {shown:?} cannot be read: {e}")))?;
+    if is_socket(&meta) {
+        return refuse("is a socket; sockets (the Docker socket above all) are never mounted");
+    }
+    if !meta.is_dir() {
+        return refuse("is not a folder");
+    }
+    if canonical.to_str().is_none() {
+        return refuse("contains characters that are not valid UTF-8");
+    }
+    if canonical.parent().is_none() {
+        return refuse("is the root of the file system");
+    }
+    if let Some(root) = system_root_of(&canonical) {
+        return refuse(&format!("is inside the system folder {root}"));
+    }
+    if let Some(home) = home.and_then(|h| std::fs::canonicalize(h).ok())
+        && canonical == home
+    {
+        return refuse("is your home folder itself; choose a project folder inside it");
+    }
+    Ok(canonical)
+}
+
+fn system_root_of(path: &Path) -> Option<String> {
+    if let Some(root) = SYSTEM_ROOTS.iter().find(|root| path.starts_with(root)) {
+        return Some(root.to_string());
+    }
+    // `/lib`, `/lib32`, `/lib64`, `/libx32`, ...: every top-level lib* folder.
+    #[cfg(unix)]
+    {
+        let mut parts = path.components().skip(1);
+        if let Some(first) = parts.next()
+            && first.as_os_str().to_string_lossy().starts_with("lib")
+        {
+            return Some(format!("/{}", first.as_os_str().to_string_lossy()));
+        }
+    }
+    None
+}
+
+#[cfg(unix)]
+fn is_socket(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    meta.file_type().is_socket()
+}
+
+#[cfg(not(unix))]
+fn is_socket(_meta: &std::fs::Metadata) -> bool {
+    false
+}
+
+/// The folder name a project is mounted under (`/workspace/<name>`).
+pub fn folder_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "project".to_string())
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    fn msg(path: &Path, home: Option<&Path>) -> String {
+        validate_project_path(path, home).unwrap_err().message
+    }
+
+    #[test]
+    fn accepts_a_folder_with_awkward_characters() {
+        let dir = tempfile::tempdir().unwrap();
+        let odd = dir.path().join("my project: v1, final");
+        std::fs::create_dir(&odd).unwrap();
+        let ok = validate_project_path(&odd, None).unwrap();
+        assert_eq!(ok, std::fs::canonicalize(&odd).unwrap());
+    }
+
+    #[test]
+    fn refuses_missing_files_root_and_system_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(msg(&dir.path().join("nope"), None).contains("does not exist"));
+        let file = dir.path().join("f");
+        std::fs::write(&file, "x").unwrap();
+        assert!(msg(&file, None).contains("not a folder"));
+        assert!(msg(Path::new("/"), None).contains("root of the file system"));
+        for sys in ["/etc", "/usr/share", "/var", "/proc", "/lib", "/dev"] {
+            if Path::new(sys).exists() {
+                assert!(msg(Path::new(sys), None).contains("system folder"), "{sys}");
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_symlinks_into_forbidden_places_and_the_home_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let to_root = dir.path().join("root-link");
+        std::os::unix::fs::symlink("/", &to_root).unwrap();
+        let m = msg(&to_root, None);
+        assert!(m.contains("resolves to \"/\"") && m.contains("root"), "{m}");
+        let to_etc = dir.path().join("etc-link");
+        std::os::unix::fs::symlink("/etc", &to_etc).unwrap();
+        assert!(msg(&to_etc, None).contains("system folder /etc"));
+        assert!(msg(dir.path(), Some(dir.path())).contains("home folder"));
+        // A folder inside home is fine.
+        let inside = dir.path().join("code");
+        std::fs::create_dir(&inside).unwrap();
+        assert!(validate_project_path(&inside, Some(dir.path())).is_ok());
+    }
+
+    #[test]
+    fn refuses_sockets_and_links_to_sockets() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("s.sock");
+        let _listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        assert!(msg(&sock, None).contains("socket"));
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&sock, &link).unwrap();
+        assert!(msg(&link, None).contains("socket"));
+    }
+}

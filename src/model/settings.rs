@@ -1,0 +1,79 @@
+//! Global settings of one install (one data dir).
+
+use super::Limits;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortRange {
+    pub first: u16,
+    pub last: u16,
+}
+
+impl PortRange {
+    pub fn new(first: u16, last: u16) -> Result<Self> {
+        if first == 0 || first > last {
+            return Err(Error::invalid(format!(
+                "invalid port range {first}-{last}: the first port must be at least 1 and not above the last"
+            )));
+        }
+        Ok(PortRange { first, last })
+    }
+
+    pub fn contains(&self, port: u16) -> bool {
+        (self.first..=self.last).contains(&port)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u16> {
+        self.first..=self.last
+    }
+}
+
+impl std::fmt::Display for PortRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}-{}", self.first, self.last)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub port_range: PortRange,
+    pub max_running: u32,
+    pub default_limits: Limits,
+    pub default_idle_timeout_secs: Option<u64>,
+    /// How long `start` waits for the IDE health check.
+    pub start_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            port_range: PortRange {
+                first: 10000,
+                last: 10100,
+            },
+            max_running: 4,
+            default_limits: Limits {
+                cpus: 2.0,
+                memory_bytes: 4 << 30,
+                pids: 1024,
+            },
+            default_idle_timeout_secs: Some(30 * 60),
+            start_timeout_secs: 120,
+        }
+    }
+}
+
+impl Settings {
+    pub fn validate(&self) -> Result<()> {
+        PortRange::new(self.port_range.first, self.port_range.last)?;
+        if self.max_running == 0 {
+            return Err(Error::invalid("max running workspaces must be at least 1"));
+        }
+        if self.start_timeout_secs == 0 {
+            return Err(Error::invalid("start timeout must be at least one second"));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,127 @@
+//! The workspace: one container from one image with project folders mounted in.
+
+use super::{ImageRef, LimitOverrides, WorkspaceName};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WorkspaceId(pub Uuid);
+
+impl WorkspaceId {
+    pub fn new() -> Self {
+        WorkspaceId(Uuid::new_v4())
+    }
+
+    /// First 8 hex digits: enough to tell containers apart in `docker ps`.
+    pub fn short(&self) -> String {
+        self.0.simple().to_string()[..8].to_string()
+    }
+}
+
+impl Default for WorkspaceId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for WorkspaceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// What Berth last knew of the container. `Starting`/`Stopping` only while an operation holds
+/// the workspace lock; reconcile turns a stale one into what Docker says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Stopped,
+    Starting,
+    Running,
+    Stopping,
+    /// The container is gone (removed outside Berth, or never made); `start` recreates it.
+    Missing,
+}
+
+impl Status {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Stopped => "stopped",
+            Status::Starting => "starting",
+            Status::Running => "running",
+            Status::Stopping => "stopping",
+            Status::Missing => "missing",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Status> {
+        [
+            Status::Stopped,
+            Status::Starting,
+            Status::Running,
+            Status::Stopping,
+            Status::Missing,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == raw)
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where the IDE listens inside the container and how to ask if it is ready (image contract).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdeEndpoint {
+    pub port: u16,
+    pub health_path: String,
+}
+
+impl Default for IdeEndpoint {
+    fn default() -> Self {
+        IdeEndpoint {
+            port: 8080,
+            health_path: "/healthz".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Workspace {
+    pub id: WorkspaceId,
+    pub name: WorkspaceName,
+    pub description: String,
+    pub image: ImageRef,
+    /// Canonical host folders, in the order the user gave them.
+    pub projects: Vec<PathBuf>,
+    pub limits: LimitOverrides,
+    pub idle_timeout_secs: Option<u64>,
+    pub ide: IdeEndpoint,
+    /// Host port on 127.0.0.1 that publishes the IDE.
+    pub port: Option<u16>,
+    pub container_id: Option<String>,
+    pub status: Status,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Workspace {
+    /// `berth-<name>-<first 8 of uuid>`: readable in `docker ps`, unique per workspace.
+    pub fn container_name(&self) -> String {
+        format!("berth-{}-{}", self.name, self.id.short())
+    }
+
+    pub fn network_name(&self) -> String {
+        self.container_name()
+    }
+
+    pub fn url(&self) -> Option<String> {
+        self.port.map(|p| format!("http://127.0.0.1:{p}/"))
+    }
+}

@@ -1,0 +1,103 @@
+//! The audit log: every action on a workspace, kept after the workspace is gone.
+
+use super::{Store, now_ms};
+use crate::error::Result;
+use crate::model::Workspace;
+use rusqlite::params;
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Ok,
+    Failed,
+    /// Reconcile changed something to make the database and Docker agree.
+    Repaired,
+    Info,
+}
+
+impl Outcome {
+    fn as_str(&self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Failed => "failed",
+            Outcome::Repaired => "repaired",
+            Outcome::Info => "info",
+        }
+    }
+
+    fn parse(raw: &str) -> Outcome {
+        match raw {
+            "ok" => Outcome::Ok,
+            "failed" => Outcome::Failed,
+            "repaired" => Outcome::Repaired,
+            _ => Outcome::Info,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AuditEntry {
+    pub at_ms: i64,
+    pub workspace_id: Option<String>,
+    pub workspace_name: Option<String>,
+    pub action: String,
+    pub outcome: Outcome,
+    pub detail: String,
+}
+
+impl Store {
+    pub fn audit(
+        &mut self,
+        ws: Option<&Workspace>,
+        action: &str,
+        outcome: Outcome,
+        detail: &str,
+    ) -> Result<()> {
+        self.audit_raw(
+            ws.map(|w| w.id.to_string()),
+            ws.map(|w| w.name.to_string()),
+            action,
+            outcome,
+            detail,
+        )
+    }
+
+    /// For objects that have no workspace row (an orphan container found by reconcile).
+    pub fn audit_raw(
+        &mut self,
+        workspace_id: Option<String>,
+        workspace_name: Option<String>,
+        action: &str,
+        outcome: Outcome,
+        detail: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO audit_log (at_ms, workspace_id, workspace_name, action, outcome, detail)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![now_ms(), workspace_id, workspace_name, action, outcome.as_str(), detail],
+        )?;
+        Ok(())
+    }
+
+    /// Oldest first, by workspace name (so the log of a deleted workspace stays readable).
+    pub fn audit_for(&self, name: &str) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at_ms, workspace_id, workspace_name, action, outcome, detail
+             FROM audit_log WHERE workspace_name = ?1 ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([name], |r| {
+                Ok(AuditEntry {
+                    at_ms: r.get(0)?,
+                    workspace_id: r.get(1)?,
+                    workspace_name: r.get(2)?,
+                    action: r.get(3)?,
+                    outcome: Outcome::parse(&r.get::<_, String>(4)?),
+                    detail: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+}

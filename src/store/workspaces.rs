@@ -1,0 +1,279 @@
+//! Workspaces, their projects and their port allocation.
+
+use super::{Store, now_secs};
+use crate::error::{Error, Result};
+use crate::model::{
+    IdeEndpoint, ImageRef, LimitOverrides, Status, Workspace, WorkspaceId, WorkspaceName,
+};
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use uuid::Uuid;
+
+const SELECT: &str = "SELECT w.id, w.name, w.description, w.image, w.cpus, w.memory_bytes,
+    w.pids, w.idle_timeout_secs, w.ide_port, w.health_path, w.container_id, w.status,
+    w.created_at, w.updated_at, p.port
+    FROM workspaces w LEFT JOIN port_allocations p ON p.workspace_id = w.id";
+
+impl Store {
+    /// Inserts a new workspace and allocates its port in one transaction. `pick_port` gets the
+    /// ports already allocated in this install and returns a free one (or an error).
+    pub fn insert_workspace(
+        &mut self,
+        ws: &Workspace,
+        pick_port: impl FnOnce(&BTreeSet<u16>) -> Result<u16>,
+    ) -> Result<Workspace> {
+        let id = ws.id;
+        self.immediate(|tx| {
+            let taken_name: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM workspaces WHERE name = ?1",
+                    [ws.name.as_str()],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(existing) = taken_name {
+                return Err(Error::conflict(format!(
+                    "a workspace named {existing:?} already exists"
+                )));
+            }
+            let port = pick_port(&allocated_ports(tx)?)?;
+            let now = now_secs();
+            tx.execute(
+                "INSERT INTO workspaces (id, name, description, image, cpus, memory_bytes, pids,
+                    idle_timeout_secs, ide_port, health_path, container_id, status, created_at,
+                    updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                params![
+                    ws.id.to_string(),
+                    ws.name.as_str(),
+                    ws.description,
+                    ws.image.as_str(),
+                    ws.limits.cpus,
+                    ws.limits.memory_bytes.map(|m| m as i64),
+                    ws.limits.pids,
+                    ws.idle_timeout_secs.map(|s| s as i64),
+                    ws.ide.port,
+                    ws.ide.health_path,
+                    ws.container_id,
+                    ws.status.as_str(),
+                    now,
+                ],
+            )?;
+            for (pos, path) in ws.projects.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO projects (workspace_id, position, host_path) VALUES (?1, ?2, ?3)",
+                    params![ws.id.to_string(), pos as i64, path.to_string_lossy()],
+                )?;
+            }
+            tx.execute(
+                "INSERT INTO port_allocations (port, workspace_id, allocated_at) VALUES (?1, ?2, ?3)",
+                params![port, ws.id.to_string(), now],
+            )?;
+            Ok(())
+        })?;
+        self.workspace(id)?
+            .ok_or_else(|| Error::not_found("workspace vanished right after insert"))
+    }
+
+    /// Moves a workspace to another port, chosen by `pick_port` from what is not allocated.
+    pub fn reassign_port(
+        &mut self,
+        id: WorkspaceId,
+        pick_port: impl FnOnce(&BTreeSet<u16>) -> Result<u16>,
+    ) -> Result<u16> {
+        self.immediate(|tx| {
+            let port = pick_port(&allocated_ports(tx)?)?;
+            tx.execute(
+                "INSERT INTO port_allocations (port, workspace_id, allocated_at) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (workspace_id) DO UPDATE SET port = excluded.port,
+                    allocated_at = excluded.allocated_at",
+                params![port, id.to_string(), now_secs()],
+            )?;
+            Ok(port)
+        })
+    }
+
+    pub fn workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
+        self.query_one(&format!("{SELECT} WHERE w.id = ?1"), &id.to_string())
+    }
+
+    pub fn workspace_by_name(&self, name: &str) -> Result<Option<Workspace>> {
+        self.query_one(&format!("{SELECT} WHERE w.name = ?1"), name)
+    }
+
+    pub fn workspaces(&self) -> Result<Vec<Workspace>> {
+        let mut stmt = self.conn.prepare(&format!("{SELECT} ORDER BY w.name"))?;
+        let rows = stmt.query_map([], read_row)?.collect::<Result<Vec<_>, _>>()?;
+        rows.into_iter().map(|ws| self.with_projects(ws)).collect()
+    }
+
+    pub fn set_status(&mut self, id: WorkspaceId, status: Status) -> Result<()> {
+        self.conn.execute(
+            "UPDATE workspaces SET status = ?2, updated_at = ?3 WHERE id = ?1",
+            params![id.to_string(), status.as_str(), now_secs()],
+        )?;
+        Ok(())
+    }
+
+    pub fn set_container(
+        &mut self,
+        id: WorkspaceId,
+        container_id: Option<&str>,
+        status: Status,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE workspaces SET container_id = ?2, status = ?3, updated_at = ?4 WHERE id = ?1",
+            params![id.to_string(), container_id, status.as_str(), now_secs()],
+        )?;
+        Ok(())
+    }
+
+    /// Removes the workspace, its projects and its port allocation (cascade).
+    pub fn delete_workspace(&mut self, id: WorkspaceId) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM workspaces WHERE id = ?1", [id.to_string()])?;
+        Ok(())
+    }
+
+    /// Port allocations of this install, for tests and diagnostics.
+    pub fn port_allocations(&self) -> Result<Vec<(u16, WorkspaceId)>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT port, workspace_id FROM port_allocations ORDER BY port")?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, u16>(0)?, parse_id(&r.get::<_, String>(1)?)?)))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
+    fn query_one(&self, sql: &str, key: &str) -> Result<Option<Workspace>> {
+        let ws = self.conn.query_row(sql, [key], read_row).optional()?;
+        ws.map(|ws| self.with_projects(ws)).transpose()
+    }
+
+    fn with_projects(&self, mut ws: Workspace) -> Result<Workspace> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT host_path FROM projects WHERE workspace_id = ?1 ORDER BY position",
+        )?;
+        ws.projects = stmt
+            .query_map([ws.id.to_string()], |r| r.get::<_, String>(0).map(PathBuf::from))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(ws)
+    }
+}
+
+fn allocated_ports(tx: &Transaction) -> Result<BTreeSet<u16>> {
+    let mut stmt = tx.prepare("SELECT port FROM port_allocations")?;
+    let ports = stmt
+        .query_map([], |r| r.get::<_, u16>(0))?
+        .collect::<Result<BTreeSet<_>, _>>()?;
+    Ok(ports)
+}
+
+fn parse_id(raw: &str) -> rusqlite::Result<WorkspaceId> {
+    Uuid::parse_str(raw)
+        .map(WorkspaceId)
+        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+}
+
+fn corrupt(col: usize, e: Error) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(col, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn read_row(r: &Row) -> rusqlite::Result<Workspace> {
+    Ok(Workspace {
+        id: parse_id(&r.get::<_, String>(0)?)?,
+        name: WorkspaceName::parse(&r.get::<_, String>(1)?).map_err(|e| corrupt(1, e))?,
+        description: r.get(2)?,
+        image: ImageRef::parse(&r.get::<_, String>(3)?).map_err(|e| corrupt(3, e))?,
+        projects: Vec::new(),
+        limits: LimitOverrides {
+            cpus: r.get(4)?,
+            memory_bytes: r.get::<_, Option<i64>>(5)?.map(|m| m as u64),
+            pids: r.get(6)?,
+        },
+        idle_timeout_secs: r.get::<_, Option<i64>>(7)?.map(|s| s as u64),
+        ide: IdeEndpoint {
+            port: r.get(8)?,
+            health_path: r.get(9)?,
+        },
+        container_id: r.get(10)?,
+        status: {
+            let raw: String = r.get(11)?;
+            Status::parse(&raw)
+                .ok_or_else(|| corrupt(11, Error::invalid(format!("unknown status {raw:?}"))))?
+        },
+        created_at: r.get(12)?,
+        updated_at: r.get(13)?,
+        port: r.get(14)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(name: &str) -> Workspace {
+        Workspace {
+            id: WorkspaceId::new(),
+            name: WorkspaceName::parse(name).unwrap(),
+            description: "d".into(),
+            image: ImageRef::parse("berth-test:latest").unwrap(),
+            projects: vec![PathBuf::from("/tmp/a b"), PathBuf::from("/tmp/c")],
+            limits: LimitOverrides { cpus: Some(1.5), ..Default::default() },
+            idle_timeout_secs: Some(600),
+            ide: IdeEndpoint::default(),
+            port: None,
+            container_id: None,
+            status: Status::Stopped,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn insert_read_update_delete() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let ws = sample("demo");
+        let saved = store.insert_workspace(&ws, |taken| {
+            assert!(taken.is_empty());
+            Ok(10000)
+        })
+        .unwrap();
+        assert_eq!(saved.port, Some(10000));
+        assert_eq!(saved.projects, ws.projects);
+        assert_eq!(saved.limits, ws.limits);
+        let dup = store.insert_workspace(&sample("demo"), |_| Ok(10001)).unwrap_err();
+        assert!(dup.message.contains("already exists"));
+
+        store.set_container(ws.id, Some("abc"), Status::Running).unwrap();
+        let got = store.workspace_by_name("demo").unwrap().unwrap();
+        assert_eq!((got.container_id.as_deref(), got.status), (Some("abc"), Status::Running));
+
+        let other = store
+            .insert_workspace(&sample("other"), |taken| {
+                assert!(taken.contains(&10000));
+                Ok(10001)
+            })
+            .unwrap();
+        assert_eq!(store.reassign_port(other.id, |_| Ok(10005)).unwrap(), 10005);
+        assert_eq!(store.workspaces().unwrap().len(), 2);
+
+        store.delete_workspace(ws.id).unwrap();
+        assert!(store.workspace(ws.id).unwrap().is_none());
+        assert_eq!(store.port_allocations().unwrap(), vec![(10005, other.id)]);
+    }
+
+    #[test]
+    fn a_failed_port_pick_inserts_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let err = store
+            .insert_workspace(&sample("demo"), |_| Err(Error::invalid("no port")))
+            .unwrap_err();
+        assert_eq!(err.message, "no port");
+        assert!(store.workspaces().unwrap().is_empty());
+    }
+}
