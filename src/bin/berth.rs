@@ -1,13 +1,13 @@
 //! `berth`, the command line: parse, call the engine, print. Exit 0 on success; otherwise one
 //! line on stderr and a non-zero exit code.
 
+use berth::Result;
 use berth::engine::{CreateRequest, DoctorReport, Engine, ImageEntry, default_data_dir};
 use berth::model::{
     LimitOverrides, Workspace, format_memory, parse_cpus, parse_idle_timeout, parse_memory,
     parse_pids,
 };
 use berth::store::AuditEntry;
-use berth::Result;
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -17,7 +17,11 @@ use std::process::ExitCode;
 use std::time::{Duration, UNIX_EPOCH};
 
 #[derive(Parser)]
-#[command(name = "berth", version, about = "Developer workspaces as local, hardened Docker containers")]
+#[command(
+    name = "berth",
+    version,
+    about = "Developer workspaces as local, hardened Docker containers"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -65,11 +69,19 @@ enum Command {
         json: bool,
     },
     /// Start a workspace and wait until its IDE answers; prints the URL.
-    Start { name: String },
-    Stop { name: String },
-    Restart { name: String },
+    Start {
+        name: String,
+    },
+    Stop {
+        name: String,
+    },
+    Restart {
+        name: String,
+    },
     /// Delete a workspace: container, network and port. Project folders are kept.
-    Rm { name: String },
+    Rm {
+        name: String,
+    },
     /// Container output.
     Logs {
         name: String,
@@ -86,7 +98,9 @@ enum Command {
         json: bool,
     },
     /// Start the workspace if needed and open its IDE in the browser.
-    Open { name: String },
+    Open {
+        name: String,
+    },
     /// Images usable for workspaces.
     #[command(subcommand)]
     Image(ImageCommand),
@@ -104,7 +118,25 @@ enum ImageCommand {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // clap's multi-line usage block becomes the one-line error every failure gets.
+            let rendered = e.render().to_string();
+            let first = rendered
+                .lines()
+                .next()
+                .unwrap_or("invalid arguments")
+                .trim_start_matches("error: ");
+            eprintln!("berth: {first} (see `berth --help`)");
+            return ExitCode::from(2);
+        }
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -154,7 +186,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     memory_bytes: memory.as_deref().map(parse_memory).transpose()?,
                     pids: pids.as_deref().map(parse_pids).transpose()?,
                 },
-                idle_timeout: idle_timeout.as_deref().map(parse_idle_timeout).transpose()?,
+                idle_timeout: idle_timeout
+                    .as_deref()
+                    .map(parse_idle_timeout)
+                    .transpose()?,
             };
             let ws = engine.create(req).await?;
             println!(
@@ -256,7 +291,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if outcome.rebuilt {
                 println!("built {}", outcome.tag);
             } else {
-                println!("{} is up to date (same inputs as the last build)", outcome.tag);
+                println!(
+                    "{} is up to date (same inputs as the last build)",
+                    outcome.tag
+                );
             }
         }
     }

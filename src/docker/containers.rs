@@ -99,7 +99,11 @@ impl Client {
             .collect();
         Ok(Some(ContainerInfo {
             id: c.id.unwrap_or_default(),
-            name: c.name.unwrap_or_default().trim_start_matches('/').to_string(),
+            name: c
+                .name
+                .unwrap_or_default()
+                .trim_start_matches('/')
+                .to_string(),
             labels: c.config.and_then(|cfg| cfg.labels).unwrap_or_default(),
             running: state.running.unwrap_or(false),
             state: state.status.map(|s| s.to_string()).unwrap_or_default(),
@@ -160,37 +164,46 @@ impl Client {
             .stderr(true)
             .tail(&tail)
             .build();
-        self.api.logs(id, Some(opts)).filter_map(move |item| async move {
-            use bollard::container::LogOutput;
-            match item {
-                Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
-                    Some(Ok(LogLine::Out(message)))
+        self.api
+            .logs(id, Some(opts))
+            .filter_map(move |item| async move {
+                use bollard::container::LogOutput;
+                match item {
+                    Ok(LogOutput::StdOut { message }) | Ok(LogOutput::Console { message }) => {
+                        Some(Ok(LogLine::Out(message)))
+                    }
+                    Ok(LogOutput::StdErr { message }) => Some(Ok(LogLine::Err(message))),
+                    Ok(LogOutput::StdIn { .. }) => None,
+                    Err(e) => Some(Err(self.fail("logs", e))),
                 }
-                Ok(LogOutput::StdErr { message }) => Some(Ok(LogLine::Err(message))),
-                Ok(LogOutput::StdIn { .. }) => None,
-                Err(e) => Some(Err(self.fail("logs", e))),
-            }
-        })
-        .boxed()
+            })
+            .boxed()
     }
 
-    /// Creates the workspace network, or adopts it if a network of that name is already ours.
+    /// Creates the workspace network unless a network of that name is already ours. Docker
+    /// happily creates two networks with one name (and then refuses to attach either), so
+    /// look first; the caller holds the workspace lock, so nobody races us here.
     pub async fn ensure_network(&self, req: NetworkCreateRequest, install: Uuid) -> Result<()> {
-        let name = req.name.clone();
-        match self.api.create_network(req).await {
-            Ok(_) => Ok(()),
+        match self.api.inspect_network(&req.name, None).await {
+            Ok(net) if labels::is_ours(net.labels.as_ref(), install) => return Ok(()),
+            Ok(_) => {
+                return Err(Error::conflict(format!(
+                    "a Docker network named {:?} exists that this Berth did not create; remove or rename it",
+                    req.name
+                )));
+            }
             Err(e) => {
-                let err = self.fail("create network", e);
-                let existing = self.api.inspect_network(&name, None).await.ok();
-                match existing {
-                    Some(net) if labels::is_ours(net.labels.as_ref(), install) => Ok(()),
-                    Some(_) => Err(Error::conflict(format!(
-                        "a Docker network named {name:?} exists that this Berth did not create; remove or rename it"
-                    ))),
-                    None => Err(err),
+                let err = self.fail("inspect network", e);
+                if err.code != Code::NotFound {
+                    return Err(err);
                 }
             }
         }
+        self.api
+            .create_network(req)
+            .await
+            .map(drop)
+            .map_err(|e| self.fail("create network", e))
     }
 
     /// Networks of this install: (name, workspace id label).

@@ -27,24 +27,30 @@ pub fn container_events(
 ) -> impl Stream<Item = Result<ContainerEvent>> + '_ {
     let mut filters = labels::install_filter(install, None);
     filters.insert("type".into(), vec!["container".into()]);
-    filters.insert("event".into(), ACTIONS.iter().map(|a| a.to_string()).collect());
+    filters.insert(
+        "event".into(),
+        ACTIONS.iter().map(|a| a.to_string()).collect(),
+    );
     let opts = EventsOptionsBuilder::default().filters(&filters).build();
-    client.api.events(Some(opts)).filter_map(move |item| async move {
-        match item {
-            Ok(msg) if msg.typ == Some(EventMessageTypeEnum::CONTAINER) => {
-                let actor = msg.actor.unwrap_or_default();
-                let attrs: HashMap<String, String> = actor.attributes.unwrap_or_default();
-                if !labels::is_ours(Some(&attrs), install) {
-                    return None;
+    client
+        .api
+        .events(Some(opts))
+        .filter_map(move |item| async move {
+            match item {
+                Ok(msg) if msg.typ == Some(EventMessageTypeEnum::CONTAINER) => {
+                    let actor = msg.actor.unwrap_or_default();
+                    let attrs: HashMap<String, String> = actor.attributes.unwrap_or_default();
+                    if !labels::is_ours(Some(&attrs), install) {
+                        return None;
+                    }
+                    Some(Ok(ContainerEvent {
+                        container_id: actor.id.unwrap_or_default(),
+                        workspace_id: attrs.get(labels::ID).cloned(),
+                        action: msg.action.unwrap_or_default(),
+                    }))
                 }
-                Some(Ok(ContainerEvent {
-                    container_id: actor.id.unwrap_or_default(),
-                    workspace_id: attrs.get(labels::ID).cloned(),
-                    action: msg.action.unwrap_or_default(),
-                }))
+                Ok(_) => None,
+                Err(e) => Some(Err(client.fail("events", e))),
             }
-            Ok(_) => None,
-            Err(e) => Some(Err(client.fail("events", e))),
-        }
-    })
+        })
 }

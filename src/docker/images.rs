@@ -156,7 +156,10 @@ mod tests {
     fn steps_are_parsed_from_build_output() {
         assert!(matches!(
             parse_step("Step 3/7 : RUN true"),
-            Some(BuildProgress::Step { current: 3, total: 7 })
+            Some(BuildProgress::Step {
+                current: 3,
+                total: 7
+            })
         ));
         assert!(parse_step(" ---> abc").is_none());
     }
@@ -172,7 +175,8 @@ mod tests {
         };
         assert_eq!(img.ide_endpoint().unwrap(), IdeEndpoint::default());
         img.labels.insert(labels::IDE_PORT.into(), "3000".into());
-        img.labels.insert(labels::IDE_HEALTH.into(), "/ready".into());
+        img.labels
+            .insert(labels::IDE_HEALTH.into(), "/ready".into());
         let ide = img.ide_endpoint().unwrap();
         assert_eq!((ide.port, ide.health_path.as_str()), (3000, "/ready"));
         img.labels.insert(labels::IDE_PORT.into(), "x".into());

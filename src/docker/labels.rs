@@ -30,10 +30,7 @@ pub fn for_workspace(install: Uuid, ws: &Workspace) -> HashMap<String, String> {
 
 /// A `filters` argument selecting every object of this install (optionally one workspace).
 pub fn install_filter(install: Uuid, workspace: Option<&str>) -> HashMap<String, Vec<String>> {
-    let mut labels = vec![
-        format!("{MANAGED}=true"),
-        format!("{INSTALL}={install}"),
-    ];
+    let mut labels = vec![format!("{MANAGED}=true"), format!("{INSTALL}={install}")];
     if let Some(id) = workspace {
         labels.push(format!("{ID}={id}"));
     }

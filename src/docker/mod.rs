@@ -67,7 +67,11 @@ impl Client {
     }
 
     pub async fn version(&self) -> Result<EngineVersion> {
-        let v = self.api.version().await.map_err(|e| self.fail("version", e))?;
+        let v = self
+            .api
+            .version()
+            .await
+            .map_err(|e| self.fail("version", e))?;
         Ok(EngineVersion {
             version: v.version.unwrap_or_default(),
             api_version: v.api_version.unwrap_or_default(),

@@ -112,9 +112,7 @@ pub fn mount_targets(projects: &[std::path::PathBuf]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        IdeEndpoint, ImageRef, LimitOverrides, Status, WorkspaceId, WorkspaceName,
-    };
+    use crate::model::{IdeEndpoint, ImageRef, LimitOverrides, Status, WorkspaceId, WorkspaceName};
     use std::path::PathBuf;
 
     fn ws() -> Workspace {

@@ -25,11 +25,21 @@ pub const BUNDLED: &[Bundle] = &[Bundle {
     title: "Berth test image (busybox httpd, 3 MB)",
     files: &[
         ("Dockerfile", include_bytes!("../../docker/test/Dockerfile")),
-        ("www/healthz", include_bytes!("../../docker/test/www/healthz")),
-        ("www/index.html", include_bytes!("../../docker/test/www/index.html")),
+        (
+            "www/healthz",
+            include_bytes!("../../docker/test/www/healthz"),
+        ),
+        (
+            "www/index.html",
+            include_bytes!("../../docker/test/www/index.html"),
+        ),
     ],
     host_files: &[
-        ("busybox", &["/bin/busybox", "/usr/bin/busybox"], "busybox-static"),
+        (
+            "busybox",
+            &["/bin/busybox", "/usr/bin/busybox"],
+            "busybox-static",
+        ),
         ("tini-static", &["/usr/bin/tini-static"], "tini"),
     ],
 }];
@@ -174,7 +184,12 @@ impl Engine {
             (labels::CONTEXT_HASH.to_string(), hash),
         ]);
         docker
-            .build_image(Bundle::tar(&entries)?, bundle.tag, &image_labels, on_progress)
+            .build_image(
+                Bundle::tar(&entries)?,
+                bundle.tag,
+                &image_labels,
+                on_progress,
+            )
             .await?;
         Ok(BuildOutcome {
             tag: bundle.tag.to_string(),

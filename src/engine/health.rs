@@ -53,7 +53,10 @@ mod tests {
     #[test]
     fn status_lines() {
         assert_eq!(parse_status(b"HTTP/1.1 200 OK\r\n"), Some(200));
-        assert_eq!(parse_status(b"HTTP/1.0 302 Found\r\nLocation: /"), Some(302));
+        assert_eq!(
+            parse_status(b"HTTP/1.0 302 Found\r\nLocation: /"),
+            Some(302)
+        );
         assert_eq!(parse_status(b"SSH-2.0-OpenSSH"), None);
         assert_eq!(parse_status(b""), None);
     }
@@ -66,7 +69,9 @@ mod tests {
             let (mut s, _) = listener.accept().await.unwrap();
             let mut buf = [0u8; 256];
             let _ = s.read(&mut buf).await;
-            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").await.unwrap();
+            s.write_all(b"HTTP/1.1 204 No Content\r\n\r\n")
+                .await
+                .unwrap();
         });
         assert_eq!(probe(port, "/healthz").await, Some(204));
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -86,7 +86,9 @@ impl Engine {
         let name = WorkspaceName::parse(&req.name)?;
         let image = ImageRef::parse(&req.image)?;
         if req.projects.is_empty() {
-            return Err(Error::invalid("a workspace needs at least one project folder"));
+            return Err(Error::invalid(
+                "a workspace needs at least one project folder",
+            ));
         }
         let home = dirs::home_dir();
         let mut projects: Vec<PathBuf> = Vec::new();
@@ -309,14 +311,18 @@ impl Engine {
         self.set_status(&ws, Status::Starting)?;
         self.progress(&ws, "starting container");
         docker.start_container(&container_id).await?;
+        failpoint("after-container-start");
         drop(_gate);
 
-        let info = docker.inspect_container(&container_id).await?.ok_or_else(|| {
-            Error::new(
-                Code::StartFailed,
-                "the container vanished right after it started",
-            )
-        })?;
+        let info = docker
+            .inspect_container(&container_id)
+            .await?
+            .ok_or_else(|| {
+                Error::new(
+                    Code::StartFailed,
+                    "the container vanished right after it started",
+                )
+            })?;
         self.await_healthy(docker, ws, &info, notes).await
     }
 

@@ -69,9 +69,9 @@ pub struct Engine {
 pub fn default_data_dir() -> Result<PathBuf> {
     match std::env::var_os("BERTH_DATA_DIR") {
         Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => dirs::data_dir().map(|d| d.join("berth")).ok_or_else(|| {
-            Error::invalid("cannot find the OS data folder; set BERTH_DATA_DIR")
-        }),
+        _ => dirs::data_dir()
+            .map(|d| d.join("berth"))
+            .ok_or_else(|| Error::invalid("cannot find the OS data folder; set BERTH_DATA_DIR")),
     }
 }
 

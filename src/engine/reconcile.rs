@@ -55,7 +55,10 @@ impl Engine {
             let key = c.workspace_id().unwrap_or_default().to_string();
             by_workspace.entry(key).or_default().push(c);
         }
-        for ws in rows.iter().filter(|w| locks.contains_key(&w.id.to_string())) {
+        for ws in rows
+            .iter()
+            .filter(|w| locks.contains_key(&w.id.to_string()))
+        {
             let found = by_workspace.remove(&ws.id.to_string()).unwrap_or_default();
             self.reconcile_one(docker, ws, found, &mut report).await?;
         }
@@ -119,21 +122,40 @@ impl Engine {
         let kept = found.next();
         for extra in found {
             docker.remove_container(&extra.id).await?;
-            self.audit(ws, "reconcile", Outcome::Repaired, &format!("removed duplicate container {}", extra.id));
+            self.audit(
+                ws,
+                "reconcile",
+                Outcome::Repaired,
+                &format!("removed duplicate container {}", extra.id),
+            );
             report.removed_duplicates += 1;
         }
         let Some(c) = kept else {
             if ws.status != Status::Missing || ws.container_id.is_some() {
                 self.db(|s| s.set_container(ws.id, None, Status::Missing))?;
-                self.audit(ws, "reconcile", Outcome::Repaired, "container is gone (removed outside Berth); `start` recreates it");
+                self.audit(
+                    ws,
+                    "reconcile",
+                    Outcome::Repaired,
+                    "container is gone (removed outside Berth); `start` recreates it",
+                );
                 self.emit_status(ws, Status::Missing);
                 report.marked_missing += 1;
             }
             return Ok(());
         };
-        let status = if c.running { Status::Running } else { Status::Stopped };
+        let status = if c.running {
+            Status::Running
+        } else {
+            Status::Stopped
+        };
         if ws.container_id.as_deref() != Some(c.id.as_str()) {
-            self.audit(ws, "reconcile", Outcome::Repaired, &format!("adopted container {} ({})", c.name, c.state));
+            self.audit(
+                ws,
+                "reconcile",
+                Outcome::Repaired,
+                &format!("adopted container {} ({})", c.name, c.state),
+            );
             report.adopted += 1;
         } else if ws.status != status {
             let why = match ws.status {
@@ -156,7 +178,9 @@ impl Engine {
         let Ok(uuid) = uuid::Uuid::parse_str(owner) else {
             return Ok(false);
         };
-        Ok(self.db(|s| s.workspace(crate::model::WorkspaceId(uuid)))?.is_some())
+        Ok(self
+            .db(|s| s.workspace(crate::model::WorkspaceId(uuid)))?
+            .is_some())
     }
 
     fn orphan_removed(&self, owner: &str, labels: &HashMap<String, String>, what: &str) {

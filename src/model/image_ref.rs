@@ -3,25 +3,8 @@
 //! Docker API call or a command line.
 
 use crate::error::{Error, Result};
-use regex::Regex;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::sync::LazyLock;
-
-/// The reference grammar, anchored. Components as in distribution/reference's `regexp.go`.
-static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
-    let alnum = "[a-z0-9]+";
-    let separator = "(?:[_.]|__|[-]+)";
-    let path_component = format!("{alnum}(?:{separator}{alnum})*");
-    let domain_component = "(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])";
-    let ipv6 = r"\[(?:[a-fA-F0-9:]+)\]";
-    let host = format!("(?:{domain_component}(?:\\.{domain_component})*|{ipv6})");
-    let domain = format!("{host}(?::[0-9]+)?");
-    let name = format!("(?:{domain}/)?{path_component}(?:/{path_component})*");
-    let tag = r"[\w][\w.-]{0,127}";
-    let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
-    Regex::new(&format!("^({name})(?::({tag}))?(?:@({digest}))?$")).expect("valid regex")
-});
 
 const MAX_NAME_LEN: usize = 255;
 
@@ -39,11 +22,34 @@ impl ImageRef {
         if raw.is_empty() {
             return Err(invalid("it is empty"));
         }
-        let caps = REFERENCE
-            .captures(raw)
-            .ok_or_else(|| invalid("it does not follow the Docker reference grammar"))?;
-        if caps[1].len() > MAX_NAME_LEN {
+        let (rest, digest) = match raw.split_once('@') {
+            Some((rest, digest)) => (rest, Some(digest)),
+            None => (raw, None),
+        };
+        if let Some(digest) = digest
+            && !is_digest(digest)
+        {
+            return Err(invalid("the digest is malformed"));
+        }
+        // The tag is after the last ':' that is not part of a registry's host:port.
+        let (name, tag) = match rest.rfind(':') {
+            Some(i) if !rest[i + 1..].contains('/') => (&rest[..i], Some(&rest[i + 1..])),
+            _ => (rest, None),
+        };
+        if let Some(tag) = tag
+            && !is_tag(tag)
+        {
+            return Err(invalid(
+                "the tag must be 1-128 letters, digits, '_', '.' or '-', not starting with '.' or '-'",
+            ));
+        }
+        if name.len() > MAX_NAME_LEN {
             return Err(invalid("the repository name is longer than 255 characters"));
+        }
+        if !is_name(name) {
+            return Err(invalid(
+                "the repository name must be lowercase letters and digits separated by '/', '.', '_' or '-'",
+            ));
         }
         Ok(ImageRef(raw.to_string()))
     }
@@ -51,6 +57,82 @@ impl ImageRef {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// `[domain/]path-component(/path-component)*`, as the reference grammar: the first part is
+/// a registry only if what follows is still a valid path.
+fn is_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('/').collect();
+    let all_paths = |ps: &[&str]| !ps.is_empty() && ps.iter().all(|p| is_path_component(p));
+    all_paths(&parts) || (parts.len() >= 2 && is_domain(parts[0]) && all_paths(&parts[1..]))
+}
+
+/// `[a-z0-9]+` runs joined by `.`, `_`, `__` or one or more `-`.
+fn is_path_component(part: &str) -> bool {
+    let bytes = part.as_bytes();
+    let alnum = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    if bytes.is_empty() || !alnum(bytes[0]) || !alnum(bytes[bytes.len() - 1]) {
+        return false;
+    }
+    let mut i = 0;
+    while i < bytes.len() {
+        if alnum(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && !alnum(bytes[i]) {
+            i += 1;
+        }
+        let sep = &part[start..i];
+        let ok = matches!(sep, "." | "_" | "__") || sep.bytes().all(|b| b == b'-');
+        if !ok {
+            return false;
+        }
+    }
+    true
+}
+
+/// `host[:port]`, host being dot-separated labels or a bracketed IPv6 address.
+fn is_domain(domain: &str) -> bool {
+    let (host, port) = match domain.rfind(':') {
+        // A ':' inside `[...]` belongs to an IPv6 address, not to a port.
+        Some(i) if !domain[i..].contains(']') => (&domain[..i], Some(&domain[i + 1..])),
+        _ => (domain, None),
+    };
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(ip) => !ip.is_empty() && ip.chars().all(|c| c.is_ascii_hexdigit() || c == ':'),
+        None => host.split('.').all(|label| {
+            let b = label.as_bytes();
+            !b.is_empty()
+                && b.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'-')
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+        }),
+    };
+    port_ok && host_ok
+}
+
+/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`
+fn is_tag(tag: &str) -> bool {
+    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let mut chars = tag.chars();
+    tag.len() <= 128
+        && chars.next().is_some_and(word)
+        && chars.all(|c| word(c) || c == '.' || c == '-')
+}
+
+/// `algorithm:hex` with at least 32 hex digits; algorithm components joined by `+.-_`.
+fn is_digest(digest: &str) -> bool {
+    let Some((algo, hex)) = digest.split_once(':') else {
+        return false;
+    };
+    let algo_ok = algo.split(['+', '.', '-', '_']).all(|c| {
+        let mut cs = c.chars();
+        cs.next().is_some_and(|f| f.is_ascii_alphabetic()) && cs.all(|x| x.is_ascii_alphanumeric())
+    });
+    algo_ok && hex.len() >= 32 && hex.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl TryFrom<String> for ImageRef {

@@ -126,15 +126,32 @@ mod tests {
         assert!(parse_cpus("0").is_err() && parse_cpus("inf").is_err() && parse_cpus("x").is_err());
         assert_eq!(parse_pids("256").unwrap(), 256);
         assert!(parse_pids("1").is_err());
-        assert_eq!(parse_idle_timeout("30m").unwrap(), Some(Duration::from_secs(1800)));
+        assert_eq!(
+            parse_idle_timeout("30m").unwrap(),
+            Some(Duration::from_secs(1800))
+        );
         assert_eq!(parse_idle_timeout("off").unwrap(), None);
         assert!(parse_idle_timeout("5s").is_err() && parse_idle_timeout("soon").is_err());
     }
 
     #[test]
     fn overrides_fall_back_to_defaults() {
-        let d = Limits { cpus: 2.0, memory_bytes: 1 << 30, pids: 512 };
-        let o = LimitOverrides { cpus: Some(1.0), ..Default::default() };
-        assert_eq!(o.over(&d), Limits { cpus: 1.0, memory_bytes: 1 << 30, pids: 512 });
+        let d = Limits {
+            cpus: 2.0,
+            memory_bytes: 1 << 30,
+            pids: 512,
+        };
+        let o = LimitOverrides {
+            cpus: Some(1.0),
+            ..Default::default()
+        };
+        assert_eq!(
+            o.over(&d),
+            Limits {
+                cpus: 1.0,
+                memory_bytes: 1 << 30,
+                pids: 512
+            }
+        );
     }
 }

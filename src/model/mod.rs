@@ -9,8 +9,7 @@ mod workspace;
 
 pub use image_ref::ImageRef;
 pub use limits::{
-    LimitOverrides, Limits, format_memory, parse_cpus, parse_idle_timeout, parse_memory,
-    parse_pids,
+    LimitOverrides, Limits, format_memory, parse_cpus, parse_idle_timeout, parse_memory, parse_pids,
 };
 pub use name::WorkspaceName;
 pub use project::{folder_name, validate_project_path};

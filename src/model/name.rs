@@ -16,7 +16,10 @@ impl WorkspaceName {
         let why = if raw.is_empty() {
             Some("it is empty".to_string())
         } else if raw.len() > MAX_LEN {
-            Some(format!("it is {} characters long (at most {MAX_LEN})", raw.len()))
+            Some(format!(
+                "it is {} characters long (at most {MAX_LEN})",
+                raw.len()
+            ))
         } else if let Some(c) = raw
             .chars()
             .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))

@@ -14,7 +14,12 @@ const SYSTEM_ROOTS: &[&str] = &[
     "/private", "/System", "/Library",
 ];
 #[cfg(windows)]
-const SYSTEM_ROOTS: &[&str] = &[r"C:\Windows", r"C:\Program Files", r"C:\Program Files (x86)", r"C:\ProgramData"];
+const SYSTEM_ROOTS: &[&str] = &[
+    r"C:\Windows",
+    r"C:\Program Files",
+    r"C:\Program Files (x86)",
+    r"C:\ProgramData",
+];
 
 /// Checks a project folder and returns its canonical path (the one that gets mounted).
 /// `home` is the user's home folder, passed in so the rule is testable.
@@ -34,7 +39,11 @@ pub fn validate_project_path(raw: &Path, home: Option<&Path>) -> Result<PathBuf>
     } else {
         String::new()
     };
-    let refuse = |why: &str| Err(Error::invalid(format!("project folder {shown:?}{resolved} {why}")));
+    let refuse = |why: &str| {
+        Err(Error::invalid(format!(
+            "project folder {shown:?}{resolved} {why}"
+        )))
+    };
 
     let meta = std::fs::metadata(&canonical)
         .map_err(|e| Error::invalid(format!("project folder {shown:?} cannot be read: {e}")))?;

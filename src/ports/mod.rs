@@ -47,7 +47,11 @@ mod tests {
         let range = PortRange::new(100, 102).unwrap();
         let err = pick_free(range, &BTreeSet::from([100]), |_| true).unwrap_err();
         assert_eq!(err.code, Code::PortsExhausted);
-        assert!(err.message.contains("100-102") && err.message.contains("1 held"), "{}", err.message);
+        assert!(
+            err.message.contains("100-102") && err.message.contains("1 held"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]

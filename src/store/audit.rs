@@ -75,7 +75,14 @@ impl Store {
         self.conn.execute(
             "INSERT INTO audit_log (at_ms, workspace_id, workspace_name, action, outcome, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![now_ms(), workspace_id, workspace_name, action, outcome.as_str(), detail],
+            params![
+                now_ms(),
+                workspace_id,
+                workspace_name,
+                action,
+                outcome.as_str(),
+                detail
+            ],
         )?;
         Ok(())
     }

@@ -26,9 +26,8 @@ impl Store {
         std::fs::create_dir_all(data_dir)
             .map_err(|e| Error::io(&format!("cannot create data dir {}", data_dir.display()), e))?;
         let path = data_dir.join("berth.db");
-        let mut conn = Connection::open(&path).map_err(|e| {
-            Error::new(Code::Store, format!("cannot open {}: {e}", path.display()))
-        })?;
+        let mut conn = Connection::open(&path)
+            .map_err(|e| Error::new(Code::Store, format!("cannot open {}: {e}", path.display())))?;
         // Writers wait for each other instead of failing: several CLI processes and the app
         // share one file.
         conn.busy_timeout(std::time::Duration::from_secs(15))?;
@@ -40,7 +39,8 @@ impl Store {
         // a file lock makes the second wait and then find nothing to do.
         let lock = File::create(data_dir.join("migrate.lock"))
             .map_err(|e| Error::io("cannot create the migration lock", e))?;
-        lock.lock().map_err(|e| Error::io("cannot take the migration lock", e))?;
+        lock.lock()
+            .map_err(|e| Error::io("cannot take the migration lock", e))?;
         let migrated = MIGRATIONS.to_latest(&mut conn);
         drop(lock);
         migrated.map_err(|e| match e {
@@ -128,6 +128,10 @@ mod tests {
         drop(conn);
         let err = Store::open(dir.path()).err().unwrap();
         assert_eq!(err.code, Code::Store);
-        assert!(err.message.contains("newer Berth (schema version 99"), "{}", err.message);
+        assert!(
+            err.message.contains("newer Berth (schema version 99"),
+            "{}",
+            err.message
+        );
     }
 }

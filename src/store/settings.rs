@@ -11,13 +11,18 @@ impl Store {
     pub fn install_id(&mut self) -> Result<Uuid> {
         self.immediate(|tx| {
             let existing: Option<String> = tx
-                .query_row("SELECT value FROM settings WHERE key = 'install_id'", [], |r| {
-                    r.get(0)
-                })
+                .query_row(
+                    "SELECT value FROM settings WHERE key = 'install_id'",
+                    [],
+                    |r| r.get(0),
+                )
                 .optional()?;
             match existing {
                 Some(raw) => Uuid::parse_str(&raw).map_err(|e| {
-                    Error::new(Code::Store, format!("stored install id {raw:?} is corrupt: {e}"))
+                    Error::new(
+                        Code::Store,
+                        format!("stored install id {raw:?} is corrupt: {e}"),
+                    )
                 }),
                 None => {
                     let id = Uuid::new_v4();
@@ -34,9 +39,11 @@ impl Store {
     pub fn settings(&self) -> Result<Settings> {
         let raw: Option<String> = self
             .conn
-            .query_row("SELECT value FROM settings WHERE key = 'settings'", [], |r| {
-                r.get(0)
-            })
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'settings'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?;
         match raw {
             None => Ok(Settings::default()),
@@ -76,7 +83,10 @@ mod tests {
         };
         store.save_settings(&s).unwrap();
         assert_eq!(Store::open(dir.path()).unwrap().settings().unwrap(), s);
-        let bad = Settings { max_running: 0, ..s };
+        let bad = Settings {
+            max_running: 0,
+            ..s
+        };
         assert!(store.save_settings(&bad).is_err());
     }
 }

@@ -104,7 +104,9 @@ impl Store {
 
     pub fn workspaces(&self) -> Result<Vec<Workspace>> {
         let mut stmt = self.conn.prepare(&format!("{SELECT} ORDER BY w.name"))?;
-        let rows = stmt.query_map([], read_row)?.collect::<Result<Vec<_>, _>>()?;
+        let rows = stmt
+            .query_map([], read_row)?
+            .collect::<Result<Vec<_>, _>>()?;
         rows.into_iter().map(|ws| self.with_projects(ws)).collect()
     }
 
@@ -142,7 +144,9 @@ impl Store {
             .conn
             .prepare("SELECT port, workspace_id FROM port_allocations ORDER BY port")?;
         let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, u16>(0)?, parse_id(&r.get::<_, String>(1)?)?)))?
+            .query_map([], |r| {
+                Ok((r.get::<_, u16>(0)?, parse_id(&r.get::<_, String>(1)?)?))
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -157,7 +161,9 @@ impl Store {
             "SELECT host_path FROM projects WHERE workspace_id = ?1 ORDER BY position",
         )?;
         ws.projects = stmt
-            .query_map([ws.id.to_string()], |r| r.get::<_, String>(0).map(PathBuf::from))?
+            .query_map([ws.id.to_string()], |r| {
+                r.get::<_, String>(0).map(PathBuf::from)
+            })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ws)
     }
@@ -172,9 +178,9 @@ fn allocated_ports(tx: &Transaction) -> Result<BTreeSet<u16>> {
 }
 
 fn parse_id(raw: &str) -> rusqlite::Result<WorkspaceId> {
-    Uuid::parse_str(raw)
-        .map(WorkspaceId)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    Uuid::parse_str(raw).map(WorkspaceId).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
 }
 
 fn corrupt(col: usize, e: Error) -> rusqlite::Error {
@@ -221,7 +227,10 @@ mod tests {
             description: "d".into(),
             image: ImageRef::parse("berth-test:latest").unwrap(),
             projects: vec![PathBuf::from("/tmp/a b"), PathBuf::from("/tmp/c")],
-            limits: LimitOverrides { cpus: Some(1.5), ..Default::default() },
+            limits: LimitOverrides {
+                cpus: Some(1.5),
+                ..Default::default()
+            },
             idle_timeout_secs: Some(600),
             ide: IdeEndpoint::default(),
             port: None,
@@ -237,20 +246,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(dir.path()).unwrap();
         let ws = sample("demo");
-        let saved = store.insert_workspace(&ws, |taken| {
-            assert!(taken.is_empty());
-            Ok(10000)
-        })
-        .unwrap();
+        let saved = store
+            .insert_workspace(&ws, |taken| {
+                assert!(taken.is_empty());
+                Ok(10000)
+            })
+            .unwrap();
         assert_eq!(saved.port, Some(10000));
         assert_eq!(saved.projects, ws.projects);
         assert_eq!(saved.limits, ws.limits);
-        let dup = store.insert_workspace(&sample("demo"), |_| Ok(10001)).unwrap_err();
+        let dup = store
+            .insert_workspace(&sample("demo"), |_| Ok(10001))
+            .unwrap_err();
         assert!(dup.message.contains("already exists"));
 
-        store.set_container(ws.id, Some("abc"), Status::Running).unwrap();
+        store
+            .set_container(ws.id, Some("abc"), Status::Running)
+            .unwrap();
         let got = store.workspace_by_name("demo").unwrap().unwrap();
-        assert_eq!((got.container_id.as_deref(), got.status), (Some("abc"), Status::Running));
+        assert_eq!(
+            (got.container_id.as_deref(), got.status),
+            (Some("abc"), Status::Running)
+        );
 
         let other = store
             .insert_workspace(&sample("other"), |taken| {

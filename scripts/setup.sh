@@ -1,0 +1,53 @@
+# Shared by scripts/run and scripts/test: install what is missing and start the Docker engine.
+# Sourced, not run. Works as root or with sudo, on Debian/Ubuntu (apt).
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/berth-target}"
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ensure_packages PKG... — apt-get install the packages that are not installed yet.
+ensure_packages() {
+    local missing=()
+    for pkg in "$@"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "==> installing ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null; then
+        echo "Berth needs Rust 1.89 or newer (cargo): install it from https://rustup.rs and run this again" >&2
+        exit 1
+    fi
+}
+
+# ensure_dockerd — start the Docker engine if it does not answer: through systemd when it
+# runs, else dockerd directly in the background (containers, CI machines).
+ensure_dockerd() {
+    docker info >/dev/null 2>&1 && return 0
+    echo "==> starting the Docker engine"
+    if [ -d /run/systemd/system ]; then
+        as_root systemctl start docker
+    else
+        as_root sh -c 'nohup dockerd >/var/log/berth-dockerd.log 2>&1 &'
+    fi
+    for _ in $(seq 1 300); do
+        docker info >/dev/null 2>&1 && return 0
+        sleep 0.2
+    done
+    echo "the Docker engine did not start within 60 s; see /var/log/berth-dockerd.log" >&2
+    exit 1
+}
+
+# Everything Berth and its tests need on the machine.
+ensure_base() {
+    ensure_rust
+    # docker.io: engine and CLI; busybox-static + tini: the files of the test image.
+    ensure_packages ca-certificates docker.io busybox-static tini
+    ensure_dockerd
+}

@@ -1,0 +1,223 @@
+//! The test harness: each test gets its own data dir (so its own install id), its own port
+//! range, the real `berth` binary and the real Docker engine; dropping it removes every
+//! Docker object of that install, even when the test failed halfway.
+
+use berth::engine::Engine;
+use berth::model::{PortRange, Settings};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::Once;
+use std::sync::atomic::{AtomicU16, Ordering};
+
+pub const IMAGE: &str = "berth-test:latest";
+const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+
+/// Ranges of 20 ports per test, far from the default range, so parallel tests never compete.
+static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
+
+pub struct TestEnv {
+    pub dir: tempfile::TempDir,
+    pub install: String,
+    pub range: PortRange,
+}
+
+impl TestEnv {
+    pub fn new() -> TestEnv {
+        ensure_test_image();
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir_all(dir.path().join("data")).unwrap();
+        let block = NEXT_RANGE.fetch_add(1, Ordering::SeqCst);
+        let first = 21000 + block * 20;
+        let range = PortRange::new(first, first + 19).unwrap();
+        let mut env = TestEnv {
+            install: String::new(),
+            range,
+            dir,
+        };
+        let engine = env.engine();
+        let settings = Settings {
+            port_range: range,
+            max_running: 8,
+            ..Settings::default()
+        };
+        engine.save_settings(&settings).unwrap();
+        env.install = engine.install_id().to_string();
+        env
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// An engine on this test's data dir (for settings and direct engine tests).
+    pub fn engine(&self) -> Engine {
+        Engine::open(&self.data_dir()).expect("open engine")
+    }
+
+    pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) {
+        let engine = self.engine();
+        let mut s = engine.settings().unwrap();
+        f(&mut s);
+        engine.save_settings(&s).unwrap();
+    }
+
+    /// A real project folder (created) under this test's temp dir.
+    pub fn project(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join("projects").join(name);
+        std::fs::create_dir_all(&path).unwrap();
+        std::fs::write(path.join("README.md"), "hello\n").unwrap();
+        path
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::new(BERTH);
+        cmd.env("BERTH_DATA_DIR", self.data_dir())
+            .env_remove("BERTH_FAILPOINT");
+        cmd
+    }
+
+    pub fn berth(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run berth")
+    }
+
+    /// Runs berth and insists on success; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Runs berth and insists on failure with exactly one stderr line; returns that line.
+    pub fn fails(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "berth {args:?} succeeded: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "not one line: {stderr:?}");
+        stderr.trim().to_string()
+    }
+
+    pub fn create(&self, name: &str, project: &Path) {
+        self.ok(&[
+            "create",
+            name,
+            "--image",
+            IMAGE,
+            "--project",
+            project.to_str().unwrap(),
+            "--memory",
+            "64m",
+        ]);
+    }
+
+    pub fn show(&self, name: &str) -> Value {
+        serde_json::from_str(&self.ok(&["show", name, "--json"])).unwrap()
+    }
+
+    /// Containers of this install (optionally of one workspace), straight from Docker.
+    pub fn containers(&self, workspace_id: Option<&str>) -> Vec<String> {
+        let mut args = vec![
+            "ps".to_string(),
+            "-aq".into(),
+            "--no-trunc".into(),
+            "--filter".into(),
+            format!("label=dev.berth.install={}", self.install),
+        ];
+        if let Some(id) = workspace_id {
+            args.extend(["--filter".into(), format!("label=dev.berth.id={id}")]);
+        }
+        lines(&docker(
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        ))
+    }
+
+    pub fn networks(&self) -> Vec<String> {
+        lines(&docker(&[
+            "network",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=dev.berth.install={}", self.install),
+        ]))
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        if self.install.is_empty() {
+            return;
+        }
+        for id in self.containers(None) {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
+        for id in self.networks() {
+            let _ = Command::new("docker").args(["network", "rm", &id]).output();
+        }
+    }
+}
+
+/// Runs the docker CLI; panics on failure.
+pub fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker")
+        .args(args)
+        .output()
+        .expect("docker CLI");
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn inspect(container: &str) -> Value {
+    let v: Value = serde_json::from_str(&docker(&["inspect", container])).unwrap();
+    v[0].clone()
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+/// The HTTP status of GET `url` (http://127.0.0.1:PORT/path), on a fresh connection.
+pub fn http_status(url: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://")?;
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut s = std::net::TcpStream::connect(host).ok()?;
+    write!(
+        s,
+        "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    buf.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Builds the test image once per test run (a no-op when it is already built).
+fn ensure_test_image() {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(BERTH)
+            .args(["image", "build", "test"])
+            .env("BERTH_DATA_DIR", dir.path())
+            .output()
+            .expect("run berth image build");
+        assert!(
+            out.status.success(),
+            "building the test image failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    });
+}

@@ -1,0 +1,154 @@
+use crate::env::{TestEnv, docker, http_status};
+use berth::store::Store;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+/// Runs `berth ARGS` until it reaches `failpoint`, then SIGKILLs it there.
+fn kill_at(env: &TestEnv, failpoint: &str, args: &[&str]) {
+    let mut child = env
+        .cmd()
+        .args(args)
+        .env("BERTH_FAILPOINT", failpoint)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let reached = lines.any(|l| l.is_ok_and(|l| l.contains(&format!("failpoint {failpoint}"))));
+    assert!(reached, "berth {args:?} never reached {failpoint}");
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+#[test]
+fn a_cli_killed_between_container_create_and_db_record_is_adopted() {
+    let env = TestEnv::new();
+    let project = env.project("crash");
+    kill_at(
+        &env,
+        "after-container-create",
+        &[
+            "create",
+            "crash",
+            "--image",
+            crate::env::IMAGE,
+            "--project",
+            project.to_str().unwrap(),
+        ],
+    );
+    // The row exists, the container exists, but the row does not know it.
+    let store = Store::open(&env.data_dir()).unwrap();
+    let ws = store.workspace_by_name("crash").unwrap().unwrap();
+    assert_eq!(ws.container_id, None);
+    let containers = env.containers(Some(&ws.id.to_string()));
+    assert_eq!(containers.len(), 1);
+
+    // Any next command reconciles: the container is adopted, not duplicated.
+    let shown = env.show("crash");
+    assert_eq!(shown["container_id"].as_str(), Some(containers[0].as_str()));
+    assert_eq!(shown["status"], "stopped");
+    let url = env.ok(&["start", "crash"]).trim().to_string();
+    assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    assert_eq!(
+        env.containers(Some(&ws.id.to_string())),
+        containers,
+        "no duplicate"
+    );
+    assert!(env.ok(&["log", "crash"]).contains("adopted container"));
+    env.ok(&["rm", "crash"]);
+}
+
+#[test]
+fn a_cli_killed_mid_start_leaves_no_stuck_starting() {
+    let env = TestEnv::new();
+    env.create("midway", &env.project("midway"));
+    kill_at(&env, "after-container-start", &["start", "midway"]);
+    let store = Store::open(&env.data_dir()).unwrap();
+    let raw = store.workspace_by_name("midway").unwrap().unwrap();
+    assert_eq!(
+        raw.status.as_str(),
+        "starting",
+        "the kill left it mid-start"
+    );
+    // The container did start, so reconcile says running — not "starting" forever.
+    assert_eq!(env.show("midway")["status"], "running");
+    assert!(env.ok(&["log", "midway"]).contains("interrupted starting"));
+    env.ok(&["rm", "midway"]);
+}
+
+#[test]
+fn a_container_removed_behind_berths_back_shows_missing_and_start_recreates_it() {
+    let env = TestEnv::new();
+    env.create("gone", &env.project("gone"));
+    env.ok(&["start", "gone"]);
+    let before = env.show("gone");
+    docker(&["rm", "-f", before["container_name"].as_str().unwrap()]);
+
+    let after = env.show("gone");
+    assert_eq!(after["status"], "missing");
+    assert!(after["container_id"].is_null());
+    let listed = env.ok(&["ls"]);
+    assert!(listed.contains("missing"), "{listed}");
+
+    let url = env.ok(&["start", "gone"]).trim().to_string();
+    assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    let recreated = env.show("gone");
+    assert_eq!(recreated["status"], "running");
+    assert_ne!(recreated["container_id"], before["container_id"]);
+    assert_eq!(env.containers(None).len(), 1);
+    env.ok(&["rm", "gone"]);
+}
+
+#[test]
+fn a_missing_docker_socket_is_one_clear_line_and_changes_nothing() {
+    let env = TestEnv::new();
+    env.create("keep", &env.project("keep"));
+    let snapshot = || {
+        let conn = rusqlite::Connection::open(env.data_dir().join("berth.db")).unwrap();
+        let dump = |sql: &str| -> Vec<String> {
+            let mut stmt = conn.prepare(sql).unwrap();
+            let n = stmt.column_count();
+            stmt.query_map([], |r| {
+                Ok((0..n)
+                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .collect::<Vec<_>>()
+                    .join("|"))
+            })
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+        };
+        [
+            dump("SELECT * FROM workspaces"),
+            dump("SELECT * FROM projects"),
+            dump("SELECT * FROM port_allocations"),
+            dump("SELECT * FROM audit_log"),
+            dump("SELECT * FROM settings"),
+        ]
+    };
+    let before = snapshot();
+    for args in [
+        vec!["ls"],
+        vec!["start", "keep"],
+        vec!["stop", "keep"],
+        vec!["rm", "keep"],
+        vec!["show", "keep", "--json"],
+    ] {
+        let out = env
+            .cmd()
+            .args(&args)
+            .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+        assert!(
+            stderr.contains("cannot reach the Docker engine at unix:///nonexistent/docker.sock"),
+            "{stderr}"
+        );
+    }
+    assert_eq!(snapshot(), before, "database unchanged");
+    env.ok(&["rm", "keep"]);
+}

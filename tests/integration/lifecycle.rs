@@ -1,0 +1,80 @@
+use crate::env::{TestEnv, http_status};
+use berth::store::Store;
+
+#[test]
+fn full_lifecycle_through_the_cli() {
+    let env = TestEnv::new();
+    let project = env.project("demo");
+    env.create("demo", &project);
+    let ws = env.show("demo");
+    assert_eq!(ws["status"], "stopped");
+    let id = ws["id"].as_str().unwrap().to_string();
+    let port = ws["port"].as_u64().unwrap() as u16;
+    assert!(env.range.contains(port));
+    assert_eq!(
+        env.containers(Some(&id)).len(),
+        1,
+        "create makes the container"
+    );
+
+    let url = env.ok(&["start", "demo"]).trim().to_string();
+    assert_eq!(url, format!("http://127.0.0.1:{port}/"));
+    assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    assert_eq!(env.show("demo")["status"], "running");
+    // Idempotent: a second start just reports the URL.
+    assert_eq!(env.ok(&["start", "demo"]).trim(), url);
+
+    assert!(env.ok(&["stop", "demo"]).contains("stopped"));
+    assert_eq!(http_status(&format!("{url}healthz")), None);
+    env.ok(&["stop", "demo"]);
+
+    let again = env.ok(&["start", "demo"]).trim().to_string();
+    assert_eq!(again, url, "same port after a restart");
+    assert_eq!(http_status(&format!("{again}healthz")), Some(200));
+    let restarted = env.ok(&["restart", "demo"]).trim().to_string();
+    assert_eq!(restarted, url);
+
+    let listed: serde_json::Value = serde_json::from_str(&env.ok(&["ls", "--json"])).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["name"], "demo");
+
+    env.ok(&["rm", "demo"]);
+    assert!(env.containers(None).is_empty(), "container gone");
+    assert!(env.networks().is_empty(), "network gone");
+    let store = Store::open(&env.data_dir()).unwrap();
+    assert!(
+        store.port_allocations().unwrap().is_empty(),
+        "port row gone"
+    );
+    assert!(
+        project.join("README.md").exists(),
+        "project folder untouched"
+    );
+    assert!(
+        env.fails(&["show", "demo"])
+            .contains("no workspace named \"demo\"")
+    );
+
+    // The audit log outlives the workspace.
+    let log = env.ok(&["log", "demo"]);
+    for action in ["create", "start", "stop", "delete"] {
+        assert!(log.contains(action), "{action} missing from:\n{log}");
+    }
+}
+
+#[test]
+fn logs_show_container_output() {
+    let env = TestEnv::new();
+    env.create("talk", &env.project("talk"));
+    env.ok(&["start", "talk"]);
+    // busybox httpd logs nothing by default; tini -s prints nothing either. Reading the logs of a
+    // running container must still work and end (no --follow).
+    let out = env.berth(&["logs", "talk", "--tail", "5"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.ok(&["rm", "talk"]);
+    assert!(env.fails(&["logs", "talk"]).contains("no workspace named"));
+}

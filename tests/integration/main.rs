@@ -1,0 +1,13 @@
+//! Integration tests of the engine and the `berth` CLI against a real Docker engine.
+//! `scripts/test` installs and starts dockerd and builds the test image before running them.
+
+mod env;
+
+mod concurrency;
+mod events;
+mod failures;
+mod hardening;
+mod lifecycle;
+mod ports;
+mod reconcile;
+mod validation;

@@ -1,0 +1,77 @@
+use crate::env::{TestEnv, http_status};
+use berth::model::PortRange;
+use std::net::TcpListener;
+
+#[test]
+fn an_exhausted_port_range_is_a_clear_error_and_creates_nothing() {
+    let env = TestEnv::new();
+    let first = env.range.first;
+    env.update_settings(|s| s.port_range = PortRange::new(first, first + 2).unwrap());
+    let _held: Vec<TcpListener> = (first..=first + 2)
+        .map(|p| TcpListener::bind(("127.0.0.1", p)).unwrap())
+        .collect();
+
+    let project = env.project("full");
+    let err = env.fails(&[
+        "create",
+        "full",
+        "--image",
+        crate::env::IMAGE,
+        "--project",
+        project.to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains(&format!("no free port in the range {first}-{}", first + 2)),
+        "{err}"
+    );
+    assert_eq!(env.ok(&["ls", "--json"]).trim(), "[]");
+    assert!(env.containers(None).is_empty());
+    assert!(env.networks().is_empty());
+}
+
+#[test]
+fn a_port_taken_at_start_moves_the_workspace_and_says_so() {
+    let env = TestEnv::new();
+    env.create("mover", &env.project("mover"));
+    let old = env.show("mover")["port"].as_u64().unwrap() as u16;
+    let _squatter = TcpListener::bind(("127.0.0.1", old)).unwrap();
+
+    let out = env.berth(&["start", "mover"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("port {old} is in use by another program")),
+        "{stderr}"
+    );
+    let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+    let new = env.show("mover")["port"].as_u64().unwrap() as u16;
+    assert_ne!(new, old);
+    assert!(env.range.contains(new));
+    assert_eq!(url, format!("http://127.0.0.1:{new}/"));
+    assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    assert!(env.ok(&["log", "mover"]).contains("port-changed"));
+    env.ok(&["rm", "mover"]);
+}
+
+#[test]
+fn starting_beyond_the_cap_names_the_running_workspaces() {
+    let env = TestEnv::new();
+    env.update_settings(|s| s.max_running = 1);
+    env.create("first", &env.project("first"));
+    env.create("second", &env.project("second"));
+    env.ok(&["start", "first"]);
+    let err = env.fails(&["start", "second"]);
+    assert!(
+        err.contains("already running (first)") && err.contains("limit is 1"),
+        "{err}"
+    );
+    assert_eq!(env.show("second")["status"], "stopped");
+    env.ok(&["stop", "first"]);
+    env.ok(&["start", "second"]);
+    env.ok(&["rm", "first"]);
+    env.ok(&["rm", "second"]);
+}
