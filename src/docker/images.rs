@@ -137,6 +137,27 @@ impl Client {
     }
 }
 
+/// An uncompressed tar of a build context folder (symlinks kept as links, as `docker build`).
+pub fn context_from_dir(dir: &std::path::Path) -> Result<Vec<u8>> {
+    if !dir.join("Dockerfile").is_file() {
+        return Err(Error::invalid(format!(
+            "{} has no Dockerfile",
+            dir.display()
+        )));
+    }
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.follow_symlinks(false);
+    builder
+        .append_dir_all(".", dir)
+        .and_then(|_| builder.into_inner())
+        .map_err(|e| {
+            Error::io(
+                &format!("cannot pack the build context {}", dir.display()),
+                e,
+            )
+        })
+}
+
 /// `Step 3/7 : RUN ...` from the legacy builder.
 fn parse_step(line: &str) -> Option<BuildProgress> {
     let rest = line.strip_prefix("Step ")?;
@@ -151,6 +172,24 @@ fn parse_step(line: &str) -> Option<BuildProgress> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_context_folder_is_packed_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(context_from_dir(dir.path()).is_err(), "no Dockerfile");
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(dir.path().join("sub/file"), "x").unwrap();
+        let bytes = context_from_dir(dir.path()).unwrap();
+        let mut names: Vec<String> = tar::Archive::new(bytes.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| e.unwrap().path().unwrap().display().to_string())
+            .collect();
+        names.sort();
+        assert!(names.contains(&"Dockerfile".to_string()), "{names:?}");
+        assert!(names.contains(&"sub/file".to_string()), "{names:?}");
+    }
 
     #[test]
     fn steps_are_parsed_from_build_output() {

@@ -78,3 +78,42 @@ fn logs_show_container_output() {
     env.ok(&["rm", "talk"]);
     assert!(env.fails(&["logs", "talk"]).contains("no workspace named"));
 }
+
+/// The Docker layer builds an image from a context folder and streams the build output.
+#[tokio::test]
+async fn an_image_builds_from_a_context_folder_with_progress() {
+    use berth::docker::{BuildProgress, Client, context_from_dir};
+    let env = TestEnv::new();
+    let ctx = env.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!("FROM {}\nCOPY note.txt /www/note.txt\n", crate::env::IMAGE),
+    )
+    .unwrap();
+    std::fs::write(ctx.join("note.txt"), "hi").unwrap();
+    let tag = format!("berth-ctx-test:{}", &env.install[..8]);
+    let client = Client::connect().await.unwrap();
+    let mut lines = Vec::new();
+    let mut steps = Vec::new();
+    let labels = std::collections::HashMap::new();
+    client
+        .build_image(
+            context_from_dir(&ctx).unwrap(),
+            &tag,
+            &labels,
+            |p| match p {
+                BuildProgress::Line(l) => lines.push(l),
+                BuildProgress::Step { current, total } => steps.push((current, total)),
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(steps, [(1, 2), (2, 2)]);
+    assert!(
+        lines.iter().any(|l| l.contains("COPY note.txt")),
+        "{lines:?}"
+    );
+    assert!(client.inspect_image(&tag).await.unwrap().is_some());
+    crate::env::docker(&["rmi", &tag]);
+}
