@@ -3,9 +3,11 @@
 //! branches on. Codes stay coarse on purpose — add one only where a caller acts differently.
 
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     /// Bad user input (name, image reference, path, size, duration). Nothing was changed.
@@ -29,9 +31,15 @@ pub enum Code {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Error {
     pub code: Code,
+    /// English, complete, fit for a terminal.
     pub message: String,
+    /// For a UI that speaks another language: `errors.<key>` in `locales/`, filled with
+    /// `args`. Set where users meet the error in the app; `message` is the fallback.
+    pub key: Option<String>,
+    pub args: BTreeMap<String, String>,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -41,7 +49,16 @@ impl Error {
         Error {
             code,
             message: message.into(),
+            key: None,
+            args: BTreeMap::new(),
         }
+    }
+
+    /// Names the translation of this error (`errors.<key>` in `locales/`) and its arguments.
+    pub fn keyed<const N: usize>(mut self, key: &str, args: [(&str, String); N]) -> Self {
+        self.key = Some(key.to_string());
+        self.args = args.into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+        self
     }
 
     pub fn invalid(message: impl Into<String>) -> Self {

@@ -141,6 +141,21 @@ impl Client {
             .map_err(|e| self.fail("stop container", e))
     }
 
+    /// Applies new limits to an existing container (running or not).
+    pub async fn update_limits(&self, id: &str, limits: &crate::model::Limits) -> Result<()> {
+        let body = bollard::models::ContainerUpdateBody {
+            memory: Some(limits.memory_bytes as i64),
+            memory_swap: Some(limits.memory_bytes as i64),
+            nano_cpus: Some((limits.cpus * 1e9).round() as i64),
+            pids_limit: Some(limits.pids),
+            ..Default::default()
+        };
+        self.api
+            .update_container(id, body)
+            .await
+            .map_err(|e| self.fail("update container", e))
+    }
+
     /// Removes the container (even running); an absent one is fine.
     pub async fn remove_container(&self, id: &str) -> Result<()> {
         let opts = RemoveContainerOptionsBuilder::default().force(true).build();

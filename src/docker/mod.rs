@@ -46,6 +46,7 @@ impl Client {
                     "cannot reach the Docker engine at {host}: {detail} (is dockerd running? `berth doctor` checks)"
                 ),
             )
+            .keyed("docker_unavailable", [("host", host.clone())])
         };
         if let Some(path) = host.strip_prefix("unix://")
             && !std::path::Path::new(path).exists()

@@ -45,6 +45,7 @@ pub const BUNDLED: &[Bundle] = &[Bundle {
 }];
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImageEntry {
     pub reference: String,
     pub id: Option<String>,
@@ -56,6 +57,7 @@ pub struct ImageEntry {
 }
 
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BuildOutcome {
     pub tag: String,
     /// False when the image was already built from the same inputs.

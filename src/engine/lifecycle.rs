@@ -51,6 +51,7 @@ impl Engine {
                 "image {:?} is not available locally; build it first (`berth image build test`, or `docker build`/`docker load`)",
                 ws.image.as_str()
             ))
+            .keyed("image_missing", [("image", ws.image.to_string())])
         })?;
         ws.ide = image.ide_endpoint()?;
 
@@ -86,9 +87,10 @@ impl Engine {
         let name = WorkspaceName::parse(&req.name)?;
         let image = ImageRef::parse(&req.image)?;
         if req.projects.is_empty() {
-            return Err(Error::invalid(
-                "a workspace needs at least one project folder",
-            ));
+            return Err(
+                Error::invalid("a workspace needs at least one project folder")
+                    .keyed("projects_none", []),
+            );
         }
         let home = dirs::home_dir();
         let mut projects: Vec<PathBuf> = Vec::new();
@@ -98,7 +100,8 @@ impl Engine {
                 return Err(Error::invalid(format!(
                     "project folder {:?} is listed twice",
                     path.display()
-                )));
+                ))
+                .keyed("project_twice", [("path", path.display().to_string())]));
             }
             projects.push(path);
         }
@@ -107,12 +110,7 @@ impl Engine {
                 "the description is longer than {MAX_DESCRIPTION} characters"
             )));
         }
-        if let Some(existing) = self.db(|s| s.workspace_by_name(name.as_str()))? {
-            return Err(Error::conflict(format!(
-                "a workspace named {:?} already exists",
-                existing.name.as_str()
-            )));
-        }
+        self.check_name_free(&name)?;
         let settings = self.settings()?;
         Ok(Workspace {
             id: WorkspaceId::new(),
@@ -134,9 +132,30 @@ impl Engine {
         })
     }
 
+    /// The name check the create form runs as the user types: grammar, then uniqueness.
+    pub fn check_name(&self, raw: &str) -> Result<()> {
+        self.check_name_free(&WorkspaceName::parse(raw)?)
+    }
+
+    fn check_name_free(&self, name: &WorkspaceName) -> Result<()> {
+        match self.db(|s| s.workspace_by_name(name.as_str()))? {
+            None => Ok(()),
+            Some(existing) => Err(Error::conflict(format!(
+                "a workspace named {:?} already exists",
+                existing.name.as_str()
+            ))
+            .keyed("name_taken", [("name", existing.name.to_string())])),
+        }
+    }
+
+    /// The project folder check the create form runs when a folder is chosen.
+    pub fn check_project(&self, raw: &std::path::Path) -> Result<PathBuf> {
+        validate_project_path(raw, dirs::home_dir().as_deref())
+    }
+
     /// Network + container for `ws` (whose port is allocated); records the container id.
     async fn create_container(&self, docker: &docker::Client, ws: &Workspace) -> Result<String> {
-        self.progress(ws, "creating container");
+        self.progress(ws, "creating_container");
         let limits = ws.limits.over(&self.settings()?.default_limits);
         docker
             .ensure_network(docker::plan_network(ws, self.install), self.install)
@@ -276,6 +295,13 @@ impl Engine {
                     running.join(", "),
                     settings.max_running
                 ),
+            )
+            .keyed(
+                "limit_reached",
+                [
+                    ("running", running.join(", ")),
+                    ("limit", settings.max_running.to_string()),
+                ],
             ));
         }
 
@@ -309,7 +335,7 @@ impl Engine {
             None => self.create_container(docker, &ws).await?,
         };
         self.set_status(&ws, Status::Starting)?;
-        self.progress(&ws, "starting container");
+        self.progress(&ws, "starting_container");
         docker.start_container(&container_id).await?;
         failpoint("after-container-start");
         drop(_gate);
@@ -336,7 +362,7 @@ impl Engine {
         let port = ws
             .port
             .ok_or_else(|| Error::new(Code::StartFailed, "the workspace has no port"))?;
-        self.progress(&ws, "waiting for the IDE");
+        self.progress(&ws, "waiting_for_ide");
         let timeout = Duration::from_secs(self.settings()?.start_timeout_secs);
         let started = Instant::now();
         let mut last_liveness = Instant::now();
@@ -434,7 +460,7 @@ impl Engine {
 
     /// The workspace's container: by recorded id, else by label (adopting what a killed
     /// process left behind).
-    async fn find_container(
+    pub(super) async fn find_container(
         &self,
         docker: &docker::Client,
         ws: &Workspace,

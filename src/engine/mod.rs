@@ -4,6 +4,7 @@
 
 mod bundled;
 mod doctor;
+mod edit;
 mod health;
 mod lifecycle;
 mod lock;
@@ -12,6 +13,7 @@ mod watch;
 
 pub use bundled::{BUNDLED, BuildOutcome, Bundle, ImageEntry};
 pub use doctor::{DockerReport, DoctorReport};
+pub use edit::WorkspaceEdit;
 pub use lifecycle::{CreateRequest, Started};
 pub use reconcile::ReconcileReport;
 pub use watch::Watcher;
@@ -33,19 +35,24 @@ const LOCK_WAIT: Duration = Duration::from_secs(300);
 
 /// What the engine tells its listeners (the app's main window). Named in one place.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EngineEvent {
     Status {
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         id: WorkspaceId,
         name: String,
         status: Status,
     },
     Removed {
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         id: WorkspaceId,
         name: String,
     },
-    /// A step of a long operation (`start`: container, network, waiting for the IDE).
+    /// A step of a long operation, as a key: `creating_container`, `starting_container`,
+    /// `waiting_for_ide` (translated by the UI).
     Progress {
+        #[cfg_attr(feature = "ts", ts(type = "string"))]
         id: WorkspaceId,
         name: String,
         step: String,
@@ -204,6 +211,7 @@ impl Engine {
 
 fn no_such_workspace(name: &str) -> Error {
     Error::not_found(format!("no workspace named {name:?} (see `berth ls`)"))
+        .keyed("workspace_not_found", [("name", name.to_string())])
 }
 
 /// Test hook: with `BERTH_FAILPOINT=<name>` the process stops dead at that point (printing

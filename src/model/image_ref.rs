@@ -18,6 +18,7 @@ impl ImageRef {
             Error::invalid(format!(
                 "invalid image reference {raw:?}: {why} (expected e.g. \"berth-test:latest\" or \"registry.example.com/team/image:1.2\")"
             ))
+            .keyed("image_invalid", [("image", raw.to_string())])
         };
         if raw.is_empty() {
             return Err(invalid("it is empty"));

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// Effective limits of a container. Always all three: an unlimited container is not a default.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Limits {
     pub cpus: f64,
     pub memory_bytes: u64,
@@ -15,6 +16,7 @@ pub struct Limits {
 
 /// Per-workspace overrides; `None` means "the global default at the time the container is made".
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LimitOverrides {
     pub cpus: Option<f64>,
     pub memory_bytes: Option<u64>,

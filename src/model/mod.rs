@@ -13,5 +13,5 @@ pub use limits::{
 };
 pub use name::WorkspaceName;
 pub use project::{folder_name, validate_project_path};
-pub use settings::{PortRange, Settings};
+pub use settings::{PortRange, QuitBehavior, Settings};
 pub use workspace::{IdeEndpoint, Status, Workspace, WorkspaceId};

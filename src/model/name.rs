@@ -13,31 +13,28 @@ pub struct WorkspaceName(String);
 
 impl WorkspaceName {
     pub fn parse(raw: &str) -> Result<Self> {
-        let why = if raw.is_empty() {
-            Some("it is empty".to_string())
-        } else if raw.len() > MAX_LEN {
-            Some(format!(
-                "it is {} characters long (at most {MAX_LEN})",
-                raw.len()
-            ))
-        } else if let Some(c) = raw
+        let bad_char = raw
             .chars()
-            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
-        {
-            Some(format!(
-                "it contains {c:?} (use lowercase letters, digits and '-')"
-            ))
+            .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'));
+        let (key, why, arg) = if raw.is_empty() {
+            ("name_empty", "it is empty".to_string(), String::new())
+        } else if raw.chars().count() > MAX_LEN {
+            let len = raw.chars().count();
+            let why = format!("it is {len} characters long (at most {MAX_LEN})");
+            ("name_too_long", why, MAX_LEN.to_string())
+        } else if let Some(c) = bad_char {
+            let why = format!("it contains {c:?} (use lowercase letters, digits and '-')");
+            ("name_bad_char", why, format!("{c:?}"))
         } else if raw.starts_with('-') || raw.ends_with('-') {
-            Some("it starts or ends with '-'".to_string())
+            let why = "it starts or ends with '-'".to_string();
+            ("name_dash", why, String::new())
         } else {
-            None
+            return Ok(WorkspaceName(raw.to_string()));
         };
-        match why {
-            None => Ok(WorkspaceName(raw.to_string())),
-            Some(why) => Err(Error::invalid(format!(
-                "invalid workspace name {raw:?}: {why}"
-            ))),
-        }
+        Err(
+            Error::invalid(format!("invalid workspace name {raw:?}: {why}"))
+                .keyed(key, [("detail", arg)]),
+        )
     }
 
     pub fn as_str(&self) -> &str {

@@ -25,47 +25,59 @@ const SYSTEM_ROOTS: &[&str] = &[
 /// `home` is the user's home folder, passed in so the rule is testable.
 pub fn validate_project_path(raw: &Path, home: Option<&Path>) -> Result<PathBuf> {
     let shown = raw.display();
+    let path_arg = || ("path", raw.display().to_string());
     if raw.as_os_str().is_empty() {
-        return Err(Error::invalid("project folder path is empty"));
+        return Err(Error::invalid("project folder path is empty").keyed("project_empty", []));
     }
     let canonical = std::fs::canonicalize(raw).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             Error::invalid(format!("project folder {shown:?} does not exist"))
+                .keyed("project_missing", [path_arg()])
         }
-        _ => Error::invalid(format!("project folder {shown:?} cannot be resolved: {e}")),
+        _ => Error::invalid(format!("project folder {shown:?} cannot be resolved: {e}"))
+            .keyed("project_unreadable", [path_arg()]),
     })?;
     let resolved = if canonical.as_path() != raw {
         format!(" (resolves to {:?})", canonical.display())
     } else {
         String::new()
     };
-    let refuse = |why: &str| {
-        Err(Error::invalid(format!(
-            "project folder {shown:?}{resolved} {why}"
-        )))
+    let refuse = |key: &str, why: &str, root: &str| {
+        let args = [
+            path_arg(),
+            ("resolved", canonical.display().to_string()),
+            ("root", root.to_string()),
+        ];
+        Err(Error::invalid(format!("project folder {shown:?}{resolved} {why}")).keyed(key, args))
     };
 
-    let meta = std::fs::metadata(&canonical)
-        .map_err(|e| Error::invalid(format!("project folder {shown:?} cannot be read: {e}")))?;
+    let meta = std::fs::metadata(&canonical).map_err(|e| {
+        Error::invalid(format!("project folder {shown:?} cannot be read: {e}"))
+            .keyed("project_unreadable", [path_arg()])
+    })?;
     if is_socket(&meta) {
-        return refuse("is a socket; sockets (the Docker socket above all) are never mounted");
+        let why = "is a socket; sockets (the Docker socket above all) are never mounted";
+        return refuse("project_socket", why, "");
     }
     if !meta.is_dir() {
-        return refuse("is not a folder");
+        return refuse("project_not_folder", "is not a folder", "");
     }
     if canonical.to_str().is_none() {
-        return refuse("contains characters that are not valid UTF-8");
+        let why = "contains characters that are not valid UTF-8";
+        return refuse("project_not_utf8", why, "");
     }
     if canonical.parent().is_none() {
-        return refuse("is the root of the file system");
+        return refuse("project_root", "is the root of the file system", "/");
     }
     if let Some(root) = system_root_of(&canonical) {
-        return refuse(&format!("is inside the system folder {root}"));
+        let why = format!("is inside the system folder {root}");
+        return refuse("project_system", &why, &root);
     }
     if let Some(home) = home.and_then(|h| std::fs::canonicalize(h).ok())
         && canonical == home
     {
-        return refuse("is your home folder itself; choose a project folder inside it");
+        let why = "is your home folder itself; choose a project folder inside it";
+        return refuse("project_home", why, "");
     }
     Ok(canonical)
 }

@@ -5,6 +5,7 @@ use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct PortRange {
     pub first: u16,
     pub last: u16,
@@ -35,7 +36,18 @@ impl std::fmt::Display for PortRange {
     }
 }
 
+/// What quitting the desktop app does to running workspaces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum QuitBehavior {
+    StopWorkspaces,
+    #[default]
+    LeaveRunning,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Settings {
     pub port_range: PortRange,
@@ -44,6 +56,9 @@ pub struct Settings {
     pub default_idle_timeout_secs: Option<u64>,
     /// How long `start` waits for the IDE health check.
     pub start_timeout_secs: u64,
+    /// UI language (`en`, `de`); `None` follows the operating system.
+    pub language: Option<String>,
+    pub on_quit: QuitBehavior,
 }
 
 impl Default for Settings {
@@ -61,6 +76,8 @@ impl Default for Settings {
             },
             default_idle_timeout_secs: Some(30 * 60),
             start_timeout_secs: 120,
+            language: None,
+            on_quit: QuitBehavior::default(),
         }
     }
 }
@@ -70,6 +87,13 @@ impl Settings {
         PortRange::new(self.port_range.first, self.port_range.last)?;
         if self.max_running == 0 {
             return Err(Error::invalid("max running workspaces must be at least 1"));
+        }
+        if let Some(lang) = &self.language
+            && !["en", "de"].contains(&lang.as_str())
+        {
+            return Err(Error::invalid(format!(
+                "unsupported language {lang:?} (en, de)"
+            )));
         }
         if self.start_timeout_secs == 0 {
             return Err(Error::invalid("start timeout must be at least one second"));

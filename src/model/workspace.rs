@@ -36,6 +36,7 @@ impl fmt::Display for WorkspaceId {
 /// What Berth last knew of the container. `Starting`/`Stopping` only while an operation holds
 /// the workspace lock; reconcile turns a stale one into what Docker says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Stopped,
@@ -78,6 +79,7 @@ impl fmt::Display for Status {
 
 /// Where the IDE listens inside the container and how to ask if it is ready (image contract).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct IdeEndpoint {
     pub port: u16,
     pub health_path: String,
@@ -93,10 +95,14 @@ impl Default for IdeEndpoint {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Workspace {
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub id: WorkspaceId,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub name: WorkspaceName,
     pub description: String,
+    #[cfg_attr(feature = "ts", ts(type = "string"))]
     pub image: ImageRef,
     /// Canonical host folders, in the order the user gave them.
     pub projects: Vec<PathBuf>,

@@ -23,6 +23,7 @@ pub fn pick_free(
                     "no free port in the range {range} on 127.0.0.1 ({held} held by Berth workspaces, the rest in use by other programs); widen the port range in the settings or stop what uses them"
                 ),
             )
+            .keyed("ports_exhausted", [("range", range.to_string())])
         })
 }
 

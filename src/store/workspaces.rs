@@ -131,6 +131,24 @@ impl Store {
         Ok(())
     }
 
+    /// The editable part of a workspace: description, limits, idle timeout.
+    pub fn update_details(&mut self, ws: &Workspace) -> Result<()> {
+        self.conn.execute(
+            "UPDATE workspaces SET description = ?2, cpus = ?3, memory_bytes = ?4, pids = ?5,
+                idle_timeout_secs = ?6, updated_at = ?7 WHERE id = ?1",
+            params![
+                ws.id.to_string(),
+                ws.description,
+                ws.limits.cpus,
+                ws.limits.memory_bytes.map(|m| m as i64),
+                ws.limits.pids,
+                ws.idle_timeout_secs.map(|s| s as i64),
+                now_secs()
+            ],
+        )?;
+        Ok(())
+    }
+
     /// Removes the workspace, its projects and its port allocation (cascade).
     pub fn delete_workspace(&mut self, id: WorkspaceId) -> Result<()> {
         self.conn

@@ -1,0 +1,50 @@
+//! What the app keeps between commands, built completely before `manage`.
+
+use crate::i18n::I18n;
+use berth::engine::Engine;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use tokio_util::sync::CancellationToken;
+
+pub struct AppState {
+    pub engine: Arc<Engine>,
+    pub i18n: RwLock<I18n>,
+    /// Running `follow_logs` streams, cancelled by `stop_logs` or when the view goes.
+    log_follows: Mutex<HashMap<u32, CancellationToken>>,
+    next_follow: AtomicU32,
+    /// IDE window label → last URL that finished loading.
+    pub ide_loaded: Mutex<HashMap<String, String>>,
+}
+
+impl AppState {
+    pub fn new(engine: Arc<Engine>, i18n: I18n) -> AppState {
+        AppState {
+            engine,
+            i18n: RwLock::new(i18n),
+            log_follows: Mutex::new(HashMap::new()),
+            next_follow: AtomicU32::new(1),
+            ide_loaded: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn t(&self, key: &str, args: &[(&str, &str)]) -> String {
+        self.i18n.read().expect("i18n lock").t(key, args)
+    }
+
+    pub fn register_follow(&self) -> (u32, CancellationToken) {
+        let id = self.next_follow.fetch_add(1, Ordering::Relaxed);
+        let token = CancellationToken::new();
+        self.log_follows
+            .lock()
+            .expect("follows lock")
+            .insert(id, token.clone());
+        (id, token)
+    }
+
+    pub fn cancel_follow(&self, id: u32) {
+        if let Some(token) = self.log_follows.lock().expect("follows lock").remove(&id) {
+            token.cancel();
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! End-to-end: the real Berth app under Xvfb, driven over WebDriver (tauri-driver +
+//! WebKitWebDriver), against the real Docker engine and the test image — as a user would.
+//! Screenshots of every screen, in English and German, land in
+//! `$CARGO_TARGET_DIR/e2e-screenshots/` (look at them).
+//!
+//! Needs: a display (`scripts/test` runs this under xvfb-run + dbus-run-session), tauri-driver
+//! on PATH or in ~/.cargo/bin, WebKitWebDriver, dockerd and `berth-test:latest`.
+
+use berth::engine::Engine;
+use berth::model::{PortRange, Settings};
+use berth::store::Store;
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const APP: &str = env!("CARGO_BIN_EXE_berth-desktop");
+const IMAGE: &str = "berth-test:latest";
+
+struct Session {
+    client: Client,
+    driver: Child,
+    shots: PathBuf,
+    lang: &'static str,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn tauri_driver() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_default();
+    let local = Path::new(&home).join(".cargo/bin/tauri-driver");
+    if local.exists() { local } else { PathBuf::from("tauri-driver") }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn launch(data_dir: &Path, lang: &'static str) -> Session {
+    assert!(
+        std::env::var_os("DISPLAY").is_some(),
+        "the e2e test needs a display: run it under xvfb-run (scripts/test does)"
+    );
+    let port = free_port();
+    let native = free_port();
+    let driver = Command::new(tauri_driver())
+        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+        .env("BERTH_DATA_DIR", data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("tauri-driver (cargo install tauri-driver --locked)");
+    let mut caps = serde_json::Map::new();
+    caps.insert("browserName".into(), json!("wry"));
+    caps.insert("tauri:options".into(), json!({ "application": APP }));
+    let url = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let client = loop {
+        match ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
+            Ok(c) => break c,
+            Err(e) if Instant::now() < deadline => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no WebDriver session: {e}"),
+        }
+    };
+    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
+    });
+    let shots = target.join("e2e-screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    Session { client, driver, shots, lang }
+}
+
+impl Session {
+    fn css(sel: &str) -> Locator<'_> {
+        Locator::Css(sel)
+    }
+
+    async fn el(&self, testid: &str) -> fantoccini::elements::Element {
+        let sel = format!("[data-testid=\"{testid}\"]");
+        self.wait_for(&format!("element {testid}"), Duration::from_secs(15), || async {
+            self.client.find(Self::css(&sel)).await.ok()
+        })
+        .await
+    }
+
+    async fn click(&self, testid: &str) {
+        self.el(testid).await.click().await.unwrap();
+    }
+
+    async fn typ(&self, testid: &str, text: &str) {
+        let e = self.el(testid).await;
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    async fn text(&self, testid: &str) -> String {
+        self.el(testid).await.text().await.unwrap()
+    }
+
+    /// Polls `f` until it yields `Some`, or fails the test after `timeout`.
+    async fn wait_for<T, F, Fut>(&self, what: &str, timeout: Duration, f: F) -> T
+    where
+        F: Fn() -> Fut,
+        Fut: std::future::Future<Output = Option<T>>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = f().await {
+                return v;
+            }
+            if Instant::now() > deadline {
+                panic!("timed out after {timeout:?} waiting for {what}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn wait_text(&self, testid: &str, needle: &str) -> String {
+        let sel = format!("[data-testid=\"{testid}\"]");
+        self.wait_for(&format!("{testid} to contain {needle:?}"), Duration::from_secs(15), || async {
+            let text = self.client.find(Self::css(&sel)).await.ok()?.text().await.ok()?;
+            text.contains(needle).then_some(text)
+        })
+        .await
+    }
+
+    async fn wait_status(&self, name: &str, status: &str, timeout: Duration) -> Duration {
+        let started = Instant::now();
+        let sel = format!("[data-testid=\"ws-status-{name}\"]");
+        self.wait_for(&format!("{name} to be {status}"), timeout, || async {
+            let attr = self.client.find(Self::css(&sel)).await.ok()?.attr("data-status").await.ok()??;
+            (attr == status).then_some(())
+        })
+        .await;
+        started.elapsed()
+    }
+
+    async fn shot(&self, name: &str) {
+        let png = self.client.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{}-{name}.png", self.lang)), png).unwrap();
+    }
+
+    /// Calls an app command from the current window's page, as its own code would.
+    async fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
+        let script = r#"
+            const [cmd, args, done] = arguments;
+            const ipc = window.__TAURI_INTERNALS__;
+            if (!ipc) { done({ err: "no Tauri IPC in this window" }); return; }
+            ipc.invoke(cmd, args).then((ok) => done({ ok }), (err) => done({ err }));
+        "#;
+        let out = self.client.execute_async(script, vec![json!(cmd), args]).await.unwrap();
+        match out.get("ok") {
+            Some(ok) => Ok(ok.clone()),
+            None => Err(out.get("err").cloned().unwrap_or(Value::Null)),
+        }
+    }
+
+    async fn go(&self, hash: &str) {
+        self.client.execute(&format!("location.hash = '{hash}'"), vec![]).await.unwrap();
+    }
+}
+
+fn docker(args: &[&str]) -> String {
+    let out = Command::new("docker").args(args).output().unwrap();
+    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn containers_of(install: &str) -> Vec<String> {
+    docker(&["ps", "-aq", "--filter", &format!("label=dev.berth.install={install}")])
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    install: String,
+}
+
+impl Setup {
+    fn new(range_first: u16) -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::open(&dir.path().join("data")).unwrap();
+        engine
+            .save_settings(&Settings {
+                port_range: PortRange::new(range_first, range_first + 9).unwrap(),
+                ..Settings::default()
+            })
+            .unwrap();
+        let install = engine.install_id().to_string();
+        Setup { dir, install }
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn project(&self, name: &str) -> String {
+        let p = self.dir.path().join("projects").join(name);
+        std::fs::create_dir_all(&p).unwrap();
+        std::fs::write(p.join("main.rs"), "fn main() {}\n").unwrap();
+        p.display().to_string()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        for id in containers_of(&self.install) {
+            let _ = Command::new("docker").args(["rm", "-f", &id]).output();
+        }
+        let nets = Command::new("docker")
+            .args(["network", "ls", "-q", "--filter", &format!("label=dev.berth.install={}", self.install)])
+            .output()
+            .unwrap();
+        for id in String::from_utf8_lossy(&nets.stdout).lines() {
+            let _ = Command::new("docker").args(["network", "rm", id]).output();
+        }
+    }
+}
+
+/// Fills and submits the create form for `name` on `project`.
+async fn create_through_form(s: &Session, name: &str, project: &str) {
+    s.click("nav-create").await;
+    s.typ("create-name", name).await;
+    s.el("create-image").await.select_by_value(IMAGE).await.unwrap();
+    s.typ("project-path", project).await;
+    s.click("project-add").await;
+    s.wait_text("create-projects", name).await;
+    s.click("create-submit").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
+    let setup = Setup::new(22100);
+    let s = launch(&setup.data(), "en").await;
+
+    // Empty state explains what to do.
+    s.wait_text("empty-state", "No workspaces yet").await;
+    s.shot("list-empty").await;
+
+    // Validation errors come from the engine and show next to their field.
+    s.click("nav-create").await;
+    s.typ("create-name", "Bad_Name").await;
+    s.wait_text("create-name-error", "may not contain").await;
+    s.typ("project-path", "/etc").await;
+    s.click("project-add").await;
+    s.wait_text("create-project-error", "inside the system folder /etc").await;
+    let missing = setup.dir.path().join("nope").display().to_string();
+    s.typ("project-path", &missing).await;
+    s.click("project-add").await;
+    s.wait_text("create-project-error", "does not exist").await;
+    s.shot("create-errors").await;
+
+    // Create from a real folder; the form starts it, the list shows it go Running.
+    let project = setup.project("e2e");
+    create_through_form(&s, "e2e", &project).await;
+    s.wait_status("e2e", "running", Duration::from_secs(60)).await;
+    s.shot("list-running").await;
+    let ws = Store::open(&setup.data()).unwrap().workspace_by_name("e2e").unwrap().unwrap();
+    let url = ws.url().unwrap();
+
+    // The IDE window opens on the workspace URL and loads it.
+    s.click("ws-open-e2e").await;
+    let view = s
+        .wait_for("the IDE window to load", Duration::from_secs(20), || async {
+            let v = s.invoke("ide_window", json!({ "name": "e2e" })).await.ok()?;
+            (v["loaded"] == true).then_some(v)
+        })
+        .await;
+    assert_eq!(view["url"].as_str().unwrap(), url, "IDE window on the workspace URL");
+    let _ = Command::new("/usr/bin/import")
+        .args(["-window", "root", s.shots.join("en-ide-window.png").to_str().unwrap()])
+        .status();
+
+    // From the IDE window's page, no Berth command gets through and none runs.
+    let main = s.client.window().await.unwrap();
+    let handles = s.client.windows().await.unwrap();
+    let ide = handles.into_iter().find(|h| *h != main).expect("the IDE window is a WebDriver window");
+    s.client.switch_to_window(ide).await.unwrap();
+    assert!(s.client.current_url().await.unwrap().as_str().starts_with(&url));
+    let refused = s.invoke("delete_workspace", json!({ "name": "e2e" })).await;
+    assert!(refused.is_err(), "the IDE page could call delete_workspace: {refused:?}");
+    let refused = s.invoke("list_workspaces", json!({})).await;
+    assert!(refused.is_err(), "the IDE page could call list_workspaces: {refused:?}");
+    s.client.switch_to_window(main).await.unwrap();
+    let still = Store::open(&setup.data()).unwrap().workspace_by_name("e2e").unwrap();
+    assert!(still.is_some(), "delete_workspace ran for the IDE page");
+    assert_eq!(containers_of(&setup.install).len(), 1);
+
+    // A stop outside the app shows up within a second (Docker events, no polling).
+    let container = ws.container_name();
+    docker(&["stop", &container]);
+    let took = s.wait_status("e2e", "stopped", Duration::from_secs(1)).await;
+    eprintln!("outside stop → list: {took:?}");
+
+    // Start and stop from the UI.
+    s.click("ws-start-e2e").await;
+    s.wait_status("e2e", "running", Duration::from_secs(30)).await;
+    s.click("ws-stop-e2e").await;
+    s.wait_status("e2e", "stopped", Duration::from_secs(30)).await;
+
+    // Detail, then delete with a confirmation naming what goes.
+    s.click("ws-details-e2e").await;
+    s.wait_text("detail-audit", "start").await;
+    s.shot("detail").await;
+    s.click("detail-delete").await;
+    let confirm = s.text("confirm-dialog").await;
+    assert!(confirm.contains(&container) && confirm.contains("not touched"), "{confirm}");
+    s.shot("delete-confirm").await;
+    s.click("confirm-delete").await;
+    s.wait_text("empty-state", "No workspaces yet").await;
+    assert!(containers_of(&setup.install).is_empty(), "container gone");
+    assert!(Store::open(&setup.data()).unwrap().port_allocations().unwrap().is_empty(), "port gone");
+    assert!(Path::new(&project).join("main.rs").exists(), "project folder kept");
+
+    s.click("nav-settings").await;
+    s.el("settings-save").await;
+    s.shot("settings").await;
+}
+
+/// Every screen in German, switched in the settings without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_screen_reads_in_german() {
+    let setup = Setup::new(22120);
+    let s = launch(&setup.data(), "de").await;
+    s.click("nav-settings").await;
+    s.el("settings-language").await.select_by_value("de").await.unwrap();
+    s.click("settings-save").await;
+    s.wait_text("nav-list", "Arbeitsumgebungen").await;
+    s.wait_text("settings-saved", "gespeichert").await;
+    s.shot("settings").await;
+
+    s.go("#/").await;
+    s.wait_text("empty-state", "Noch keine Arbeitsumgebungen").await;
+    s.shot("list-empty").await;
+
+    s.click("nav-create").await;
+    s.typ("create-name", "Falsch").await;
+    s.wait_text("create-name-error", "darf").await;
+    s.typ("project-path", "/usr").await;
+    s.click("project-add").await;
+    s.wait_text("create-project-error", "Systemordner").await;
+    s.shot("create-errors").await;
+
+    let project = setup.project("de-demo");
+    create_through_form(&s, "de-demo", &project).await;
+    s.wait_status("de-demo", "running", Duration::from_secs(60)).await;
+    assert_eq!(s.text("ws-status-de-demo").await, "Läuft");
+    s.shot("list-running").await;
+
+    s.click("ws-details-de-demo").await;
+    s.wait_text("detail-audit", "start").await;
+    s.shot("detail").await;
+    s.click("detail-delete").await;
+    s.wait_text("confirm-dialog", "bleiben unberührt").await;
+    s.shot("delete-confirm").await;
+    s.click("confirm-delete").await;
+    s.wait_text("empty-state", "Noch keine").await;
+    assert!(containers_of(&setup.install).is_empty());
+}

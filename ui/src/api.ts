@@ -1,0 +1,45 @@
+// Typed calls into the app. Every type here is generated from Rust (ui/src/bindings).
+
+import { Channel, invoke } from "@tauri-apps/api/core";
+import type { AuditEntry } from "./bindings/AuditEntry";
+import type { BuildEvent } from "./bindings/BuildEvent";
+import type { BuildOutcome } from "./bindings/BuildOutcome";
+import type { CreateForm } from "./bindings/CreateForm";
+import type { IdeWindowView } from "./bindings/IdeWindowView";
+import type { ImageEntry } from "./bindings/ImageEntry";
+import type { LogChunk } from "./bindings/LogChunk";
+import type { Settings } from "./bindings/Settings";
+import type { StartedView } from "./bindings/StartedView";
+import type { Workspace } from "./bindings/Workspace";
+import type { WorkspaceEdit } from "./bindings/WorkspaceEdit";
+
+export const api = {
+  list: () => invoke<Workspace[]>("list_workspaces"),
+  get: (name: string) => invoke<Workspace>("get_workspace", { name }),
+  checkName: (name: string) => invoke<void>("check_name", { name }),
+  checkProject: (path: string) => invoke<string>("check_project", { path }),
+  create: (form: CreateForm) => invoke<Workspace>("create_workspace", { form }),
+  start: (name: string) => invoke<StartedView>("start_workspace", { name }),
+  stop: (name: string) => invoke<Workspace>("stop_workspace", { name }),
+  restart: (name: string) => invoke<StartedView>("restart_workspace", { name }),
+  remove: (name: string) => invoke<void>("delete_workspace", { name }),
+  edit: (name: string, edit: WorkspaceEdit) => invoke<Workspace>("edit_workspace", { name, edit }),
+  audit: (name: string) => invoke<AuditEntry[]>("audit_log", { name }),
+  followLogs: (name: string, follow: boolean, onChunk: (c: LogChunk) => void) => {
+    const channel = new Channel<LogChunk>();
+    channel.onmessage = onChunk;
+    return invoke<number>("follow_logs", { name, follow, onChunk: channel });
+  },
+  stopLogs: (id: number) => invoke<void>("stop_logs", { id }),
+  images: () => invoke<ImageEntry[]>("list_images"),
+  buildImage: (name: string, onEvent: (e: BuildEvent) => void) => {
+    const channel = new Channel<BuildEvent>();
+    channel.onmessage = onEvent;
+    return invoke<BuildOutcome>("build_image", { name, onEvent: channel });
+  },
+  settings: () => invoke<Settings>("get_settings"),
+  saveSettings: (settings: Settings) => invoke<void>("save_settings", { settings }),
+  openIde: (name: string) => invoke<IdeWindowView>("open_ide", { name }),
+  ideWindow: (name: string) => invoke<IdeWindowView | null>("ide_window", { name }),
+  openInBrowser: (name: string) => invoke<void>("open_in_browser", { name }),
+};

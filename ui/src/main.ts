@@ -1,0 +1,70 @@
+// Boot and routing. Routes live in the URL hash so WebDriver and reloads land where they were:
+// #/ (list), #/new, #/w/<name>, #/settings.
+
+import { api } from "./api";
+import { h, mount } from "./dom";
+import { setLanguage, t } from "./i18n";
+import { changed, listenToEngine, onChange, reload, state } from "./state";
+import { createView } from "./views/create";
+import { detailView } from "./views/detail";
+import { listView } from "./views/list";
+import { settingsView } from "./views/settings";
+
+/// Each view returns its element and an optional cleanup (stop following logs, ...).
+export type View = { el: HTMLElement; dispose?: () => void; refresh?: () => void };
+
+let currentView: View | null = null;
+
+export function go(route: string) {
+  if (location.hash === route) render();
+  else location.hash = route;
+}
+
+function route(): View {
+  const hash = decodeURIComponent(location.hash.replace(/^#/, ""));
+  if (hash === "/new") return createView();
+  if (hash === "/settings") return settingsView();
+  const ws = hash.match(/^\/w\/(.+)$/);
+  if (ws) return detailView(ws[1]);
+  return listView();
+}
+
+function nav(): HTMLElement {
+  const hash = location.hash || "#/";
+  const link = (href: string, key: string, id: string) =>
+    h("a", { href, class: hash === href ? "active" : "", "data-testid": id }, t(key));
+  return h(
+    "nav",
+    {},
+    h("div", { class: "brand" }, h("strong", {}, t("app.title")), h("small", {}, t("app.tagline"))),
+    link("#/", "nav.workspaces", "nav-list"),
+    link("#/new", "nav.create", "nav-create"),
+    link("#/settings", "nav.settings", "nav-settings"),
+  );
+}
+
+function banner(): HTMLElement | null {
+  if (!state.dockerLost) return null;
+  return h("div", { class: "banner", "data-testid": "docker-banner" }, t("banner.docker_lost", { message: state.dockerLost }));
+}
+
+export function render() {
+  currentView?.dispose?.();
+  currentView = route();
+  const app = document.getElementById("app")!;
+  mount(app, nav(), h("main", {}, banner(), currentView.el));
+}
+
+async function boot() {
+  const settings = await api.settings().catch(() => null);
+  setLanguage(settings?.language ?? null);
+  window.addEventListener("hashchange", render);
+  // Status changes re-render only the parts that show them (views keep their own inputs).
+  onChange(() => currentView?.refresh?.());
+  await listenToEngine();
+  render();
+  await reload();
+  changed();
+}
+
+void boot();

@@ -1,0 +1,72 @@
+// The UI's state: workspaces by name, long-running steps, the Docker banner. Views read it
+// and re-render on change; engine events (pushed by the app, no polling) update it.
+
+import { listen } from "@tauri-apps/api/event";
+import { api } from "./api";
+import type { EngineEvent } from "./bindings/EngineEvent";
+import type { Workspace } from "./bindings/Workspace";
+
+export const state = {
+  workspaces: new Map<string, Workspace>(),
+  /// Workspace name → translation key of the step in progress (`progress.*`).
+  progress: new Map<string, string>(),
+  dockerLost: null as string | null,
+  loaded: false,
+};
+
+const listeners = new Set<() => void>();
+
+export function onChange(fn: () => void): () => void {
+  listeners.add(fn);
+  return () => listeners.delete(fn);
+}
+
+export function changed() {
+  for (const fn of listeners) fn();
+}
+
+export async function reload() {
+  try {
+    const list = await api.list();
+    state.workspaces = new Map(list.map((w) => [w.name, w]));
+    state.dockerLost = null;
+  } catch (err) {
+    state.dockerLost = (err as { message?: string }).message ?? String(err);
+  }
+  state.loaded = true;
+  changed();
+}
+
+export function upsert(ws: Workspace) {
+  state.workspaces.set(ws.name, ws);
+  changed();
+}
+
+export async function listenToEngine() {
+  await listen<EngineEvent>("engine-event", ({ payload }) => {
+    switch (payload.kind) {
+      case "status": {
+        const ws = state.workspaces.get(payload.name);
+        if (ws) ws.status = payload.status;
+        if (payload.status !== "starting") state.progress.delete(payload.name);
+        if (!ws) void reload();
+        break;
+      }
+      case "removed":
+        state.workspaces.delete(payload.name);
+        state.progress.delete(payload.name);
+        break;
+      case "progress":
+        state.progress.set(payload.name, payload.step);
+        break;
+      case "docker_lost":
+        state.dockerLost = payload.message;
+        break;
+      case "docker_back":
+        state.dockerLost = null;
+        void reload();
+        break;
+    }
+    changed();
+  });
+}
