@@ -44,6 +44,21 @@ ensure_dockerd() {
     exit 1
 }
 
+# The desktop app's build and run dependencies (Tauri v2 on WebKitGTK), and the web UI.
+ensure_desktop() {
+    ensure_packages libwebkit2gtk-4.1-dev build-essential file libxdo-dev libssl-dev \
+        libayatana-appindicator3-dev librsvg2-dev pkg-config
+    command -v npm >/dev/null || ensure_packages nodejs npm
+    (cd ui && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent build >/dev/null)
+}
+
+# What the end-to-end tests drive the app with: a virtual display, WebDriver, a session bus.
+ensure_e2e() {
+    ensure_packages xvfb xauth imagemagick webkit2gtk-driver dbus dbus-x11 at-spi2-core
+    command -v tauri-driver >/dev/null || [ -x "$HOME/.cargo/bin/tauri-driver" ] ||
+        cargo install tauri-driver --locked --quiet
+}
+
 # Everything Berth and its tests need on the machine.
 ensure_base() {
     ensure_rust

@@ -30,7 +30,11 @@ pub fn check_name(state: S<'_>, name: String) -> Result<()> {
 
 #[tauri::command]
 pub fn check_project(state: S<'_>, path: String) -> Result<String> {
-    Ok(state.engine.check_project(path.as_ref())?.display().to_string())
+    Ok(state
+        .engine
+        .check_project(path.as_ref())?
+        .display()
+        .to_string())
 }
 
 #[tauri::command]

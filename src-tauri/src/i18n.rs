@@ -52,7 +52,11 @@ fn flatten(json: &str) -> BTreeMap<String, String> {
         match v {
             Value::Object(map) => {
                 for (k, v) in map {
-                    let key = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&key, v, out);
                 }
             }
@@ -63,7 +67,11 @@ fn flatten(json: &str) -> BTreeMap<String, String> {
         }
     }
     let mut out = BTreeMap::new();
-    walk("", &serde_json::from_str(json).expect("locale files are JSON"), &mut out);
+    walk(
+        "",
+        &serde_json::from_str(json).expect("locale files are JSON"),
+        &mut out,
+    );
     out
 }
 
@@ -87,7 +95,10 @@ mod tests {
         let de = flatten(DE);
         let en_keys: Vec<_> = en.keys().collect();
         let de_keys: Vec<_> = de.keys().collect();
-        assert_eq!(en_keys, de_keys, "locales/en.json and locales/de.json differ in keys");
+        assert_eq!(
+            en_keys, de_keys,
+            "locales/en.json and locales/de.json differ in keys"
+        );
         for (key, en_text) in &en {
             assert_eq!(
                 placeholders(en_text),
@@ -104,7 +115,10 @@ mod tests {
         assert_eq!(en.t("tray.open_ide", &[]), "Open IDE");
         let de = I18n::new(Some("de"));
         assert_eq!(de.t("tray.quit", &[]), "Berth beenden");
-        assert!(de.t("notify.stopped_body", &[("name", "demo")]).contains("demo"));
+        assert!(
+            de.t("notify.stopped_body", &[("name", "demo")])
+                .contains("demo")
+        );
         assert_eq!(en.t("no.such.key", &[]), "no.such.key");
     }
 }

@@ -87,7 +87,12 @@ pub async fn close(app: &AppHandle, state: &AppState, name: &str) -> Result<()> 
 }
 
 fn view_of(state: &AppState, label: &str, url: &str) -> Result<IdeWindowView> {
-    let loaded = state.ide_loaded.lock().expect("ide lock").get(label).cloned();
+    let loaded = state
+        .ide_loaded
+        .lock()
+        .expect("ide lock")
+        .get(label)
+        .cloned();
     Ok(IdeWindowView {
         label: label.to_string(),
         url: loaded.clone().unwrap_or_else(|| url.to_string()),

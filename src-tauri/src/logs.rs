@@ -31,8 +31,14 @@ pub async fn follow(
                 next = stream.next() => next,
             };
             let chunk = match next {
-                Some(Ok(LogLine::Out(b))) => LogChunk { stderr: false, text: lossy(&b) },
-                Some(Ok(LogLine::Err(b))) => LogChunk { stderr: true, text: lossy(&b) },
+                Some(Ok(LogLine::Out(b))) => LogChunk {
+                    stderr: false,
+                    text: lossy(&b),
+                },
+                Some(Ok(LogLine::Err(b))) => LogChunk {
+                    stderr: true,
+                    text: lossy(&b),
+                },
                 Some(Err(_)) | None => break,
             };
             if channel.send(chunk).is_err() {

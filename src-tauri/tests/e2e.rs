@@ -11,6 +11,7 @@ use berth::model::{PortRange, Settings};
 use berth::store::Store;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -26,20 +27,33 @@ struct Session {
 }
 
 impl Drop for Session {
+    /// tauri-driver runs in its own process group with WebKitWebDriver and the app: end them
+    /// all, so the next test's app is not taken for a second instance of this one.
     fn drop(&mut self) {
-        let _ = self.driver.kill();
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.driver.wait();
+        std::thread::sleep(Duration::from_millis(300));
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
     }
 }
 
 fn tauri_driver() -> PathBuf {
     let home = std::env::var("HOME").unwrap_or_default();
     let local = Path::new(&home).join(".cargo/bin/tauri-driver");
-    if local.exists() { local } else { PathBuf::from("tauri-driver") }
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from("tauri-driver")
+    }
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn launch(data_dir: &Path, lang: &'static str) -> Session {
@@ -50,7 +64,13 @@ async fn launch(data_dir: &Path, lang: &'static str) -> Session {
     let port = free_port();
     let native = free_port();
     let driver = Command::new(tauri_driver())
-        .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+        .args([
+            "--port",
+            &port.to_string(),
+            "--native-port",
+            &native.to_string(),
+        ])
+        .process_group(0)
         .env("BERTH_DATA_DIR", data_dir)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -62,7 +82,11 @@ async fn launch(data_dir: &Path, lang: &'static str) -> Session {
     let url = format!("http://127.0.0.1:{port}");
     let deadline = Instant::now() + Duration::from_secs(20);
     let client = loop {
-        match ClientBuilder::native().capabilities(caps.clone()).connect(&url).await {
+        match ClientBuilder::native()
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
             Ok(c) => break c,
             Err(e) if Instant::now() < deadline => {
                 let _ = e;
@@ -71,12 +95,17 @@ async fn launch(data_dir: &Path, lang: &'static str) -> Session {
             Err(e) => panic!("no WebDriver session: {e}"),
         }
     };
-    let target = std::env::var("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target")
-    });
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
     let shots = target.join("e2e-screenshots");
     std::fs::create_dir_all(&shots).unwrap();
-    Session { client, driver, shots, lang }
+    Session {
+        client,
+        driver,
+        shots,
+        lang,
+    }
 }
 
 impl Session {
@@ -86,9 +115,11 @@ impl Session {
 
     async fn el(&self, testid: &str) -> fantoccini::elements::Element {
         let sel = format!("[data-testid=\"{testid}\"]");
-        self.wait_for(&format!("element {testid}"), Duration::from_secs(15), || async {
-            self.client.find(Self::css(&sel)).await.ok()
-        })
+        self.wait_for(
+            &format!("element {testid}"),
+            Duration::from_secs(15),
+            || async { self.client.find(Self::css(&sel)).await.ok() },
+        )
         .await
     }
 
@@ -126,10 +157,21 @@ impl Session {
 
     async fn wait_text(&self, testid: &str, needle: &str) -> String {
         let sel = format!("[data-testid=\"{testid}\"]");
-        self.wait_for(&format!("{testid} to contain {needle:?}"), Duration::from_secs(15), || async {
-            let text = self.client.find(Self::css(&sel)).await.ok()?.text().await.ok()?;
-            text.contains(needle).then_some(text)
-        })
+        self.wait_for(
+            &format!("{testid} to contain {needle:?}"),
+            Duration::from_secs(15),
+            || async {
+                let text = self
+                    .client
+                    .find(Self::css(&sel))
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?;
+                text.contains(needle).then_some(text)
+            },
+        )
         .await
     }
 
@@ -137,7 +179,14 @@ impl Session {
         let started = Instant::now();
         let sel = format!("[data-testid=\"ws-status-{name}\"]");
         self.wait_for(&format!("{name} to be {status}"), timeout, || async {
-            let attr = self.client.find(Self::css(&sel)).await.ok()?.attr("data-status").await.ok()??;
+            let attr = self
+                .client
+                .find(Self::css(&sel))
+                .await
+                .ok()?
+                .attr("data-status")
+                .await
+                .ok()??;
             (attr == status).then_some(())
         })
         .await;
@@ -157,7 +206,11 @@ impl Session {
             if (!ipc) { done({ err: "no Tauri IPC in this window" }); return; }
             ipc.invoke(cmd, args).then((ok) => done({ ok }), (err) => done({ err }));
         "#;
-        let out = self.client.execute_async(script, vec![json!(cmd), args]).await.unwrap();
+        let out = self
+            .client
+            .execute_async(script, vec![json!(cmd), args])
+            .await
+            .unwrap();
         match out.get("ok") {
             Some(ok) => Ok(ok.clone()),
             None => Err(out.get("err").cloned().unwrap_or(Value::Null)),
@@ -165,21 +218,33 @@ impl Session {
     }
 
     async fn go(&self, hash: &str) {
-        self.client.execute(&format!("location.hash = '{hash}'"), vec![]).await.unwrap();
+        self.client
+            .execute(&format!("location.hash = '{hash}'"), vec![])
+            .await
+            .unwrap();
     }
 }
 
 fn docker(args: &[&str]) -> String {
     let out = Command::new("docker").args(args).output().unwrap();
-    assert!(out.status.success(), "docker {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
 fn containers_of(install: &str) -> Vec<String> {
-    docker(&["ps", "-aq", "--filter", &format!("label=dev.berth.install={install}")])
-        .lines()
-        .map(String::from)
-        .collect()
+    docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=dev.berth.install={install}"),
+    ])
+    .lines()
+    .map(String::from)
+    .collect()
 }
 
 struct Setup {
@@ -219,7 +284,13 @@ impl Drop for Setup {
             let _ = Command::new("docker").args(["rm", "-f", &id]).output();
         }
         let nets = Command::new("docker")
-            .args(["network", "ls", "-q", "--filter", &format!("label=dev.berth.install={}", self.install)])
+            .args([
+                "network",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=dev.berth.install={}", self.install),
+            ])
             .output()
             .unwrap();
         for id in String::from_utf8_lossy(&nets.stdout).lines() {
@@ -232,7 +303,11 @@ impl Drop for Setup {
 async fn create_through_form(s: &Session, name: &str, project: &str) {
     s.click("nav-create").await;
     s.typ("create-name", name).await;
-    s.el("create-image").await.select_by_value(IMAGE).await.unwrap();
+    s.el("create-image")
+        .await
+        .select_by_value(IMAGE)
+        .await
+        .unwrap();
     s.typ("project-path", project).await;
     s.click("project-add").await;
     s.wait_text("create-projects", name).await;
@@ -254,7 +329,8 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     s.wait_text("create-name-error", "may not contain").await;
     s.typ("project-path", "/etc").await;
     s.click("project-add").await;
-    s.wait_text("create-project-error", "inside the system folder /etc").await;
+    s.wait_text("create-project-error", "inside the system folder /etc")
+        .await;
     let missing = setup.dir.path().join("nope").display().to_string();
     s.typ("project-path", &missing).await;
     s.click("project-add").await;
@@ -264,50 +340,87 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     // Create from a real folder; the form starts it, the list shows it go Running.
     let project = setup.project("e2e");
     create_through_form(&s, "e2e", &project).await;
-    s.wait_status("e2e", "running", Duration::from_secs(60)).await;
+    s.wait_status("e2e", "running", Duration::from_secs(60))
+        .await;
     s.shot("list-running").await;
-    let ws = Store::open(&setup.data()).unwrap().workspace_by_name("e2e").unwrap().unwrap();
+    let ws = Store::open(&setup.data())
+        .unwrap()
+        .workspace_by_name("e2e")
+        .unwrap()
+        .unwrap();
     let url = ws.url().unwrap();
 
     // The IDE window opens on the workspace URL and loads it.
     s.click("ws-open-e2e").await;
     let view = s
-        .wait_for("the IDE window to load", Duration::from_secs(20), || async {
-            let v = s.invoke("ide_window", json!({ "name": "e2e" })).await.ok()?;
-            (v["loaded"] == true).then_some(v)
-        })
+        .wait_for(
+            "the IDE window to load",
+            Duration::from_secs(20),
+            || async {
+                let v = s
+                    .invoke("ide_window", json!({ "name": "e2e" }))
+                    .await
+                    .ok()?;
+                (v["loaded"] == true).then_some(v)
+            },
+        )
         .await;
-    assert_eq!(view["url"].as_str().unwrap(), url, "IDE window on the workspace URL");
+    assert_eq!(
+        view["url"].as_str().unwrap(),
+        url,
+        "IDE window on the workspace URL"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await; // let it paint
     let _ = Command::new("/usr/bin/import")
-        .args(["-window", "root", s.shots.join("en-ide-window.png").to_str().unwrap()])
+        .args([
+            "-window",
+            "root",
+            s.shots.join("en-ide-window.png").to_str().unwrap(),
+        ])
         .status();
 
-    // From the IDE window's page, no Berth command gets through and none runs.
-    let main = s.client.window().await.unwrap();
-    let handles = s.client.windows().await.unwrap();
-    let ide = handles.into_iter().find(|h| *h != main).expect("the IDE window is a WebDriver window");
-    s.client.switch_to_window(ide).await.unwrap();
-    assert!(s.client.current_url().await.unwrap().as_str().starts_with(&url));
-    let refused = s.invoke("delete_workspace", json!({ "name": "e2e" })).await;
-    assert!(refused.is_err(), "the IDE page could call delete_workspace: {refused:?}");
-    let refused = s.invoke("list_workspaces", json!({})).await;
-    assert!(refused.is_err(), "the IDE page could call list_workspaces: {refused:?}");
-    s.client.switch_to_window(main).await.unwrap();
-    let still = Store::open(&setup.data()).unwrap().workspace_by_name("e2e").unwrap();
+    // The page inside the IDE window (the test image's) tries to delete its own workspace
+    // and to list workspaces, then reports by navigating to /healthz?ipc=<result>.
+    let report = s
+        .wait_for(
+            "the IDE page's IPC report",
+            Duration::from_secs(20),
+            || async {
+                let v = s
+                    .invoke("ide_window", json!({ "name": "e2e" }))
+                    .await
+                    .ok()?;
+                let url = v["url"].as_str()?.to_string();
+                url.contains("ipc=").then_some(url)
+            },
+        )
+        .await;
+    assert!(
+        report.ends_with("ipc=refused"),
+        "the IDE page could call Berth commands: {report}"
+    );
+    let still = Store::open(&setup.data())
+        .unwrap()
+        .workspace_by_name("e2e")
+        .unwrap();
     assert!(still.is_some(), "delete_workspace ran for the IDE page");
     assert_eq!(containers_of(&setup.install).len(), 1);
 
     // A stop outside the app shows up within a second (Docker events, no polling).
     let container = ws.container_name();
     docker(&["stop", &container]);
-    let took = s.wait_status("e2e", "stopped", Duration::from_secs(1)).await;
+    let took = s
+        .wait_status("e2e", "stopped", Duration::from_secs(1))
+        .await;
     eprintln!("outside stop → list: {took:?}");
 
     // Start and stop from the UI.
     s.click("ws-start-e2e").await;
-    s.wait_status("e2e", "running", Duration::from_secs(30)).await;
+    s.wait_status("e2e", "running", Duration::from_secs(30))
+        .await;
     s.click("ws-stop-e2e").await;
-    s.wait_status("e2e", "stopped", Duration::from_secs(30)).await;
+    s.wait_status("e2e", "stopped", Duration::from_secs(30))
+        .await;
 
     // Detail, then delete with a confirmation naming what goes.
     s.click("ws-details-e2e").await;
@@ -315,17 +428,31 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     s.shot("detail").await;
     s.click("detail-delete").await;
     let confirm = s.text("confirm-dialog").await;
-    assert!(confirm.contains(&container) && confirm.contains("not touched"), "{confirm}");
+    assert!(
+        confirm.contains(&container) && confirm.contains("not touched"),
+        "{confirm}"
+    );
     s.shot("delete-confirm").await;
     s.click("confirm-delete").await;
     s.wait_text("empty-state", "No workspaces yet").await;
     assert!(containers_of(&setup.install).is_empty(), "container gone");
-    assert!(Store::open(&setup.data()).unwrap().port_allocations().unwrap().is_empty(), "port gone");
-    assert!(Path::new(&project).join("main.rs").exists(), "project folder kept");
+    assert!(
+        Store::open(&setup.data())
+            .unwrap()
+            .port_allocations()
+            .unwrap()
+            .is_empty(),
+        "port gone"
+    );
+    assert!(
+        Path::new(&project).join("main.rs").exists(),
+        "project folder kept"
+    );
 
     s.click("nav-settings").await;
     s.el("settings-save").await;
     s.shot("settings").await;
+    s.client.clone().close().await.unwrap();
 }
 
 /// Every screen in German, switched in the settings without a restart.
@@ -334,14 +461,19 @@ async fn every_screen_reads_in_german() {
     let setup = Setup::new(22120);
     let s = launch(&setup.data(), "de").await;
     s.click("nav-settings").await;
-    s.el("settings-language").await.select_by_value("de").await.unwrap();
+    s.el("settings-language")
+        .await
+        .select_by_value("de")
+        .await
+        .unwrap();
     s.click("settings-save").await;
     s.wait_text("nav-list", "Arbeitsumgebungen").await;
     s.wait_text("settings-saved", "gespeichert").await;
     s.shot("settings").await;
 
     s.go("#/").await;
-    s.wait_text("empty-state", "Noch keine Arbeitsumgebungen").await;
+    s.wait_text("empty-state", "Noch keine Arbeitsumgebungen")
+        .await;
     s.shot("list-empty").await;
 
     s.click("nav-create").await;
@@ -354,7 +486,8 @@ async fn every_screen_reads_in_german() {
 
     let project = setup.project("de-demo");
     create_through_form(&s, "de-demo", &project).await;
-    s.wait_status("de-demo", "running", Duration::from_secs(60)).await;
+    s.wait_status("de-demo", "running", Duration::from_secs(60))
+        .await;
     assert_eq!(s.text("ws-status-de-demo").await, "Läuft");
     s.shot("list-running").await;
 
@@ -367,4 +500,5 @@ async fn every_screen_reads_in_german() {
     s.click("confirm-delete").await;
     s.wait_text("empty-state", "Noch keine").await;
     assert!(containers_of(&setup.install).is_empty());
+    s.client.clone().close().await.unwrap();
 }

@@ -71,6 +71,8 @@ pub fn plan_container(ws: &Workspace, limits: &Limits, install: Uuid) -> Contain
         name: ws.container_name(),
         body: ContainerCreateBody {
             image: Some(ws.image.to_string()),
+            // The workspace's name as hostname: shells inside show where they are.
+            hostname: Some(ws.name.to_string()),
             labels: Some(labels::for_workspace(install, ws)),
             exposed_ports: Some(vec![ide_port]),
             working_dir: Some(WORKSPACE_ROOT.to_string()),
@@ -149,6 +151,7 @@ mod tests {
         let w = ws();
         let plan = plan_container(&w, &LIMITS, install);
         assert_eq!(plan.name, format!("berth-demo-{}", w.id.short()));
+        assert_eq!(plan.body.hostname.as_deref(), Some("demo"));
         let hc = plan.body.host_config.unwrap();
         assert_eq!(hc.cap_drop.unwrap(), vec!["ALL"]);
         assert!(hc.cap_add.is_none());

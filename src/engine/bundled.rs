@@ -14,7 +14,8 @@ pub struct Bundle {
     pub name: &'static str,
     pub tag: &'static str,
     pub title: &'static str,
-    files: &'static [(&'static str, &'static [u8])],
+    /// Files shipped in the binary: (path in context, bytes, mode).
+    files: &'static [(&'static str, &'static [u8], u32)],
     /// Files copied from the host: (path in context, candidates on the host, Debian package).
     host_files: &'static [(&'static str, &'static [&'static str], &'static str)],
 }
@@ -24,14 +25,25 @@ pub const BUNDLED: &[Bundle] = &[Bundle {
     tag: "berth-test:latest",
     title: "Berth test image (busybox httpd, 3 MB)",
     files: &[
-        ("Dockerfile", include_bytes!("../../docker/test/Dockerfile")),
+        (
+            "Dockerfile",
+            include_bytes!("../../docker/test/Dockerfile"),
+            0o644,
+        ),
         (
             "www/healthz",
             include_bytes!("../../docker/test/www/healthz"),
+            0o644,
         ),
         (
             "www/index.html",
             include_bytes!("../../docker/test/www/index.html"),
+            0o644,
+        ),
+        (
+            "www/cgi-bin/hostname",
+            include_bytes!("../../docker/test/www/cgi-bin/hostname"),
+            0o755,
         ),
     ],
     host_files: &[
@@ -80,7 +92,7 @@ impl Bundle {
         let mut entries: Vec<(String, u32, Vec<u8>)> = self
             .files
             .iter()
-            .map(|(path, bytes)| (path.to_string(), 0o644, bytes.to_vec()))
+            .map(|(path, bytes, mode)| (path.to_string(), *mode, bytes.to_vec()))
             .collect();
         for (path, candidates, package) in self.host_files {
             let found = candidates.iter().find_map(|c| std::fs::read(c).ok());

@@ -36,7 +36,12 @@ impl Engine {
             docker.update_limits(&container.id, &limits).await?;
         }
         self.db(|s| s.update_details(&ws))?;
-        self.audit(&ws, "edit", Outcome::Ok, "description, limits or idle timeout changed");
+        self.audit(
+            &ws,
+            "edit",
+            Outcome::Ok,
+            "description, limits or idle timeout changed",
+        );
         self.reload(ws.id, name)
     }
 }

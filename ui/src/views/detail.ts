@@ -52,7 +52,7 @@ export function detailView(name: string): View {
     mount(
       audit,
       ...entries.reverse().map((e) =>
-        h("li", { class: e.outcome }, h("time", {}, fmt.format(new Date(e.at_ms))), h("strong", {}, e.action), h("span", {}, e.detail)),
+        h("li", { class: e.outcome }, h("time", {}, fmt.format(new Date(e.at_ms))), h("strong", {}, t(`audit.${e.action}`)), h("span", {}, e.detail)),
       ),
     );
   };
@@ -164,7 +164,7 @@ export function detailView(name: string): View {
       h("dt", {}, t("detail.limits")),
       h("dd", {}, w.limits.cpus || w.limits.memory_bytes || w.limits.pids
         ? t("detail.limits_value", { cpus: w.limits.cpus ?? "—", memory: w.limits.memory_bytes ? w.limits.memory_bytes / MIB : "—", pids: w.limits.pids ?? "—" })
-        : t("create.defaults_hint")),
+        : t("detail.limits_default")),
       h("dt", {}, t("list.idle")), h("dd", {}, idleText(w)),
     );
     void loadAudit();
