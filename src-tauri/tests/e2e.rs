@@ -133,6 +133,12 @@ impl Session {
         e.send_keys(text).await.unwrap();
     }
 
+    /// Types a folder path into the create form and presses Add.
+    async fn add_project(&self, path: &str) {
+        self.typ("project-path", path).await;
+        self.click("project-add").await;
+    }
+
     async fn text(&self, testid: &str) -> String {
         self.el(testid).await.text().await.unwrap()
     }
@@ -308,8 +314,7 @@ async fn create_through_form(s: &Session, name: &str, project: &str) {
         .select_by_value(IMAGE)
         .await
         .unwrap();
-    s.typ("project-path", project).await;
-    s.click("project-add").await;
+    s.add_project(project).await;
     s.wait_text("create-projects", name).await;
     s.click("create-submit").await;
 }
@@ -327,13 +332,11 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     s.click("nav-create").await;
     s.typ("create-name", "Bad_Name").await;
     s.wait_text("create-name-error", "may not contain").await;
-    s.typ("project-path", "/etc").await;
-    s.click("project-add").await;
+    s.add_project("/etc").await;
     s.wait_text("create-project-error", "inside the system folder /etc")
         .await;
     let missing = setup.dir.path().join("nope").display().to_string();
-    s.typ("project-path", &missing).await;
-    s.click("project-add").await;
+    s.add_project(&missing).await;
     s.wait_text("create-project-error", "does not exist").await;
     s.shot("create-errors").await;
 
@@ -479,8 +482,7 @@ async fn every_screen_reads_in_german() {
     s.click("nav-create").await;
     s.typ("create-name", "Falsch").await;
     s.wait_text("create-name-error", "darf").await;
-    s.typ("project-path", "/usr").await;
-    s.click("project-add").await;
+    s.add_project("/usr").await;
     s.wait_text("create-project-error", "Systemordner").await;
     s.shot("create-errors").await;
 
