@@ -54,29 +54,67 @@ pub async fn apply_language(app: &AppHandle, state: &AppState, choice: Option<&s
     refresh(app).await;
 }
 
-fn menu(app: &AppHandle, state: &AppState, list: &[Workspace]) -> tauri::Result<Menu<Wry>> {
-    let mut builder = MenuBuilder::new(app);
+/// One line of the tray menu: a workspace with its actions, or a plain item.
+#[derive(Debug, PartialEq)]
+enum Entry {
+    Workspace {
+        title: String,
+        /// (menu id, label): `start:<name>` or `stop:<name>`, then `ide:<name>`.
+        actions: Vec<(String, String)>,
+    },
+    Item(String, String),
+    Separator,
+}
+
+/// What the tray shows for `list`, in the current language. Pure, so it is tested without a
+/// tray host.
+fn entries(i18n: &I18n, list: &[Workspace]) -> Vec<Entry> {
+    let mut out = Vec::new();
     if list.is_empty() {
-        builder = builder.text("none", state.t("tray.no_workspaces", &[]));
+        out.push(Entry::Item(
+            "none".into(),
+            i18n.t("tray.no_workspaces", &[]),
+        ));
     }
     for ws in list {
         let name = ws.name.as_str();
-        let status = state.t(&format!("status.{}", ws.status), &[]);
-        let title = state.t("tray.item", &[("name", name), ("status", &status)]);
-        let mut sub = SubmenuBuilder::new(app, title);
-        sub = if ws.status == Status::Running {
-            sub.text(format!("stop:{name}"), state.t("tray.stop", &[]))
+        let status = i18n.t(&format!("status.{}", ws.status), &[]);
+        let toggle = if ws.status == Status::Running {
+            (format!("stop:{name}"), i18n.t("tray.stop", &[]))
         } else {
-            sub.text(format!("start:{name}"), state.t("tray.start", &[]))
+            (format!("start:{name}"), i18n.t("tray.start", &[]))
         };
-        sub = sub.text(format!("ide:{name}"), state.t("tray.open_ide", &[]));
-        builder = builder.item(&sub.build()?);
+        out.push(Entry::Workspace {
+            title: i18n.t("tray.item", &[("name", name), ("status", &status)]),
+            actions: vec![
+                toggle,
+                (format!("ide:{name}"), i18n.t("tray.open_ide", &[])),
+            ],
+        });
     }
-    builder
-        .separator()
-        .text("open", state.t("tray.open_berth", &[]))
-        .text("quit", state.t("tray.quit", &[]))
-        .build()
+    out.push(Entry::Separator);
+    out.push(Entry::Item("open".into(), i18n.t("tray.open_berth", &[])));
+    out.push(Entry::Item("quit".into(), i18n.t("tray.quit", &[])));
+    out
+}
+
+fn menu(app: &AppHandle, state: &AppState, list: &[Workspace]) -> tauri::Result<Menu<Wry>> {
+    let entries = entries(&state.i18n.read().expect("i18n lock"), list);
+    let mut builder = MenuBuilder::new(app);
+    for entry in entries {
+        builder = match entry {
+            Entry::Workspace { title, actions } => {
+                let mut sub = SubmenuBuilder::new(app, title);
+                for (id, label) in actions {
+                    sub = sub.text(id, label);
+                }
+                builder.item(&sub.build()?)
+            }
+            Entry::Item(id, label) => builder.text(id, label),
+            Entry::Separator => builder.separator(),
+        };
+    }
+    builder.build()
 }
 
 fn on_menu(app: &AppHandle, event: MenuEvent) {
@@ -117,4 +155,68 @@ pub async fn quit(app: &AppHandle) {
         }
     }
     app.exit(0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use berth::model::{IdeEndpoint, ImageRef, LimitOverrides, WorkspaceId, WorkspaceName};
+
+    fn ws(name: &str, status: Status) -> Workspace {
+        Workspace {
+            id: WorkspaceId::new(),
+            name: WorkspaceName::parse(name).unwrap(),
+            description: String::new(),
+            image: ImageRef::parse("berth-test:latest").unwrap(),
+            projects: vec![],
+            limits: LimitOverrides::default(),
+            idle_timeout_secs: None,
+            ide: IdeEndpoint::default(),
+            port: Some(10000),
+            container_id: None,
+            status,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn lists_every_workspace_with_its_status_and_actions() {
+        let list = [ws("api", Status::Running), ws("web", Status::Stopped)];
+        let got = entries(&I18n::new(Some("en")), &list);
+        assert_eq!(
+            got[0],
+            Entry::Workspace {
+                title: "api — Running".into(),
+                actions: vec![
+                    ("stop:api".into(), "Stop".into()),
+                    ("ide:api".into(), "Open IDE".into())
+                ],
+            }
+        );
+        assert_eq!(
+            got[1],
+            Entry::Workspace {
+                title: "web — Stopped".into(),
+                actions: vec![
+                    ("start:web".into(), "Start".into()),
+                    ("ide:web".into(), "Open IDE".into())
+                ],
+            }
+        );
+        assert_eq!(got[2], Entry::Separator);
+        assert_eq!(got[3], Entry::Item("open".into(), "Open Berth".into()));
+        assert_eq!(got[4], Entry::Item("quit".into(), "Quit Berth".into()));
+    }
+
+    #[test]
+    fn speaks_the_chosen_language_and_explains_an_empty_list() {
+        let got = entries(&I18n::new(Some("de")), &[ws("api", Status::Running)]);
+        assert!(matches!(&got[0], Entry::Workspace { title, .. } if title == "api — Läuft"));
+        let empty = entries(&I18n::new(Some("de")), &[]);
+        assert_eq!(
+            empty[0],
+            Entry::Item("none".into(), "Keine Arbeitsumgebungen".into())
+        );
+    }
 }
