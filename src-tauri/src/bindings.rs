@@ -4,7 +4,7 @@
 
 use crate::dto::{BuildEvent, CreateForm, IdeWindowView, LogChunk, StartedView};
 use berth::engine::{BuildOutcome, EngineEvent, ImageEntry, WorkspaceEdit};
-use berth::model::{Settings, Workspace};
+use berth::model::{Settings, WorkspaceView};
 use berth::store::AuditEntry;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,7 @@ use ts_rs::{Config, TS};
 
 fn export_all(dir: &Path) {
     let cfg = Config::new().with_large_int("number").with_out_dir(dir);
-    Workspace::export_all(&cfg).unwrap();
+    WorkspaceView::export_all(&cfg).unwrap();
     Settings::export_all(&cfg).unwrap();
     AuditEntry::export_all(&cfg).unwrap();
     EngineEvent::export_all(&cfg).unwrap();

@@ -5,7 +5,7 @@ use crate::dto::{BuildEvent, CreateForm, IdeWindowView, LogChunk, StartedView};
 use crate::state::AppState;
 use crate::{ide, logs, tray};
 use berth::engine::{BuildOutcome, ImageEntry, WorkspaceEdit};
-use berth::model::{Settings, Workspace};
+use berth::model::{Settings, WorkspaceView};
 use berth::store::AuditEntry;
 use berth::{Error, Result};
 use tauri::ipc::Channel;
@@ -14,13 +14,19 @@ use tauri::{AppHandle, State};
 type S<'a> = State<'a, AppState>;
 
 #[tauri::command]
-pub async fn list_workspaces(state: S<'_>) -> Result<Vec<Workspace>> {
-    state.engine.list().await
+pub async fn list_workspaces(state: S<'_>) -> Result<Vec<WorkspaceView>> {
+    Ok(state
+        .engine
+        .list()
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
 }
 
 #[tauri::command]
-pub async fn get_workspace(state: S<'_>, name: String) -> Result<Workspace> {
-    state.engine.show(&name).await
+pub async fn get_workspace(state: S<'_>, name: String) -> Result<WorkspaceView> {
+    state.engine.show(&name).await.map(Into::into)
 }
 
 #[tauri::command]
@@ -38,8 +44,8 @@ pub fn check_project(state: S<'_>, path: String) -> Result<String> {
 }
 
 #[tauri::command]
-pub async fn create_workspace(state: S<'_>, form: CreateForm) -> Result<Workspace> {
-    state.engine.create(form.into()).await
+pub async fn create_workspace(state: S<'_>, form: CreateForm) -> Result<WorkspaceView> {
+    state.engine.create(form.into()).await.map(Into::into)
 }
 
 #[tauri::command]
@@ -48,8 +54,8 @@ pub async fn start_workspace(state: S<'_>, name: String) -> Result<StartedView> 
 }
 
 #[tauri::command]
-pub async fn stop_workspace(state: S<'_>, name: String) -> Result<Workspace> {
-    state.engine.stop(&name).await
+pub async fn stop_workspace(state: S<'_>, name: String) -> Result<WorkspaceView> {
+    state.engine.stop(&name).await.map(Into::into)
 }
 
 #[tauri::command]
@@ -64,8 +70,12 @@ pub async fn delete_workspace(app: AppHandle, state: S<'_>, name: String) -> Res
 }
 
 #[tauri::command]
-pub async fn edit_workspace(state: S<'_>, name: String, edit: WorkspaceEdit) -> Result<Workspace> {
-    state.engine.edit(&name, edit).await
+pub async fn edit_workspace(
+    state: S<'_>,
+    name: String,
+    edit: WorkspaceEdit,
+) -> Result<WorkspaceView> {
+    state.engine.edit(&name, edit).await.map(Into::into)
 }
 
 #[tauri::command]

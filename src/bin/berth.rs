@@ -4,8 +4,8 @@
 use berth::Result;
 use berth::engine::{CreateRequest, DoctorReport, Engine, ImageEntry, default_data_dir};
 use berth::model::{
-    LimitOverrides, Workspace, format_memory, parse_cpus, parse_idle_timeout, parse_memory,
-    parse_pids,
+    LimitOverrides, Workspace, WorkspaceView, format_memory, parse_cpus, parse_idle_timeout,
+    parse_memory, parse_pids,
 };
 use berth::store::AuditEntry;
 use clap::{Parser, Subcommand};
@@ -202,7 +202,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Ls { json } => {
             let list = engine.list().await?;
             if json {
-                print_json(&list.iter().map(WorkspaceJson::from).collect::<Vec<_>>());
+                print_json(
+                    &list
+                        .iter()
+                        .cloned()
+                        .map(WorkspaceView::from)
+                        .collect::<Vec<_>>(),
+                );
             } else {
                 print_list(&list);
             }
@@ -210,7 +216,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show { name, json } => {
             let ws = engine.show(&name).await?;
             if json {
-                print_json(&WorkspaceJson::from(&ws));
+                print_json(&WorkspaceView::from(ws.clone()));
             } else {
                 print_workspace(&ws, &engine);
             }
@@ -299,25 +305,6 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// The JSON shape of a workspace for scripts: the model plus its URL.
-#[derive(Serialize)]
-struct WorkspaceJson<'a> {
-    #[serde(flatten)]
-    workspace: &'a Workspace,
-    url: Option<String>,
-    container_name: String,
-}
-
-impl<'a> From<&'a Workspace> for WorkspaceJson<'a> {
-    fn from(workspace: &'a Workspace) -> Self {
-        WorkspaceJson {
-            workspace,
-            url: workspace.url(),
-            container_name: workspace.container_name(),
-        }
-    }
 }
 
 fn print_json(value: &impl Serialize) {

@@ -117,6 +117,29 @@ pub struct Workspace {
     pub updated_at: i64,
 }
 
+/// A workspace as scripts and the UI see it: the stored fields plus what follows from them,
+/// computed here once (the CLI's `--json` and the app both show this).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct WorkspaceView {
+    #[serde(flatten)]
+    pub workspace: Workspace,
+    pub url: Option<String>,
+    pub container_name: String,
+    pub network_name: String,
+}
+
+impl From<Workspace> for WorkspaceView {
+    fn from(workspace: Workspace) -> Self {
+        WorkspaceView {
+            url: workspace.url(),
+            container_name: workspace.container_name(),
+            network_name: workspace.network_name(),
+            workspace,
+        }
+    }
+}
+
 impl Workspace {
     /// `berth-<name>-<first 8 of uuid>`: readable in `docker ps`, unique per workspace.
     pub fn container_name(&self) -> String {

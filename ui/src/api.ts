@@ -10,7 +10,7 @@ import type { ImageEntry } from "./bindings/ImageEntry";
 import type { LogChunk } from "./bindings/LogChunk";
 import type { Settings } from "./bindings/Settings";
 import type { StartedView } from "./bindings/StartedView";
-import type { Workspace } from "./bindings/Workspace";
+import type { WorkspaceView as Workspace } from "./bindings/WorkspaceView";
 import type { WorkspaceEdit } from "./bindings/WorkspaceEdit";
 
 export const api = {

@@ -4,7 +4,7 @@
 import { listen } from "@tauri-apps/api/event";
 import { api } from "./api";
 import type { EngineEvent } from "./bindings/EngineEvent";
-import type { Workspace } from "./bindings/Workspace";
+import type { WorkspaceView as Workspace } from "./bindings/WorkspaceView";
 
 export const state = {
   workspaces: new Map<string, Workspace>(),

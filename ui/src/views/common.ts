@@ -1,7 +1,7 @@
 // Pieces several views share: status badges, progress, buttons for a workspace's actions.
 
 import { api } from "../api";
-import type { Workspace } from "../bindings/Workspace";
+import type { WorkspaceView as Workspace } from "../bindings/WorkspaceView";
 import { h } from "../dom";
 import { errorText, t } from "../i18n";
 import { state, upsert } from "../state";

@@ -2,7 +2,7 @@
 // history, edit, restart and delete (with a confirmation that names what goes).
 
 import { api } from "../api";
-import type { Workspace } from "../bindings/Workspace";
+import type { WorkspaceView as Workspace } from "../bindings/WorkspaceView";
 import { h, mount } from "../dom";
 import { errorText, language, t } from "../i18n";
 import type { View } from "../main";
@@ -101,14 +101,12 @@ export function detailView(name: string): View {
   };
 
   const confirmDelete = (w: Workspace) => {
-    const short = w.id.replace(/-/g, "").slice(0, 8);
-    const container = `berth-${w.name}-${short}`;
     mount(
       dialog,
       h("div", { class: "modal", role: "dialog", "data-testid": "confirm-dialog" },
         h("div", { class: "card" },
           h("h2", {}, t("detail.confirm_title", { name: w.name })),
-          h("p", {}, t("detail.confirm_body", { container, network: container, port: w.port ?? "—" })),
+          h("p", {}, t("detail.confirm_body", { container: w.container_name, network: w.network_name, port: w.port ?? "—" })),
           h("div", { class: "row" },
             h("button", { class: "danger", "data-testid": "confirm-delete", onclick: async () => {
               try {
@@ -154,13 +152,13 @@ export function detailView(name: string): View {
   };
 
   const renderInfo = (w: Workspace) => {
-    const url = w.port ? `http://127.0.0.1:${w.port}/` : "—";
+    const url = w.url ?? "—";
     mount(
       info,
       h("dt", {}, t("detail.address")), h("dd", { class: "mono" }, url),
       h("dt", {}, t("list.image")), h("dd", { class: "mono" }, w.image),
       h("dt", {}, t("list.projects")), h("dd", { class: "mono" }, w.projects.map((p) => h("div", {}, p))),
-      h("dt", {}, t("detail.container")), h("dd", { class: "mono" }, `berth-${w.name}-${w.id.replace(/-/g, "").slice(0, 8)}`),
+      h("dt", {}, t("detail.container")), h("dd", { class: "mono" }, w.container_name),
       h("dt", {}, t("detail.limits")),
       h("dd", {}, w.limits.cpus || w.limits.memory_bytes || w.limits.pids
         ? t("detail.limits_value", { cpus: w.limits.cpus ?? "—", memory: w.limits.memory_bytes ? w.limits.memory_bytes / MIB : "—", pids: w.limits.pids ?? "—" })

@@ -2,7 +2,7 @@
 
 import type { View } from "../main";
 import { go } from "../main";
-import type { Workspace } from "../bindings/Workspace";
+import type { WorkspaceView as Workspace } from "../bindings/WorkspaceView";
 import { h, mount } from "../dom";
 import { t } from "../i18n";
 import { state } from "../state";
@@ -10,7 +10,7 @@ import { actionButtons, errorLine, idleText, progressLine, statusBadge } from ".
 
 function row(ws: Workspace): HTMLElement {
   const error = errorLine(`ws-error-${ws.name}`);
-  const url = ws.port ? `http://127.0.0.1:${ws.port}/` : "—";
+  const url = ws.url ?? "—";
   return h(
     "tr",
     { "data-testid": `ws-row-${ws.name}` },

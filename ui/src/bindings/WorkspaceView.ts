@@ -3,7 +3,11 @@ import type { IdeEndpoint } from "./IdeEndpoint";
 import type { LimitOverrides } from "./LimitOverrides";
 import type { Status } from "./Status";
 
-export type Workspace = { id: string, name: string, description: string, image: string, 
+/**
+ * A workspace as scripts and the UI see it: the stored fields plus what follows from them,
+ * computed here once (the CLI's `--json` and the app both show this).
+ */
+export type WorkspaceView = { url: string | null, container_name: string, network_name: string, id: string, name: string, description: string, image: string, 
 /**
  * Canonical host folders, in the order the user gave them.
  */
