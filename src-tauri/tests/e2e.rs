@@ -382,8 +382,8 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
         ])
         .status();
 
-    // The page inside the IDE window (the test image's) tries to delete its own workspace
-    // and to list workspaces, then reports by navigating to /healthz?ipc=<result>.
+    // The page inside the IDE window (the test image's) tries to delete its own workspace,
+    // to list workspaces and to navigate away, then reports at /healthz?ipc=..&nav=..
     let report = s
         .wait_for(
             "the IDE page's IPC report",
@@ -399,8 +399,13 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
         )
         .await;
     assert!(
-        report.ends_with("ipc=refused"),
+        report.contains("ipc=refused"),
         "the IDE page could call Berth commands: {report}"
+    );
+    // It also tried to leave for another origin and was kept on its own.
+    assert!(
+        report.starts_with(&url) && report.ends_with("nav=stayed"),
+        "{report}"
     );
     let still = Store::open(&setup.data())
         .unwrap()
