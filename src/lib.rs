@@ -6,6 +6,7 @@ pub mod engine;
 pub mod error;
 pub mod model;
 pub mod ports;
+pub mod secrets;
 pub mod store;
 
 pub use error::{Code, Error, Result};

@@ -5,28 +5,34 @@
 use crate::dto::IdeWindowView;
 use crate::state::AppState;
 use berth::{Code, Error, Result};
-use tauri::webview::{NewWindowResponse, PageLoadEvent};
+use tauri::webview::{Cookie, NewWindowResponse, PageLoadEvent};
 use tauri::{AppHandle, Manager, Url, WebviewUrl, WebviewWindowBuilder};
 
 fn label(id: &berth::model::WorkspaceId) -> String {
     format!("ide-{id}")
 }
 
-/// Starts the workspace if needed (progress reaches the main window as engine events), then
-/// opens its IDE window or brings the open one to the front.
+/// Starts the workspace if needed (progress reaches the main window as engine events), logs
+/// the window in, then opens its IDE window or brings the open one to the front.
 pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWindowView> {
-    let started = state.engine.start(name).await?;
-    let ws = started.workspace;
+    let session = state.engine.ide_session(name).await?;
+    let ws = state.engine.show(name).await?;
     let label = label(&ws.id);
     if let Some(window) = app.get_webview_window(&label) {
         let _ = window.unminimize();
         let _ = window.set_focus();
-        return view_of(state, &label, &started.url);
+        return view_of(state, &label, &session.url);
     }
-    let url: Url = started
-        .url
-        .parse()
-        .map_err(|e| Error::new(Code::Io, format!("bad workspace URL {}: {e}", started.url)))?;
+    let bad_url = |e: url::ParseError| {
+        Error::new(Code::Io, format!("bad workspace URL {}: {e}", session.url))
+    };
+    let url: Url = session.url.parse().map_err(bad_url)?;
+    // With a login, the window first opens a page that needs none (the health path, same
+    // origin), gets the session cookie in its own store, and only then loads the IDE.
+    let first: Url = match &session.cookie {
+        Some(_) => url.join(&ws.ide.health_path).map_err(bad_url)?,
+        None => url.clone(),
+    };
     let origin = url.origin();
     let data_dir = state
         .engine
@@ -34,7 +40,7 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
         .join("webviews")
         .join(ws.id.to_string());
     let loaded_label = label.clone();
-    WebviewWindowBuilder::new(app, &label, WebviewUrl::External(url))
+    let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(first))
         .title(ws.name.as_str())
         .inner_size(1280.0, 820.0)
         .data_directory(data_dir)
@@ -61,7 +67,18 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
         })
         .build()
         .map_err(|e| Error::new(Code::Io, format!("cannot open the IDE window: {e}")))?;
-    view_of(state, &label, &started.url)
+    if let Some((cookie_name, value)) = session.cookie {
+        let cookie = Cookie::build((cookie_name, value.expose().clone()))
+            .domain("127.0.0.1")
+            .path("/")
+            .http_only(true)
+            .build();
+        window
+            .set_cookie(cookie)
+            .and_then(|_| window.navigate(url))
+            .map_err(|e| Error::new(Code::Io, format!("cannot log the IDE window in: {e}")))?;
+    }
+    view_of(state, &label, &session.url)
 }
 
 /// The IDE window of `name`, if open.

@@ -2,7 +2,7 @@
 
 use super::{Client, labels};
 use crate::error::{Code, Error, Result};
-use crate::model::IdeEndpoint;
+use crate::model::{IdeAuth, IdeEndpoint};
 use bollard::query_parameters::{BuildImageOptionsBuilder, ListImagesOptionsBuilder};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -37,6 +37,14 @@ impl ImageInfo {
                 )));
             }
             ide.health_path = raw.clone();
+        }
+        if let Some(raw) = self.labels.get(labels::IDE_AUTH) {
+            ide.auth = Some(IdeAuth::parse(raw).ok_or_else(|| {
+                Error::invalid(format!(
+                    "image label {}={raw:?} names an IDE login Berth does not know",
+                    labels::IDE_AUTH
+                ))
+            })?);
         }
         Ok(ide)
     }

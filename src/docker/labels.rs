@@ -14,6 +14,7 @@ pub const NAME: &str = "dev.berth.name";
 /// Image labels of the image contract.
 pub const IDE_PORT: &str = "dev.berth.ide.port";
 pub const IDE_HEALTH: &str = "dev.berth.ide.health";
+pub const IDE_AUTH: &str = "dev.berth.ide.auth";
 /// Set by `berth image build` on bundled images: which bundle and which inputs made it.
 pub const BUNDLE: &str = "dev.berth.bundle";
 pub const CONTEXT_HASH: &str = "dev.berth.context-hash";

@@ -10,7 +10,10 @@ mod plan;
 pub use containers::{ContainerInfo, LogLine};
 pub use events::{ContainerEvent, container_events};
 pub use images::{BuildProgress, ImageInfo, context_from_dir};
-pub use plan::{ContainerPlan, WORKSPACE_ROOT, mount_targets, plan_container, plan_network};
+pub use plan::{
+    ContainerPlan, RunAs, WORKSPACE_ROOT, code_workspace, code_workspace_path, mount_targets,
+    plan_container, plan_network,
+};
 
 use crate::error::{Code, Error, Result};
 use std::time::Duration;

@@ -5,7 +5,7 @@ use super::labels;
 use crate::model::{Limits, Workspace, folder_name};
 use bollard::models::{
     ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, NetworkCreateRequest,
-    PortBinding,
+    PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
@@ -22,8 +22,26 @@ pub struct ContainerPlan {
     pub body: ContainerCreateBody,
 }
 
+/// What a container needs beyond the workspace's own record, decided at creation time.
+#[derive(Debug, Clone, Default)]
+pub struct RunAs {
+    /// `uid:gid` the container runs as: the host user, so files made in projects are theirs.
+    pub user: Option<String>,
+    /// argon2 hash of the workspace's IDE secret (never the secret itself).
+    pub ide_password_hash: Option<String>,
+}
+
 /// The container for `ws`, publishing the IDE on `127.0.0.1:<ws.port>`.
-pub fn plan_container(ws: &Workspace, limits: &Limits, install: Uuid) -> ContainerPlan {
+pub fn plan_container(
+    ws: &Workspace,
+    limits: &Limits,
+    install: Uuid,
+    run: &RunAs,
+) -> ContainerPlan {
+    let mut env = vec![format!("BERTH_OPEN={}", code_workspace_path(ws))];
+    if let Some(hash) = &run.ide_password_hash {
+        env.push(format!("HASHED_PASSWORD={hash}"));
+    }
     let ide_port = format!("{}/tcp", ws.ide.port);
     let host_port = ws.port.map(|p| p.to_string()).unwrap_or_default();
     let mounts = ws
@@ -53,6 +71,11 @@ pub fn plan_container(ws: &Workspace, limits: &Limits, install: Uuid) -> Contain
         security_opt: Some(vec!["no-new-privileges:true".to_string()]),
         // An init as PID 1 reaps zombies and forwards SIGTERM, so `stop` takes milliseconds.
         init: Some(true),
+        // Never restarted behind the user's back: a failing image gets one clear error.
+        restart_policy: Some(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::NO),
+            maximum_retry_count: None,
+        }),
         memory: Some(limits.memory_bytes as i64),
         // Same as memory: no swap on top of the limit.
         memory_swap: Some(limits.memory_bytes as i64),
@@ -71,6 +94,8 @@ pub fn plan_container(ws: &Workspace, limits: &Limits, install: Uuid) -> Contain
         name: ws.container_name(),
         body: ContainerCreateBody {
             image: Some(ws.image.to_string()),
+            user: run.user.clone(),
+            env: Some(env),
             // The workspace's name as hostname: shells inside show where they are.
             hostname: Some(ws.name.to_string()),
             labels: Some(labels::for_workspace(install, ws)),
@@ -80,6 +105,21 @@ pub fn plan_container(ws: &Workspace, limits: &Limits, install: Uuid) -> Contain
             ..Default::default()
         },
     }
+}
+
+/// Where the multi-root workspace file goes: `/workspace/<name>.code-workspace`.
+pub fn code_workspace_path(ws: &Workspace) -> String {
+    format!("{WORKSPACE_ROOT}/{}.code-workspace", ws.name)
+}
+
+/// The multi-root `.code-workspace` listing every project folder, in order.
+pub fn code_workspace(ws: &Workspace) -> String {
+    let folders: Vec<serde_json::Value> = mount_targets(&ws.projects)
+        .iter()
+        .map(|t| serde_json::json!({ "path": t.trim_start_matches(&format!("{WORKSPACE_ROOT}/")) }))
+        .collect();
+    serde_json::to_string_pretty(&serde_json::json!({ "folders": folders, "settings": {} }))
+        .expect("json")
 }
 
 /// One bridge network per workspace, so workspaces cannot reach each other.
@@ -149,7 +189,7 @@ mod tests {
     fn container_is_hardened_and_labelled() {
         let install = Uuid::new_v4();
         let w = ws();
-        let plan = plan_container(&w, &LIMITS, install);
+        let plan = plan_container(&w, &LIMITS, install, &RunAs::default());
         assert_eq!(plan.name, format!("berth-demo-{}", w.id.short()));
         assert_eq!(plan.body.hostname.as_deref(), Some("demo"));
         let hc = plan.body.host_config.unwrap();
@@ -157,6 +197,10 @@ mod tests {
         assert!(hc.cap_add.is_none());
         assert_eq!(hc.security_opt.unwrap(), vec!["no-new-privileges:true"]);
         assert_eq!(hc.init, Some(true));
+        assert_eq!(
+            hc.restart_policy.unwrap().name,
+            Some(RestartPolicyNameEnum::NO)
+        );
         assert_eq!(hc.privileged, None);
         assert_eq!(hc.memory, Some(1 << 30));
         assert_eq!(hc.nano_cpus, Some(1_500_000_000));
@@ -176,7 +220,7 @@ mod tests {
 
     #[test]
     fn projects_are_structured_binds_with_unique_targets_and_no_socket() {
-        let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4());
+        let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &RunAs::default());
         let hc = plan.body.host_config.unwrap();
         assert!(hc.binds.is_none(), "no src:dst strings");
         let mounts = hc.mounts.unwrap();
@@ -201,8 +245,33 @@ mod tests {
     fn ide_port_from_the_image_contract() {
         let mut w = ws();
         w.ide.port = 3000;
-        let plan = plan_container(&w, &LIMITS, Uuid::new_v4());
+        let plan = plan_container(&w, &LIMITS, Uuid::new_v4(), &RunAs::default());
         assert_eq!(plan.body.exposed_ports.unwrap(), vec!["3000/tcp"]);
+    }
+
+    #[test]
+    fn runs_as_the_host_user_with_the_password_hash_only() {
+        let run = RunAs {
+            user: Some("1000:1000".into()),
+            ide_password_hash: Some("$argon2id$v=19$x".into()),
+        };
+        let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &run);
+        assert_eq!(plan.body.user.as_deref(), Some("1000:1000"));
+        let env = plan.body.env.unwrap();
+        assert!(env.contains(&"HASHED_PASSWORD=$argon2id$v=19$x".to_string()));
+        assert!(env.contains(&"BERTH_OPEN=/workspace/demo.code-workspace".to_string()));
+    }
+
+    #[test]
+    fn the_code_workspace_lists_every_project_by_its_mount() {
+        let json: serde_json::Value = serde_json::from_str(&code_workspace(&ws())).unwrap();
+        let paths: Vec<&str> = json["folders"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap())
+            .collect();
+        assert_eq!(paths, ["app", "app-2", "my project: v1, final"]);
     }
 
     #[test]

@@ -18,43 +18,73 @@ pub struct Bundle {
     files: &'static [(&'static str, &'static [u8], u32)],
     /// Files copied from the host: (path in context, candidates on the host, Debian package).
     host_files: &'static [(&'static str, &'static [&'static str], &'static str)],
+    /// For images whose context is too big or too host-specific to ship: a script (one of
+    /// `files`) that assembles the context folder it is given; its output is the progress.
+    prepare: Option<&'static str>,
 }
 
-pub const BUNDLED: &[Bundle] = &[Bundle {
-    name: "test",
-    tag: "berth-test:latest",
-    title: "Berth test image (busybox httpd, 3 MB)",
-    files: &[
-        (
-            "Dockerfile",
-            include_bytes!("../../docker/test/Dockerfile"),
-            0o644,
-        ),
-        (
-            "www/healthz",
-            include_bytes!("../../docker/test/www/healthz"),
-            0o644,
-        ),
-        (
-            "www/index.html",
-            include_bytes!("../../docker/test/www/index.html"),
-            0o644,
-        ),
-        (
-            "www/cgi-bin/hostname",
-            include_bytes!("../../docker/test/www/cgi-bin/hostname"),
-            0o755,
-        ),
-    ],
-    host_files: &[
-        (
-            "busybox",
-            &["/bin/busybox", "/usr/bin/busybox"],
-            "busybox-static",
-        ),
-        ("tini-static", &["/usr/bin/tini-static"], "tini"),
-    ],
-}];
+pub const BUNDLED: &[Bundle] = &[
+    Bundle {
+        name: "test",
+        tag: "berth-test:latest",
+        title: "Berth test image (busybox httpd, 3 MB)",
+        files: &[
+            (
+                "Dockerfile",
+                include_bytes!("../../docker/test/Dockerfile"),
+                0o644,
+            ),
+            (
+                "www/healthz",
+                include_bytes!("../../docker/test/www/healthz"),
+                0o644,
+            ),
+            (
+                "www/index.html",
+                include_bytes!("../../docker/test/www/index.html"),
+                0o644,
+            ),
+            (
+                "www/cgi-bin/hostname",
+                include_bytes!("../../docker/test/www/cgi-bin/hostname"),
+                0o755,
+            ),
+        ],
+        host_files: &[
+            (
+                "busybox",
+                &["/bin/busybox", "/usr/bin/busybox"],
+                "busybox-static",
+            ),
+            ("tini-static", &["/usr/bin/tini-static"], "tini"),
+        ],
+        prepare: None,
+    },
+    Bundle {
+        name: "workspace-offline",
+        tag: "berth-workspace-offline:4.99.4",
+        title: "VS Code (code-server 4.99.4), built without a registry",
+        files: &[
+            (
+                "Dockerfile",
+                include_bytes!("../../docker/workspace-offline/Dockerfile"),
+                0o644,
+            ),
+            (
+                "berth-ide",
+                include_bytes!("../../docker/workspace-offline/berth-ide"),
+                0o755,
+            ),
+            (
+                "prepare.sh",
+                include_bytes!("../../docker/workspace-offline/prepare.sh"),
+                0o755,
+            ),
+        ],
+        host_files: &[],
+        prepare: Some("prepare.sh"),
+    },
+];
 
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -179,7 +209,7 @@ impl Engine {
     pub async fn build_bundled(
         &self,
         name: &str,
-        on_progress: impl FnMut(BuildProgress),
+        mut on_progress: impl FnMut(BuildProgress),
     ) -> Result<BuildOutcome> {
         let bundle = Bundle::find(name)?;
         let entries = bundle.context()?;
@@ -197,19 +227,81 @@ impl Engine {
             (labels::BUNDLE.to_string(), bundle.name.to_string()),
             (labels::CONTEXT_HASH.to_string(), hash),
         ]);
+        let context = match bundle.prepare {
+            None => Bundle::tar(&entries)?,
+            Some(script) => prepare_context(&entries, script, &mut on_progress).await?,
+        };
         docker
-            .build_image(
-                Bundle::tar(&entries)?,
-                bundle.tag,
-                &image_labels,
-                on_progress,
-            )
+            .build_image(context, bundle.tag, &image_labels, on_progress)
             .await?;
         Ok(BuildOutcome {
             tag: bundle.tag.to_string(),
             rebuilt: true,
         })
     }
+}
+
+/// Writes the recipe to a temporary folder, runs its prepare script on a context folder
+/// (streaming its output), and packs that folder.
+async fn prepare_context(
+    entries: &[(String, u32, Vec<u8>)],
+    script: &str,
+    on_progress: &mut impl FnMut(BuildProgress),
+) -> Result<Vec<u8>> {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let work = tempfile::tempdir().map_err(|e| Error::io("cannot make a build folder", e))?;
+    let recipe = work.path().join("recipe");
+    let context = work.path().join("context");
+    for (path, mode, bytes) in entries {
+        let target = recipe.join(path);
+        std::fs::create_dir_all(target.parent().unwrap_or(&recipe))
+            .and_then(|_| std::fs::write(&target, bytes))
+            .map_err(|e| Error::io("cannot write the recipe", e))?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(&target, std::fs::Permissions::from_mode(*mode));
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+    }
+    let mut child = tokio::process::Command::new("bash")
+        .arg(recipe.join(script))
+        .arg(&context)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| Error::io("cannot run the image's prepare script (bash)", e))?;
+    let mut out = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let mut err = BufReader::new(child.stderr.take().expect("piped")).lines();
+    let mut last_err = String::new();
+    let (mut out_done, mut err_done) = (false, false);
+    while !(out_done && err_done) {
+        tokio::select! {
+            line = out.next_line(), if !out_done => match line {
+                Ok(Some(l)) => on_progress(BuildProgress::Line(l)),
+                _ => out_done = true,
+            },
+            line = err.next_line(), if !err_done => match line {
+                Ok(Some(l)) => {
+                    last_err.clone_from(&l);
+                    on_progress(BuildProgress::Line(l));
+                }
+                _ => err_done = true,
+            },
+        }
+    }
+    let status = child
+        .wait()
+        .await
+        .map_err(|e| Error::io("the prepare script vanished", e))?;
+    if !status.success() {
+        return Err(Error::new(
+            crate::Code::Docker,
+            format!("preparing the image failed ({status}): {last_err}"),
+        ));
+    }
+    crate::docker::context_from_dir(&context)
 }
 
 #[cfg(test)]

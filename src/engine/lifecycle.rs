@@ -8,6 +8,7 @@ use crate::model::{
     ImageRef, LimitOverrides, Status, Workspace, WorkspaceId, WorkspaceName, validate_project_path,
 };
 use crate::ports;
+use crate::secrets::argon2_hash;
 use crate::store::Outcome;
 use futures_util::StreamExt;
 use futures_util::stream::BoxStream;
@@ -157,13 +158,31 @@ impl Engine {
     async fn create_container(&self, docker: &docker::Client, ws: &Workspace) -> Result<String> {
         self.progress(ws, "creating_container");
         let limits = ws.limits.over(&self.settings()?.default_limits);
+        let run = docker::RunAs {
+            user: host_user().map(|(uid, gid)| format!("{uid}:{gid}")),
+            ide_password_hash: match ws.ide.auth {
+                Some(_) => Some(argon2_hash(
+                    &self.secrets.get_or_create(&ws.id.to_string())?,
+                )?),
+                None => None,
+            },
+        };
         docker
             .ensure_network(docker::plan_network(ws, self.install), self.install)
             .await?;
         let id = docker
-            .create_container(docker::plan_container(ws, &limits, self.install))
+            .create_container(docker::plan_container(ws, &limits, self.install, &run))
             .await?;
         failpoint("after-container-create");
+        // The multi-root workspace the IDE opens, owned by the user the container runs as.
+        docker
+            .put_file(
+                &id,
+                &docker::code_workspace_path(ws),
+                docker::code_workspace(ws).as_bytes(),
+                host_user().unwrap_or((0, 0)),
+            )
+            .await?;
         self.db(|s| s.set_container(ws.id, Some(&id), Status::Stopped))?;
         Ok(id)
     }
@@ -207,6 +226,7 @@ impl Engine {
             return Err(e);
         }
         self.db(|s| s.delete_workspace(ws.id))?;
+        self.secrets.remove(&ws.id.to_string())?;
         let detail = format!(
             "removed container {}, network {} and port {}; project folders left untouched",
             ws.container_name(),
@@ -425,14 +445,19 @@ impl Engine {
                 tail.push_str(&String::from_utf8_lossy(&b));
             }
         }
+        let cause = likely_cause(info.is_some_and(|c| c.oom_killed), &tail);
         let tail = tail.trim().replace('\n', " | ");
         Error::new(
             Code::StartFailed,
             format!(
-                "{} exited during start (exit code {code}) under Berth's hardening (cap-drop ALL, no-new-privileges, limits); last output: {}",
+                "{} exited during start (exit code {code}); {cause}; last output: {}",
                 ws.name,
                 if tail.is_empty() { "(none)" } else { &tail }
             ),
+        )
+        .keyed(
+            "start_exited",
+            [("name", ws.name.to_string()), ("cause", cause.to_string())],
         )
     }
 
@@ -499,10 +524,62 @@ impl Engine {
     }
 }
 
+/// Which of Berth's hardening settings most likely stopped an image, read from what the
+/// container left behind. Berth never retries: the user decides (see DESIGN: no silent
+/// restart loops).
+fn likely_cause(oom_killed: bool, output: &str) -> &'static str {
+    let out = output.to_ascii_lowercase();
+    if oom_killed {
+        "the memory limit killed it (raise --memory)"
+    } else if out.contains("operation not permitted") {
+        "it needs a capability Berth drops (cap-drop ALL) or a privilege gain (no-new-privileges)"
+    } else if out.contains("resource temporarily unavailable") || out.contains("can't fork") {
+        "it hit the process limit (raise --pids)"
+    } else if out.contains("permission denied") {
+        "it cannot write where it wants as the host user Berth runs it as"
+    } else {
+        "its own error, not one of Berth's limits as far as its output tells"
+    }
+}
+
+/// The uid and gid Berth runs as. On Linux containers run as them, so files created in a
+/// project belong to the user on the host. (Docker Desktop on macOS/Windows maps ownership
+/// itself; rootless Docker and Podman map container root to the user — see the README.)
+fn host_user() -> Option<(u64, u64)> {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: getuid/getgid cannot fail and touch no memory.
+        Some(unsafe { (libc::getuid() as u64, libc::getgid() as u64) })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 fn join_paths(paths: &[PathBuf]) -> String {
     paths
         .iter()
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::likely_cause;
+
+    #[test]
+    fn names_the_setting_that_broke_an_image() {
+        assert!(likely_cause(true, "").contains("memory"));
+        assert!(
+            likely_cause(false, "chown: /www: Operation not permitted").contains("cap-drop ALL")
+        );
+        assert!(
+            likely_cause(false, "sh: can't fork: Resource temporarily unavailable")
+                .contains("--pids")
+        );
+        assert!(likely_cause(false, "open /home/x: Permission denied").contains("host user"));
+        assert!(likely_cause(false, "segfault").contains("its own error"));
+    }
 }

@@ -6,6 +6,7 @@ mod bundled;
 mod doctor;
 mod edit;
 mod health;
+mod ide_login;
 mod lifecycle;
 mod lock;
 mod reconcile;
@@ -14,6 +15,7 @@ mod watch;
 pub use bundled::{BUNDLED, BuildOutcome, Bundle, ImageEntry};
 pub use doctor::{DockerReport, DoctorReport};
 pub use edit::WorkspaceEdit;
+pub use ide_login::IdeSession;
 pub use lifecycle::{CreateRequest, Started};
 pub use reconcile::ReconcileReport;
 pub use watch::Watcher;
@@ -21,6 +23,7 @@ pub use watch::Watcher;
 use crate::docker;
 use crate::error::{Code, Error, Result};
 use crate::model::{Settings, Status, Workspace, WorkspaceId};
+use crate::secrets::IdeSecrets;
 use crate::store::{AuditEntry, Outcome, Store};
 use lock::{FileLock, lock_path};
 use serde::Serialize;
@@ -69,6 +72,7 @@ pub struct Engine {
     store: Mutex<Store>,
     docker: OnceCell<docker::Client>,
     events: broadcast::Sender<EngineEvent>,
+    secrets: IdeSecrets,
 }
 
 /// `BERTH_DATA_DIR`, else the OS data dir (`~/.local/share/berth`, `~/Library/Application
@@ -93,6 +97,7 @@ impl Engine {
             store: Mutex::new(store),
             docker: OnceCell::new(),
             events: broadcast::channel(256).0,
+            secrets: IdeSecrets::new(data_dir),
         })
     }
 

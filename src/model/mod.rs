@@ -14,4 +14,4 @@ pub use limits::{
 pub use name::WorkspaceName;
 pub use project::{folder_name, validate_project_path};
 pub use settings::{PortRange, QuitBehavior, Settings};
-pub use workspace::{IdeEndpoint, Status, Workspace, WorkspaceId, WorkspaceView};
+pub use workspace::{IdeAuth, IdeEndpoint, Status, Workspace, WorkspaceId, WorkspaceView};

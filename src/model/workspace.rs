@@ -83,6 +83,28 @@ impl fmt::Display for Status {
 pub struct IdeEndpoint {
     pub port: u16,
     pub health_path: String,
+    /// How the IDE wants users to log in; Berth logs its own window in.
+    pub auth: Option<IdeAuth>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "kebab-case")]
+pub enum IdeAuth {
+    /// code-server `--auth password` with `HASHED_PASSWORD`; `POST /login` sets the session.
+    CodeServerPassword,
+}
+
+impl IdeAuth {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            IdeAuth::CodeServerPassword => "code-server-password",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<IdeAuth> {
+        (raw == "code-server-password").then_some(IdeAuth::CodeServerPassword)
+    }
 }
 
 impl Default for IdeEndpoint {
@@ -90,6 +112,7 @@ impl Default for IdeEndpoint {
         IdeEndpoint {
             port: 8080,
             health_path: "/healthz".to_string(),
+            auth: None,
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::{Store, now_secs};
 use crate::error::{Error, Result};
 use crate::model::{
-    IdeEndpoint, ImageRef, LimitOverrides, Status, Workspace, WorkspaceId, WorkspaceName,
+    IdeAuth, IdeEndpoint, ImageRef, LimitOverrides, Status, Workspace, WorkspaceId, WorkspaceName,
 };
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 use std::collections::BTreeSet;
@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 const SELECT: &str = "SELECT w.id, w.name, w.description, w.image, w.cpus, w.memory_bytes,
     w.pids, w.idle_timeout_secs, w.ide_port, w.health_path, w.container_id, w.status,
-    w.created_at, w.updated_at, p.port
+    w.created_at, w.updated_at, p.port, w.ide_auth
     FROM workspaces w LEFT JOIN port_allocations p ON p.workspace_id = w.id";
 
 impl Store {
@@ -42,8 +42,8 @@ impl Store {
             tx.execute(
                 "INSERT INTO workspaces (id, name, description, image, cpus, memory_bytes, pids,
                     idle_timeout_secs, ide_port, health_path, container_id, status, created_at,
-                    updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                    updated_at, ide_auth)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
                 params![
                     ws.id.to_string(),
                     ws.name.as_str(),
@@ -58,6 +58,7 @@ impl Store {
                     ws.container_id,
                     ws.status.as_str(),
                     now,
+                    ws.ide.auth.map(|a| a.as_str()),
                 ],
             )?;
             for (pos, path) in ws.projects.iter().enumerate() {
@@ -221,6 +222,10 @@ fn read_row(r: &Row) -> rusqlite::Result<Workspace> {
         ide: IdeEndpoint {
             port: r.get(8)?,
             health_path: r.get(9)?,
+            auth: r
+                .get::<_, Option<String>>(15)?
+                .as_deref()
+                .and_then(IdeAuth::parse),
         },
         container_id: r.get(10)?,
         status: {

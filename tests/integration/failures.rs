@@ -152,3 +152,42 @@ fn a_missing_docker_socket_is_one_clear_line_and_changes_nothing() {
     assert_eq!(snapshot(), before, "database unchanged");
     env.ok(&["rm", "keep"]);
 }
+
+/// An image that cannot run under the hardening: one clear error naming the setting, the
+/// exit code and its last output — and the container stays stopped (no restart loop).
+#[test]
+fn an_image_broken_by_the_hardening_is_explained_not_restarted() {
+    let env = TestEnv::new();
+    let tag = format!("berth-needs-chown:{}", &env.install[..8]);
+    let ctx = env.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {}\nUSER 0\nCMD [\"sh\", \"-c\", \"echo preparing; chown 1 /www && exec httpd -f -p 8080 -h /www\"]\n",
+            crate::env::IMAGE
+        ),
+    )
+    .unwrap();
+    docker(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()]);
+    let project = env.project("broken");
+    env.ok(&[
+        "create",
+        "broken",
+        "--image",
+        &tag,
+        "--project",
+        project.to_str().unwrap(),
+    ]);
+    let err = env.fails(&["start", "broken"]);
+    assert!(err.contains("exited during start (exit code 1)"), "{err}");
+    assert!(err.contains("cap-drop ALL"), "{err}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+    let ws = env.show("broken");
+    assert_eq!(ws["status"], "stopped");
+    let state = crate::env::inspect(ws["container_name"].as_str().unwrap());
+    assert_eq!(state["RestartCount"], 0);
+    assert_eq!(state["HostConfig"]["RestartPolicy"]["Name"], "no");
+    env.ok(&["rm", "broken"]);
+    docker(&["rmi", &tag]);
+}

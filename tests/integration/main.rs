@@ -3,6 +3,7 @@
 
 mod env;
 
+mod code_server;
 mod concurrency;
 mod events;
 mod failures;
