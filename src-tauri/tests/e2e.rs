@@ -509,3 +509,61 @@ async fn every_screen_reads_in_german() {
     assert!(containers_of(&setup.install).is_empty());
     s.client.clone().close().await.unwrap();
 }
+
+/// VS Code in a Berth window, logged in without a password prompt: the window ends on the
+/// workbench (not /login) of a code-server workspace with two projects. The screenshot
+/// (`en-ide-code-server.png`) shows the Explorer with both project folders.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ide_window_opens_vs_code_logged_in() {
+    let setup = Setup::new(22140);
+    let engine = Engine::open(&setup.data()).unwrap();
+    engine
+        .create(berth::engine::CreateRequest {
+            name: "vscode".into(),
+            image: "berth-workspace-offline:4.99.4".into(),
+            projects: vec![
+                setup.project("backend").into(),
+                setup.project("frontend").into(),
+            ],
+            ..Default::default()
+        })
+        .await
+        .expect("the offline code-server image is built (scripts/test builds it)");
+    let s = launch(&setup.data(), "en").await;
+    s.wait_status("vscode", "stopped", Duration::from_secs(15))
+        .await;
+    s.click("ws-open-vscode").await;
+    let url = s
+        .wait_for(
+            "the IDE window to load the workbench",
+            Duration::from_secs(90),
+            || async {
+                let v = s
+                    .invoke("ide_window", json!({ "name": "vscode" }))
+                    .await
+                    .ok()?;
+                let url = v["url"].as_str()?.to_string();
+                (v["loaded"] == true && !url.contains("healthz")).then_some(url)
+            },
+        )
+        .await;
+    assert!(
+        !url.contains("login"),
+        "the window landed on the login page: {url}"
+    );
+    s.wait_status("vscode", "running", Duration::from_secs(5))
+        .await;
+    // Give the workbench time to render the Explorer before the picture.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let shot = s.shots.join("en-ide-code-server.png");
+    let _ = Command::new("/usr/bin/import")
+        .args(["-window", "root", shot.to_str().unwrap()])
+        .status();
+    // Still logged in after the workbench has talked to the server for a while.
+    let v = s
+        .invoke("ide_window", json!({ "name": "vscode" }))
+        .await
+        .unwrap();
+    assert!(!v["url"].as_str().unwrap().contains("login"), "{v}");
+    s.client.clone().close().await.unwrap();
+}

@@ -84,6 +84,17 @@ impl Client {
         })
     }
 
+    /// Whether the engine runs rootless (rootless Docker, rootless Podman): there the
+    /// container's root already is the user who runs it.
+    pub async fn rootless(&self) -> Result<bool> {
+        let info = self.api.info().await.map_err(|e| self.fail("info", e))?;
+        Ok(info
+            .security_options
+            .unwrap_or_default()
+            .iter()
+            .any(|o| o.split(',').any(|part| part == "name=rootless")))
+    }
+
     /// Wraps a bollard error with the operation. A refused connection becomes
     /// `DockerUnavailable`; an answer from the engine keeps its message.
     fn fail(&self, op: &str, err: bollard::errors::Error) -> Error {

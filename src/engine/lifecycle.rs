@@ -158,8 +158,15 @@ impl Engine {
     async fn create_container(&self, docker: &docker::Client, ws: &Workspace) -> Result<String> {
         self.progress(ws, "creating_container");
         let limits = ws.limits.over(&self.settings()?.default_limits);
+        // Rootless engines map the container's root to the user already; anywhere else the
+        // container runs as the user, so files made in projects are theirs on the host.
+        let owner = if docker.rootless().await? {
+            Some((0, 0))
+        } else {
+            host_user()
+        };
         let run = docker::RunAs {
-            user: host_user().map(|(uid, gid)| format!("{uid}:{gid}")),
+            user: owner.map(|(uid, gid)| format!("{uid}:{gid}")),
             ide_password_hash: match ws.ide.auth {
                 Some(_) => Some(argon2_hash(
                     &self.secrets.get_or_create(&ws.id.to_string())?,
@@ -180,7 +187,7 @@ impl Engine {
                 &id,
                 &docker::code_workspace_path(ws),
                 docker::code_workspace(ws).as_bytes(),
-                host_user().unwrap_or((0, 0)),
+                owner.unwrap_or((0, 0)),
             )
             .await?;
         self.db(|s| s.set_container(ws.id, Some(&id), Status::Stopped))?;
