@@ -160,26 +160,6 @@ impl Client {
             .map_err(|e| self.fail("update container", e))
     }
 
-    /// Puts one file into a (created, not necessarily started) container, owned by `uid:gid`;
-    /// missing parent folders are made.
-    pub async fn put_file(
-        &self,
-        id: &str,
-        path: &str,
-        contents: &[u8],
-        owner: (u64, u64),
-    ) -> Result<()> {
-        let tar = file_tar(path.trim_start_matches('/'), contents, owner)
-            .map_err(|e| Error::io("cannot pack a file for the container", e))?;
-        let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
-            .path("/")
-            .build();
-        self.api
-            .upload_to_container(id, Some(opts), bollard::body_full(tar.into()))
-            .await
-            .map_err(|e| self.fail("copy into container", e))
-    }
-
     /// Removes the container (even running); an absent one is fine.
     pub async fn remove_container(&self, id: &str) -> Result<()> {
         let opts = RemoveContainerOptionsBuilder::default().force(true).build();
@@ -271,34 +251,6 @@ impl Client {
             Err(e) => ignore_not_found(self.fail("remove network", e)),
         }
     }
-}
-
-/// A tar with `rel` (and its parent folder, world-writable like /tmp) owned by `owner`.
-fn file_tar(rel: &str, contents: &[u8], owner: (u64, u64)) -> std::io::Result<Vec<u8>> {
-    let mut builder = tar::Builder::new(Vec::new());
-    let mut append = |name: &str, data: &[u8], kind: tar::EntryType, mode: u32| {
-        let mut header = tar::Header::new_gnu();
-        header.set_entry_type(kind);
-        header.set_size(data.len() as u64);
-        header.set_mode(mode);
-        header.set_uid(owner.0);
-        header.set_gid(owner.1);
-        header.set_cksum();
-        builder.append_data(&mut header, name, data)
-    };
-    if let Some(dir) = std::path::Path::new(rel)
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-    {
-        append(
-            &format!("{}/", dir.display()),
-            &[],
-            tar::EntryType::Directory,
-            0o1777,
-        )?;
-    }
-    append(rel, contents, tar::EntryType::Regular, 0o644)?;
-    builder.into_inner()
 }
 
 fn ignore_not_found(err: Error) -> Result<()> {

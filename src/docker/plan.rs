@@ -29,6 +29,10 @@ pub struct RunAs {
     pub user: Option<String>,
     /// argon2 hash of the workspace's IDE secret (never the secret itself).
     pub ide_password_hash: Option<String>,
+    /// Host file holding the multi-root `.code-workspace`, mounted at
+    /// [`code_workspace_path`]. A bind mount costs nothing at create time; copying a file
+    /// into the container took longer than creating the container.
+    pub code_workspace_file: Option<std::path::PathBuf>,
 }
 
 /// The container for `ws`, publishing the IDE on `127.0.0.1:<ws.port>`.
@@ -44,19 +48,23 @@ pub fn plan_container(
     }
     let ide_port = format!("{}/tcp", ws.ide.port);
     let host_port = ws.port.map(|p| p.to_string()).unwrap_or_default();
-    let mounts = ws
+    let bind = |src: &std::path::Path, target: String| Mount {
+        // Structured mounts: a path with ':' or ',' cannot be misparsed, unlike `-v a:b`.
+        typ: Some(MountType::BIND),
+        source: Some(src.to_string_lossy().into_owned()),
+        target: Some(target),
+        read_only: Some(false),
+        ..Default::default()
+    };
+    let mut mounts: Vec<Mount> = ws
         .projects
         .iter()
         .zip(mount_targets(&ws.projects))
-        .map(|(src, target)| Mount {
-            // Structured mounts: a path with ':' or ',' cannot be misparsed, unlike `-v a:b`.
-            typ: Some(MountType::BIND),
-            source: Some(src.to_string_lossy().into_owned()),
-            target: Some(target),
-            read_only: Some(false),
-            ..Default::default()
-        })
+        .map(|(src, target)| bind(src, target))
         .collect();
+    if let Some(file) = &run.code_workspace_file {
+        mounts.push(bind(file, code_workspace_path(ws)));
+    }
     let host_config = HostConfig {
         port_bindings: Some(HashMap::from([(
             ide_port.clone(),
@@ -254,8 +262,26 @@ mod tests {
         let run = RunAs {
             user: Some("1000:1000".into()),
             ide_password_hash: Some("$argon2id$v=19$x".into()),
+            code_workspace_file: Some("/data/code-workspaces/x.code-workspace".into()),
         };
         let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &run);
+        let mounts = plan
+            .body
+            .host_config
+            .as_ref()
+            .unwrap()
+            .mounts
+            .clone()
+            .unwrap();
+        let last = mounts.last().unwrap();
+        assert_eq!(
+            last.target.as_deref(),
+            Some("/workspace/demo.code-workspace")
+        );
+        assert_eq!(
+            last.source.as_deref(),
+            Some("/data/code-workspaces/x.code-workspace")
+        );
         assert_eq!(plan.body.user.as_deref(), Some("1000:1000"));
         let env = plan.body.env.unwrap();
         assert!(env.contains(&"HASHED_PASSWORD=$argon2id$v=19$x".to_string()));

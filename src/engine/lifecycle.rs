@@ -165,8 +165,10 @@ impl Engine {
         } else {
             host_user()
         };
+        let code_workspace = self.write_code_workspace(ws)?;
         let run = docker::RunAs {
             user: owner.map(|(uid, gid)| format!("{uid}:{gid}")),
+            code_workspace_file: Some(code_workspace),
             ide_password_hash: match ws.ide.auth {
                 Some(_) => Some(argon2_hash(
                     &self.secrets.get_or_create(&ws.id.to_string())?,
@@ -181,17 +183,26 @@ impl Engine {
             .create_container(docker::plan_container(ws, &limits, self.install, &run))
             .await?;
         failpoint("after-container-create");
-        // The multi-root workspace the IDE opens, owned by the user the container runs as.
-        docker
-            .put_file(
-                &id,
-                &docker::code_workspace_path(ws),
-                docker::code_workspace(ws).as_bytes(),
-                owner.unwrap_or((0, 0)),
-            )
-            .await?;
         self.db(|s| s.set_container(ws.id, Some(&id), Status::Stopped))?;
         Ok(id)
+    }
+
+    fn code_workspace_file(&self, ws: &Workspace) -> PathBuf {
+        self.data_dir
+            .join("code-workspaces")
+            .join(format!("{}.code-workspace", ws.id))
+    }
+
+    /// The multi-root `.code-workspace` of all projects, in the data dir (the container
+    /// mounts it; VS Code may write workspace settings into it, and they survive rebuilds).
+    fn write_code_workspace(&self, ws: &Workspace) -> Result<PathBuf> {
+        let path = self.code_workspace_file(ws);
+        if !path.exists() {
+            std::fs::create_dir_all(path.parent().expect("has a parent"))
+                .and_then(|_| std::fs::write(&path, docker::code_workspace(ws)))
+                .map_err(|e| Error::io("cannot write the .code-workspace file", e))?;
+        }
+        Ok(path)
     }
 
     /// Starts the workspace and waits until its IDE answers; returns its URL.
@@ -234,6 +245,7 @@ impl Engine {
         }
         self.db(|s| s.delete_workspace(ws.id))?;
         self.secrets.remove(&ws.id.to_string())?;
+        let _ = std::fs::remove_file(self.code_workspace_file(&ws));
         let detail = format!(
             "removed container {}, network {} and port {}; project folders left untouched",
             ws.container_name(),

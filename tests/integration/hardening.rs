@@ -59,8 +59,15 @@ fn container_is_hardened_as_designed() {
     assert_eq!(labels["dev.berth.id"], ws["id"]);
     assert_eq!(labels["dev.berth.name"], "hard");
 
+    // Two projects and the generated multi-root .code-workspace (a file in the data dir).
     let mounts = c["Mounts"].as_array().unwrap();
-    assert_eq!(mounts.len(), 2);
+    assert_eq!(mounts.len(), 3);
+    let code_workspace = mounts
+        .iter()
+        .find(|m| m["Destination"] == "/workspace/hard.code-workspace")
+        .expect("the .code-workspace is mounted");
+    let source = code_workspace["Source"].as_str().unwrap();
+    assert!(source.starts_with(env.data_dir().to_str().unwrap()), "{source}");
     for m in mounts {
         let src = m["Source"].as_str().unwrap();
         assert!(!src.contains("docker.sock"), "{src}");

@@ -1,0 +1,142 @@
+//! The desktop app at rest: resident memory with the main window open and `count`
+//! workspaces listed, and CPU use over 60 s of idleness, under Xvfb.
+
+use crate::fixture::Fixture;
+use crate::stats::Report;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const IDLE: Duration = Duration::from_secs(60);
+
+fn app_binary() -> Option<PathBuf> {
+    // target/release/deps/berth-<hash> → target/release/berth-desktop
+    let exe = std::env::current_exe().ok()?;
+    let bin = exe.parent()?.parent()?.join("berth-desktop");
+    bin.exists().then_some(bin)
+}
+
+/// (pid, comm, rss kB, cpu ticks) of every process.
+fn processes() -> Vec<(u32, u32, String, u64, u64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let Some((comm, rest)) = stat.split_once(" (").and_then(|(_, r)| r.rsplit_once(") "))
+        else {
+            continue;
+        };
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ppid: u32 = f[1].parse().unwrap_or(0);
+        let ticks = f[11].parse::<u64>().unwrap_or(0) + f[12].parse::<u64>().unwrap_or(0);
+        let rss_kb = std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("VmRSS:")).map(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse().ok())
+                        .unwrap_or(0)
+                })
+            })
+            .unwrap_or(0);
+        out.push((pid, ppid, comm.to_string(), rss_kb, ticks));
+    }
+    out
+}
+
+/// The app and the WebKit processes it spawned: (rss kB, cpu ticks) summed.
+fn app_tree(root: u32) -> (u64, u64) {
+    let all = processes();
+    let mut tree = vec![root];
+    let mut grew = true;
+    while grew {
+        grew = false;
+        for (pid, ppid, _, _, _) in &all {
+            if tree.contains(ppid) && !tree.contains(pid) {
+                tree.push(*pid);
+                grew = true;
+            }
+        }
+    }
+    all.iter()
+        .filter(|(pid, _, comm, _, _)| {
+            tree.contains(pid) && (comm.starts_with("berth-desktop") || comm.starts_with("WebKit"))
+        })
+        .fold((0, 0), |(r, t), (_, _, _, rss, ticks)| (r + rss, t + ticks))
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", "--", &format!("-{}", self.0.id())])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
+pub async fn run(report: &mut Report, count: usize) {
+    let Some(app) = app_binary() else {
+        eprintln!(
+            "   skipped: build the app first (cargo build --release -p berth-desktop; scripts/bench does)"
+        );
+        return;
+    };
+    let fx = Fixture::new();
+    crate::reconcile::seed(&fx, count, 0).await;
+    let display = format!(":{}", 90 + std::process::id() % 9);
+    let _xvfb = Kill(
+        Command::new("Xvfb")
+            .args([display.as_str(), "-screen", "0", "1600x900x24"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("Xvfb (apt-get install xvfb)"),
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let session = Kill(
+        Command::new("dbus-run-session")
+            .arg("--")
+            .arg(&app)
+            .env("DISPLAY", &display)
+            .env("BERTH_DATA_DIR", fx.data())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("dbus-run-session"),
+    );
+    // Let the window load, list the workspaces and settle.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    let (rss_kb, ticks0) = app_tree(session.0.id());
+    tokio::time::sleep(IDLE).await;
+    let (_, ticks1) = app_tree(session.0.id());
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let cpu = (ticks1 - ticks0) as f64 / hz / IDLE.as_secs_f64() * 100.0;
+    let rss_mb = rss_kb as f64 / 1024.0;
+    report.single(
+        &format!("desktop RSS, {count} workspaces listed"),
+        format!("{rss_mb:.0} MB (app + WebKit processes)"),
+        "—".into(),
+        format!("{rss_mb:.0} MB"),
+        "≤ 150 MB",
+        rss_mb <= 150.0,
+    );
+    report.single(
+        "desktop idle CPU over 60 s",
+        format!("{cpu:.2} % of a core"),
+        "—".into(),
+        format!("{cpu:.2} %"),
+        "≤ 0.5 %",
+        cpu <= 0.5,
+    );
+}

@@ -1,0 +1,57 @@
+//! Berth against bare Docker, side by side in one run. Absolute times on a shared 2-core
+//! machine are noise; the ratio of Berth to the same work done with the `docker` CLI is not.
+//!
+//!   scripts/bench [CASE...]     (builds what it needs; cases: start, start-ide, create,
+//!                                stop-delete, reconcile, events, desktop; default: all)
+//!
+//! Every case alternates Berth and baseline, after a warm-up, and prints median and spread.
+
+mod desktop;
+mod fixture;
+mod lifecycle;
+mod proxy;
+mod reconcile;
+mod stats;
+
+use stats::Report;
+
+const CASES: &[&str] = &[
+    "start",
+    "start-ide",
+    "create",
+    "stop-delete",
+    "reconcile",
+    "events",
+    "desktop",
+];
+
+fn main() {
+    // `cargo bench` passes `--bench`; everything else is a case name.
+    let mut wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    if wanted.is_empty() {
+        wanted = CASES.iter().map(|c| c.to_string()).collect();
+    }
+    if let Some(bad) = wanted.iter().find(|w| !CASES.contains(&w.as_str())) {
+        eprintln!("unknown case {bad:?}; cases: {}", CASES.join(", "));
+        std::process::exit(2);
+    }
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let mut report = Report::default();
+    for case in &wanted {
+        eprintln!("== {case}");
+        match case.as_str() {
+            "start" => lifecycle::start(&mut report, fixture::TEST_IMAGE, 9),
+            "start-ide" => lifecycle::start(&mut report, fixture::IDE_IMAGE, 5),
+            "create" => lifecycle::create(&mut report, 7),
+            "stop-delete" => lifecycle::stop_delete(&mut report, 7),
+            "reconcile" => runtime.block_on(reconcile::run(&mut report, 200)),
+            "events" => runtime.block_on(reconcile::events(&mut report, 9)),
+            "desktop" => runtime.block_on(desktop::run(&mut report, 20)),
+            _ => unreachable!(),
+        }
+    }
+    report.print();
+}
