@@ -67,7 +67,10 @@ fn container_is_hardened_as_designed() {
         .find(|m| m["Destination"] == "/workspace/hard.code-workspace")
         .expect("the .code-workspace is mounted");
     let source = code_workspace["Source"].as_str().unwrap();
-    assert!(source.starts_with(env.data_dir().to_str().unwrap()), "{source}");
+    assert!(
+        source.starts_with(env.data_dir().to_str().unwrap()),
+        "{source}"
+    );
     for m in mounts {
         let src = m["Source"].as_str().unwrap();
         assert!(!src.contains("docker.sock"), "{src}");
