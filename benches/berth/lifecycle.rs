@@ -4,6 +4,40 @@
 use crate::fixture::{Fixture, IDE_IMAGE, docker, free_port, path_str, timed, wait_healthy};
 use crate::stats::Report;
 
+/// `berth create NAME` on `image` with `project` and `mem`, as the baseline gets.
+fn berth_create(fx: &Fixture, name: &str, image: &str, project: &std::path::Path, mem: &str) {
+    fx.berth(&[
+        "create",
+        name,
+        "--image",
+        image,
+        "--project",
+        path_str(project),
+        "--memory",
+        mem,
+    ]);
+}
+
+/// The baseline's `docker <verb>` (create or run -d) with Berth's flags and the project mount.
+fn docker_hardened(
+    fx: &Fixture,
+    verb: &[&str],
+    name: &str,
+    port: u16,
+    mem: &str,
+    image: &str,
+    project: &std::path::Path,
+) {
+    let mut args: Vec<String> = verb.iter().map(|v| v.to_string()).collect();
+    args.extend(fx.hardened_flags(name, port, mem));
+    args.extend([
+        "--mount".into(),
+        format!("type=bind,src={},dst=/workspace/project", path_str(project)),
+        image.into(),
+    ]);
+    docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+}
+
 fn memory_for(image: &str) -> &'static str {
     if image == IDE_IMAGE { "1g" } else { "256m" }
 }
@@ -13,27 +47,11 @@ pub fn start(report: &mut Report, image: &str, rounds: usize) {
     let fx = Fixture::new();
     let mem = memory_for(image);
     let project = fx.project("start");
-    fx.berth(&[
-        "create",
-        "bench",
-        "--image",
-        image,
-        "--project",
-        path_str(&project),
-        "--memory",
-        mem,
-    ]);
+    berth_create(&fx, "bench", image, &project, mem);
     let base = format!("{}-start", fx.tag);
     let port = free_port();
     fx.network(&base);
-    let mut args = vec!["create".to_string()];
-    args.extend(fx.hardened_flags(&base, port, mem));
-    args.extend([
-        "--mount".into(),
-        format!("type=bind,src={},dst=/workspace/start", path_str(&project)),
-        image.into(),
-    ]);
-    docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    docker_hardened(&fx, &["create"], &base, port, mem, image, &project);
 
     let (mut berth, mut bare) = (Vec::new(), Vec::new());
     for round in 0..=rounds {
@@ -68,16 +86,7 @@ pub fn create(report: &mut Report, rounds: usize) {
     for round in 0..=rounds {
         let name = format!("c{round}");
         let b = timed(|| {
-            fx.berth(&[
-                "create",
-                &name,
-                "--image",
-                image,
-                "--project",
-                path_str(&project),
-                "--memory",
-                "256m",
-            ]);
+            berth_create(&fx, &name, image, &project, "256m");
             fx.berth(&["start", &name]);
         });
         fx.berth(&["rm", &name]);
@@ -85,14 +94,7 @@ pub fn create(report: &mut Report, rounds: usize) {
         let port = free_port();
         let d = timed(|| {
             fx.network(&base);
-            let mut args = vec!["run".to_string(), "-d".into()];
-            args.extend(fx.hardened_flags(&base, port, "256m"));
-            args.extend([
-                "--mount".into(),
-                format!("type=bind,src={},dst=/workspace/create", path_str(&project)),
-                image.into(),
-            ]);
-            docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            docker_hardened(&fx, &["run", "-d"], &base, port, "256m", image, &project);
             wait_healthy(port);
         });
         docker(&["rm", "-f", &base]);
@@ -113,24 +115,12 @@ pub fn stop_delete(report: &mut Report, rounds: usize) {
     let (mut stop_b, mut stop_d, mut rm_b, mut rm_d) = (vec![], vec![], vec![], vec![]);
     for round in 0..=rounds {
         let name = format!("s{round}");
-        fx.berth(&[
-            "create",
-            &name,
-            "--image",
-            image,
-            "--project",
-            path_str(&project),
-            "--memory",
-            "256m",
-        ]);
+        berth_create(&fx, &name, image, &project, "256m");
         fx.berth(&["start", &name]);
         let base = format!("{}-s{round}", fx.tag);
         let port = free_port();
         fx.network(&base);
-        let mut args = vec!["run".to_string(), "-d".into()];
-        args.extend(fx.hardened_flags(&base, port, "256m"));
-        args.push(image.into());
-        docker(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        docker_hardened(&fx, &["run", "-d"], &base, port, "256m", image, &project);
         wait_healthy(port);
 
         let sb = timed(|| {
