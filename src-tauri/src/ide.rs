@@ -16,7 +16,7 @@ fn label(id: &berth::model::WorkspaceId) -> String {
 /// the window in, then opens its IDE window or brings the open one to the front.
 pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWindowView> {
     let session = state.engine.ide_session(name).await?;
-    let ws = state.engine.show(name).await?;
+    let ws = &session.workspace;
     let label = label(&ws.id);
     if let Some(window) = app.get_webview_window(&label) {
         let _ = window.unminimize();

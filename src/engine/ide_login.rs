@@ -4,7 +4,7 @@
 
 use super::Engine;
 use crate::error::{Code, Error, Result};
-use crate::model::IdeAuth;
+use crate::model::{IdeAuth, Workspace};
 use crate::secrets::Sensitive;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -12,6 +12,7 @@ use tokio::net::TcpStream;
 /// Where to point an IDE window, and the cookie that makes it logged in.
 #[derive(Debug, Clone)]
 pub struct IdeSession {
+    pub workspace: Workspace,
     pub url: String,
     pub port: u16,
     /// (name, value) of the session cookie; `None` when the IDE has no login.
@@ -32,6 +33,7 @@ impl Engine {
             }
         };
         Ok(IdeSession {
+            workspace: ws,
             url: started.url,
             port,
             cookie,

@@ -305,7 +305,7 @@ impl Engine {
         if let Some(c) = &container
             && c.running
         {
-            return self.await_healthy(docker, ws, c, notes).await;
+            return self.await_healthy(docker, ws, &c.id, notes).await;
         }
 
         // The gate makes "count running, then start" atomic across Berth processes, so two
@@ -378,24 +378,15 @@ impl Engine {
         docker.start_container(&container_id).await?;
         failpoint("after-container-start");
         drop(_gate);
-
-        let info = docker
-            .inspect_container(&container_id)
-            .await?
-            .ok_or_else(|| {
-                Error::new(
-                    Code::StartFailed,
-                    "the container vanished right after it started",
-                )
-            })?;
-        self.await_healthy(docker, ws, &info, notes).await
+        // No inspect here: the health loop's liveness check notices a container that died.
+        self.await_healthy(docker, ws, &container_id, notes).await
     }
 
     async fn await_healthy(
         &self,
         docker: &docker::Client,
         ws: Workspace,
-        container: &ContainerInfo,
+        container_id: &str,
         notes: Vec<String>,
     ) -> Result<Started> {
         let port = ws
@@ -413,14 +404,14 @@ impl Engine {
             }
             if last_liveness.elapsed() >= LIVENESS_EVERY {
                 last_liveness = Instant::now();
-                let info = docker.inspect_container(&container.id).await?;
+                let info = docker.inspect_container(container_id).await?;
                 if !info.as_ref().is_some_and(|c| c.running) {
                     return Err(self.exited_error(docker, &ws, info.as_ref()).await);
                 }
             }
             if started.elapsed() >= timeout {
                 // Never leave a half-started container spinning.
-                let _ = docker.stop_container(&container.id, STOP_GRACE_SECS).await;
+                let _ = docker.stop_container(container_id, STOP_GRACE_SECS).await;
                 return Err(Error::new(
                     Code::StartFailed,
                     format!(
@@ -434,7 +425,7 @@ impl Engine {
             }
             tokio::time::sleep(HEALTH_POLL).await;
         }
-        self.db(|s| s.set_container(ws.id, Some(&container.id), Status::Running))?;
+        self.db(|s| s.set_container(ws.id, Some(container_id), Status::Running))?;
         self.emit_status(&ws, Status::Running);
         let url = ws.url().unwrap_or_default();
         self.audit(&ws, "start", Outcome::Ok, &url);

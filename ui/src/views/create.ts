@@ -185,7 +185,7 @@ export function createView(): View {
       h("small", {}, t("create.defaults_hint")),
       h("div", { class: "grid4" },
         field(t("create.cpus"), cpus, h("span")),
-        field(`${t("create.memory")} (MiB)`, memory, h("span")),
+        field(t("create.memory_mib"), memory, h("span")),
         field(t("create.pids"), pids, h("span")),
         field(t("create.idle_timeout"), idle, h("span"))),
     ),

@@ -90,7 +90,7 @@ export function detailView(name: string): View {
       field(t("create.description"), description, h("span")),
       h("div", { class: "grid4" },
         field(t("create.cpus"), cpus, h("span")),
-        field(`${t("create.memory")} (MiB)`, memory, h("span")),
+        field(t("create.memory_mib"), memory, h("span")),
         field(t("create.pids"), pids, h("span")),
         field(t("create.idle_timeout"), idle, h("span"))),
       formError,

@@ -71,7 +71,7 @@ export function settingsView(): View {
       h("fieldset", {}, h("legend", {}, t("settings.default_limits")),
         h("div", { class: "grid4" },
           field(t("create.cpus"), cpus, h("span")),
-          field(`${t("create.memory")} (MiB)`, memory, h("span")),
+          field(t("create.memory_mib"), memory, h("span")),
           field(t("create.pids"), pids, h("span")),
           field(t("settings.default_idle"), idle, h("span")))),
       field(t("settings.language"), lang, h("span")),
