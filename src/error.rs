@@ -2,7 +2,7 @@
 //! the message is one complete sentence fit for a terminal or a dialog, the code is what a UI
 //! branches on. Codes stay coarse on purpose — add one only where a caller acts differently.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -28,9 +28,43 @@ pub enum Code {
     /// The database could not be opened, migrated or written.
     Store,
     Io,
+    /// No Berth daemon answers (and none could be started), or it went away mid-request.
+    DaemonUnavailable,
+    /// A code from a newer daemon that this client does not know.
+    Unknown,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+impl Code {
+    const ALL: [Code; 13] = [
+        Code::InvalidInput,
+        Code::NotFound,
+        Code::Conflict,
+        Code::DockerUnavailable,
+        Code::Docker,
+        Code::PortsExhausted,
+        Code::LimitReached,
+        Code::Busy,
+        Code::StartFailed,
+        Code::Store,
+        Code::Io,
+        Code::DaemonUnavailable,
+        Code::Unknown,
+    ];
+}
+
+/// By hand, so that a code from a newer daemon reads as `Unknown` instead of failing the whole
+/// error (serde's `other` attribute would do it, but the TypeScript generator rejects it).
+impl<'de> Deserialize<'de> for Code {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Code, D::Error> {
+        let raw = String::deserialize(d)?;
+        Ok(Code::ALL
+            .into_iter()
+            .find(|c| serde_json::to_value(c).is_ok_and(|v| v == raw.as_str()))
+            .unwrap_or(Code::Unknown))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Error {
     pub code: Code,
@@ -38,7 +72,9 @@ pub struct Error {
     pub message: String,
     /// For a UI that speaks another language: `errors.<key>` in `locales/`, filled with
     /// `args`. Set where users meet the error in the app; `message` is the fallback.
+    #[serde(default)]
     pub key: Option<String>,
+    #[serde(default)]
     pub args: BTreeMap<String, String>,
 }
 
@@ -89,5 +125,21 @@ impl std::error::Error for Error {}
 impl From<rusqlite::Error> for Error {
     fn from(err: rusqlite::Error) -> Self {
         Error::new(Code::Store, format!("database error: {err}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_round_trip_and_unknown_ones_are_tolerated() {
+        for code in Code::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(serde_json::from_str::<Code>(&json).unwrap(), code);
+        }
+        let e: Error =
+            serde_json::from_str(r#"{"code":"quota_exceeded","message":"m","extra":1}"#).unwrap();
+        assert_eq!((e.code, e.message.as_str()), (Code::Unknown, "m"));
     }
 }

@@ -1,9 +1,14 @@
-//! Berth's engine: developer workspaces as hardened local Docker containers. Everything here
-//! works headless; the CLI and the desktop app are thin layers over [`engine::Engine`].
+//! Berth: developer workspaces as hardened local Docker containers. The engine works headless;
+//! one daemon per data dir hosts it ([`daemon`]), and the CLI and the desktop app are thin
+//! clients of that daemon ([`client`]) over the contract in [`api`].
 
+pub mod api;
+pub mod client;
+pub mod daemon;
 pub mod docker;
 pub mod engine;
 pub mod error;
+pub mod lockfile;
 pub mod model;
 pub mod ports;
 pub mod secrets;

@@ -61,8 +61,28 @@ impl Fixture {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// The engine itself, in this process: what the CLI was before the daemon (the baseline
+    /// of the daemon's own cost). Only while no daemon runs on this data dir.
     pub fn engine(&self) -> Engine {
         Engine::open(&self.data()).unwrap()
+    }
+
+    /// A client of this fixture's daemon, started if none runs.
+    pub async fn client(&self) -> berth::client::Client {
+        berth::client::Client::connect(
+            &self.data(),
+            berth::client::Autostart::Program(BERTH.into()),
+        )
+        .await
+        .unwrap()
+    }
+
+    pub fn stop_daemon(&self) {
+        let _ = Command::new(BERTH)
+            .env("BERTH_DATA_DIR", self.data())
+            .env("BERTH_NO_AUTOSTART", "1")
+            .args(["daemon", "stop"])
+            .output();
     }
 
     /// `docker run`/`create` flags equal to what Berth's plan sets.
@@ -124,6 +144,7 @@ impl Fixture {
 
 impl Drop for Fixture {
     fn drop(&mut self) {
+        self.stop_daemon();
         let filters = [
             format!("label=dev.berth.install={}", self.install),
             format!("label={}", self.tag),

@@ -4,6 +4,7 @@
 use crate::fixture::{Fixture, docker, timed};
 use crate::proxy;
 use crate::stats::{Report, summary};
+use berth::client::ClientEvent;
 use berth::docker::{Client, RunAs, container_events, plan_container};
 use berth::engine::EngineEvent;
 use berth::model::{
@@ -11,8 +12,7 @@ use berth::model::{
 };
 use berth::store::Store;
 use futures_util::StreamExt;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 /// `count` workspaces in the database, each with its container (most stopped, 5 running).
 /// Containers go on the default bridge: a daemon's default address pools hold only ~30
@@ -124,8 +124,9 @@ pub async fn run(report: &mut Report, count: usize) {
     );
 }
 
-/// `docker stop` outside Berth → the engine's status event, measured against Docker's own
-/// `die` event on a raw events stream in the same process.
+/// `docker stop` outside Berth → the status event at a client of the daemon (what the app
+/// and `berth events` receive), measured against Docker's own `die` event on a raw events
+/// stream in the same process.
 pub async fn events(report: &mut Report, rounds: usize) {
     let fx = Fixture::new();
     let project = fx.project("ev");
@@ -139,52 +140,53 @@ pub async fn events(report: &mut Report, rounds: usize) {
         "--memory",
         "256m",
     ]);
-    let engine = Arc::new(fx.engine());
-    let _watcher = engine.watch();
+    let client = fx.client().await;
     // Both streams are read by their own task and stamped the moment an event arrives.
-    let (engine_tx, mut engine_seen) = tokio::sync::mpsc::unbounded_channel();
-    let mut status = engine.subscribe();
+    let (client_tx, mut client_seen) = tokio::sync::mpsc::unbounded_channel();
+    let mut status = Box::pin(client.events().await.unwrap());
     tokio::spawn(async move {
-        while let Ok(ev) = status.recv().await {
-            if let EngineEvent::Status {
+        while let Some(Ok(ev)) = status.next().await {
+            if let ClientEvent::Engine(EngineEvent::Status {
                 status: Status::Stopped,
                 ..
-            } = ev
+            }) = ev
             {
-                let _ = engine_tx.send(Instant::now());
+                let _ = client_tx.send(Instant::now());
             }
         }
     });
     let (raw_tx, mut raw_seen) = tokio::sync::mpsc::unbounded_channel();
     let install = uuid::Uuid::parse_str(&fx.install).unwrap();
+    let (subscribed_tx, subscribed) = tokio::sync::oneshot::channel();
     tokio::spawn(async move {
-        let client = Client::connect().await.unwrap();
-        let mut raw = Box::pin(container_events(&client, install));
+        let docker = Client::connect().await.unwrap();
+        let mut raw = Box::pin(container_events(&docker, install, 0.0));
+        let _ = subscribed_tx.send(());
         while let Some(Ok(e)) = raw.next().await {
             if e.action == "die" {
                 let _ = raw_tx.send(Instant::now());
             }
         }
     });
+    subscribed.await.unwrap();
     let mut lat = Vec::new();
     for round in 0..=rounds {
-        engine.start("ev").await.unwrap();
-        let container = engine.show("ev").await.unwrap().container_name();
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        while engine_seen.try_recv().is_ok() {}
+        let started = client.start("ev").await.unwrap();
+        let container = started.workspace.container_name.clone();
+        while client_seen.try_recv().is_ok() {}
         while raw_seen.try_recv().is_ok() {}
         tokio::task::spawn_blocking(move || docker(&["stop", &container]))
             .await
             .unwrap();
         let die = raw_seen.recv().await.unwrap();
-        let seen = engine_seen.recv().await.unwrap();
+        let seen = client_seen.recv().await.unwrap();
         if round > 0 {
             lat.push(seen.saturating_duration_since(die).as_secs_f64() * 1000.0);
         }
     }
     let (m, lo, hi) = summary(&lat);
     report.single(
-        "event → status (outside `docker stop`)",
+        "event → status at a client (outside `docker stop`)",
         format!("{m:.1} ms after Docker's `die` ({lo:.1}–{hi:.1})"),
         "Docker's own `die` event: 0".into(),
         format!("{m:.1} ms"),

@@ -2,7 +2,8 @@
 //! committed under `ui/src/bindings/`. The test fails when the committed files drift; run it
 //! with `BERTH_UPDATE_BINDINGS=1` to rewrite them.
 
-use crate::dto::{BuildEvent, CreateForm, IdeWindowView, LogChunk, StartedView};
+use crate::dto::IdeWindowView;
+use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView};
 use berth::engine::{BuildOutcome, EngineEvent, ImageEntry, WorkspaceEdit};
 use berth::model::{Settings, WorkspaceView};
 use berth::store::AuditEntry;
@@ -20,7 +21,7 @@ fn export_all(dir: &Path) {
     BuildOutcome::export_all(&cfg).unwrap();
     WorkspaceEdit::export_all(&cfg).unwrap();
     berth::Error::export_all(&cfg).unwrap();
-    CreateForm::export_all(&cfg).unwrap();
+    NewWorkspace::export_all(&cfg).unwrap();
     StartedView::export_all(&cfg).unwrap();
     LogChunk::export_all(&cfg).unwrap();
     BuildEvent::export_all(&cfg).unwrap();

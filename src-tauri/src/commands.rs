@@ -1,9 +1,10 @@
-//! Tauri commands: one-line adapters over the engine (and the app's windows). No Docker, no
-//! SQL here. Errors reach the UI as the engine's `{code, message, key, args}`.
+//! Tauri commands: one-line adapters over the daemon's client (and the app's windows). No
+//! Docker, no SQL here. Errors reach the UI as the engine's `{code, message, key, args}`.
 
-use crate::dto::{BuildEvent, CreateForm, IdeWindowView, LogChunk, StartedView};
+use crate::dto::IdeWindowView;
 use crate::state::AppState;
 use crate::{ide, logs, tray};
+use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView};
 use berth::engine::{BuildOutcome, ImageEntry, WorkspaceEdit};
 use berth::model::{Settings, WorkspaceView};
 use berth::store::AuditEntry;
@@ -15,58 +16,48 @@ type S<'a> = State<'a, AppState>;
 
 #[tauri::command]
 pub async fn list_workspaces(state: S<'_>) -> Result<Vec<WorkspaceView>> {
-    Ok(state
-        .engine
-        .list()
-        .await?
-        .into_iter()
-        .map(Into::into)
-        .collect())
+    state.client.list().await
 }
 
 #[tauri::command]
 pub async fn get_workspace(state: S<'_>, name: String) -> Result<WorkspaceView> {
-    state.engine.show(&name).await.map(Into::into)
+    state.client.show(&name).await
 }
 
 #[tauri::command]
-pub fn check_name(state: S<'_>, name: String) -> Result<()> {
-    state.engine.check_name(&name)
+pub async fn check_name(state: S<'_>, name: String) -> Result<()> {
+    state.client.check_name(&name).await
 }
 
 #[tauri::command]
-pub fn check_project(state: S<'_>, path: String) -> Result<String> {
-    Ok(state
-        .engine
-        .check_project(path.as_ref())?
-        .display()
-        .to_string())
+pub async fn check_project(state: S<'_>, path: String) -> Result<String> {
+    state.client.check_project(&path).await
 }
 
 #[tauri::command]
-pub async fn create_workspace(state: S<'_>, form: CreateForm) -> Result<WorkspaceView> {
-    state.engine.create(form.into()).await.map(Into::into)
+pub async fn create_workspace(state: S<'_>, form: NewWorkspace) -> Result<WorkspaceView> {
+    state.client.create(&form).await
 }
 
 #[tauri::command]
 pub async fn start_workspace(state: S<'_>, name: String) -> Result<StartedView> {
-    state.engine.start(&name).await.map(Into::into)
+    state.client.start(&name).await
 }
 
 #[tauri::command]
 pub async fn stop_workspace(state: S<'_>, name: String) -> Result<WorkspaceView> {
-    state.engine.stop(&name).await.map(Into::into)
+    state.client.stop(&name).await
 }
 
 #[tauri::command]
 pub async fn restart_workspace(state: S<'_>, name: String) -> Result<StartedView> {
-    state.engine.restart(&name).await.map(Into::into)
+    state.client.restart(&name).await
 }
 
 #[tauri::command]
 pub async fn delete_workspace(app: AppHandle, state: S<'_>, name: String) -> Result<()> {
     ide::close(&app, &state, &name).await?;
-    state.engine.delete(&name).await
+    state.client.delete(&name).await.map(drop)
 }
 
 #[tauri::command]
@@ -75,12 +66,12 @@ pub async fn edit_workspace(
     name: String,
     edit: WorkspaceEdit,
 ) -> Result<WorkspaceView> {
-    state.engine.edit(&name, edit).await.map(Into::into)
+    state.client.edit(&name, &edit).await
 }
 
 #[tauri::command]
-pub fn audit_log(state: S<'_>, name: String) -> Result<Vec<AuditEntry>> {
-    state.engine.audit_log(&name)
+pub async fn audit_log(state: S<'_>, name: String) -> Result<Vec<AuditEntry>> {
+    state.client.audit_log(&name).await
 }
 
 #[tauri::command]
@@ -100,7 +91,7 @@ pub fn stop_logs(state: S<'_>, id: u32) {
 
 #[tauri::command]
 pub async fn list_images(state: S<'_>) -> Result<Vec<ImageEntry>> {
-    state.engine.images().await
+    state.client.images().await
 }
 
 #[tauri::command]
@@ -109,18 +100,21 @@ pub async fn build_image(
     name: String,
     on_event: Channel<BuildEvent>,
 ) -> Result<BuildOutcome> {
-    logs::build(&state, &name, on_event).await
+    state
+        .client
+        .build_image(&name, |e| drop(on_event.send(e)))
+        .await
 }
 
 #[tauri::command]
-pub fn get_settings(state: S<'_>) -> Result<Settings> {
-    state.engine.settings()
+pub async fn get_settings(state: S<'_>) -> Result<Settings> {
+    state.client.settings().await
 }
 
 #[tauri::command]
 pub async fn save_settings(app: AppHandle, state: S<'_>, settings: Settings) -> Result<()> {
-    state.engine.save_settings(&settings)?;
-    tray::apply_language(&app, &state, settings.language.as_deref()).await;
+    let saved = state.client.save_settings(&settings).await?;
+    tray::apply_language(&app, &state, saved.language.as_deref()).await;
     Ok(())
 }
 
@@ -141,7 +135,7 @@ pub async fn ide_window(
 #[tauri::command]
 pub async fn open_in_browser(state: S<'_>, name: String) -> Result<()> {
     // The system browser is not logged in: an IDE with a login shows its login page there.
-    let url = state.engine.start(&name).await?.url;
+    let url = state.client.start(&name).await?.url;
     tauri_plugin_opener::open_url(&url, None::<&str>)
         .map_err(|e| Error::new(berth::Code::Io, format!("cannot open a browser: {e}")))
 }

@@ -15,8 +15,8 @@ fn label(id: &berth::model::WorkspaceId) -> String {
 /// Starts the workspace if needed (progress reaches the main window as engine events), logs
 /// the window in, then opens its IDE window or brings the open one to the front.
 pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWindowView> {
-    let session = state.engine.ide_session(name).await?;
-    let ws = &session.workspace;
+    let session = state.client.ide_login(name).await?;
+    let ws = &session.workspace.workspace;
     let label = label(&ws.id);
     if let Some(window) = app.get_webview_window(&label) {
         let _ = window.unminimize();
@@ -35,7 +35,7 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
     };
     let origin = url.origin();
     let data_dir = state
-        .engine
+        .client
         .data_dir()
         .join("webviews")
         .join(ws.id.to_string());
@@ -67,8 +67,8 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
         })
         .build()
         .map_err(|e| Error::new(Code::Io, format!("cannot open the IDE window: {e}")))?;
-    if let Some((cookie_name, value)) = session.cookie {
-        let cookie = Cookie::build((cookie_name, value.expose().clone()))
+    if let Some(login) = session.cookie {
+        let cookie = Cookie::build((login.name, login.value))
             .domain("127.0.0.1")
             .path("/")
             .http_only(true)
@@ -83,7 +83,7 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
 
 /// The IDE window of `name`, if open.
 pub async fn view(app: &AppHandle, state: &AppState, name: &str) -> Result<Option<IdeWindowView>> {
-    let ws = state.engine.show(name).await?;
+    let ws = state.client.show(name).await?.workspace;
     let label = label(&ws.id);
     match app.get_webview_window(&label) {
         None => Ok(None),
@@ -96,7 +96,7 @@ pub async fn view(app: &AppHandle, state: &AppState, name: &str) -> Result<Optio
 
 /// Closes the IDE window of `name` (before the workspace is deleted).
 pub async fn close(app: &AppHandle, state: &AppState, name: &str) -> Result<()> {
-    let ws = state.engine.show(name).await?;
+    let ws = state.client.show(name).await?.workspace;
     if let Some(window) = app.get_webview_window(&label(&ws.id)) {
         let _ = window.close();
     }

@@ -1,5 +1,6 @@
-//! Berth desktop: a thin Tauri shell over the `berth` engine. Windows, tray, events and the
-//! command adapters live here; everything about workspaces lives in the engine.
+//! Berth desktop: a thin Tauri shell, a client of the Berth daemon (started here when none
+//! runs). Windows, tray, events and the command adapters live here; everything about
+//! workspaces lives in the daemon's engine.
 
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
@@ -15,10 +16,14 @@ mod tray;
 #[cfg(test)]
 mod bindings;
 
-use berth::engine::{Engine, default_data_dir};
+use berth::client::{self, Autostart, Client};
 use state::AppState;
 use std::sync::Arc;
-use tauri::{AppHandle, Manager, WindowEvent};
+use std::sync::atomic::{AtomicBool, Ordering};
+use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
+
+/// Set once the quit path has told the daemon; the exit that follows is then let through.
+static QUITTING: AtomicBool = AtomicBool::new(false);
 
 fn main() {
     let state = match build_state() {
@@ -73,16 +78,70 @@ fn main() {
         .setup(|app| {
             tray::create(app.handle());
             events::forward(app.handle().clone());
+            quit_on_signals(app.handle().clone());
             Ok(())
         })
-        .run(tauri::generate_context!())
-        .expect("error while running Berth");
+        .build(tauri::generate_context!())
+        .expect("error while building Berth")
+        .run(|app, event| {
+            // The last window closed without a tray (or the OS asks): quit the way Quit does.
+            if let RunEvent::ExitRequested { api, .. } = event
+                && !QUITTING.load(Ordering::SeqCst)
+            {
+                api.prevent_exit();
+                let app = app.clone();
+                tauri::async_runtime::spawn(async move { quit(&app).await });
+            }
+        });
 }
 
+/// Every way out of the app: the daemon hears that Berth quits (and stops the workspaces if
+/// the settings say so), then the app exits.
+pub async fn quit(app: &AppHandle) {
+    if QUITTING.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    tray::quit(app).await;
+}
+
+/// SIGTERM, SIGINT and SIGHUP (logout, `kill`, Ctrl-C in a terminal) quit like Quit does.
+fn quit_on_signals(app: AppHandle) {
+    tauri::async_runtime::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
+            ) else {
+                eprintln!(
+                    "berth: cannot listen for signals; quitting by signal skips stop-on-quit"
+                );
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {}
+            }
+        }
+        #[cfg(windows)]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        quit(&app).await;
+    });
+}
+
+/// Connects to the daemon (starting it if none runs) before any window exists.
 fn build_state() -> berth::Result<AppState> {
-    let engine = Arc::new(Engine::open(&default_data_dir()?)?);
-    let language = engine.settings()?.language;
-    Ok(AppState::new(engine, i18n::I18n::new(language.as_deref())))
+    let client = tauri::async_runtime::block_on(async {
+        Client::connect(&client::data_dir()?, Autostart::from_env()).await
+    })?;
+    let client = Arc::new(client);
+    let language = tauri::async_runtime::block_on(client.settings())?.language;
+    Ok(AppState::new(client, i18n::I18n::new(language.as_deref())))
 }
 
 pub fn show_main(app: &AppHandle) {

@@ -1,14 +1,15 @@
 //! What the app keeps between commands, built completely before `manage`.
 
 use crate::i18n::I18n;
-use berth::engine::Engine;
+use berth::client::Client;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use tokio_util::sync::CancellationToken;
 
 pub struct AppState {
-    pub engine: Arc<Engine>,
+    /// The daemon, which owns every workspace; the app holds no engine of its own.
+    pub client: Arc<Client>,
     pub i18n: RwLock<I18n>,
     /// Running `follow_logs` streams, cancelled by `stop_logs` or when the view goes.
     log_follows: Mutex<HashMap<u32, CancellationToken>>,
@@ -18,9 +19,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(engine: Arc<Engine>, i18n: I18n) -> AppState {
+    pub fn new(client: Arc<Client>, i18n: I18n) -> AppState {
         AppState {
-            engine,
+            client,
             i18n: RwLock::new(i18n),
             log_follows: Mutex::new(HashMap::new()),
             next_follow: AtomicU32::new(1),

@@ -5,7 +5,7 @@
 use crate::i18n::I18n;
 use crate::ide;
 use crate::state::AppState;
-use berth::model::{QuitBehavior, Status, Workspace};
+use berth::model::{Status, Workspace};
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuBuilder, MenuEvent, SubmenuBuilder};
 use tauri::tray::TrayIconBuilder;
@@ -34,9 +34,10 @@ pub fn create(app: &AppHandle) {
 /// Rebuilds the menu and icon from the current workspaces.
 pub async fn refresh(app: &AppHandle) {
     let state = app.state::<AppState>();
-    let Ok(list) = state.engine.list().await else {
+    let Ok(views) = state.client.list().await else {
         return;
     };
+    let list: Vec<Workspace> = views.into_iter().map(|v| v.workspace).collect();
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
@@ -123,15 +124,15 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
     tauri::async_runtime::spawn(async move {
         let state = app.state::<AppState>();
         let result = match id.split_once(':') {
-            Some(("start", name)) => state.engine.start(name).await.map(drop),
-            Some(("stop", name)) => state.engine.stop(name).await.map(drop),
+            Some(("start", name)) => state.client.start(name).await.map(drop),
+            Some(("stop", name)) => state.client.stop(name).await.map(drop),
             Some(("ide", name)) => ide::open(&app, &state, name).await.map(drop),
             _ if id == "open" => {
                 crate::show_main(&app);
                 Ok(())
             }
             _ if id == "quit" => {
-                quit(&app).await;
+                crate::quit(&app).await;
                 Ok(())
             }
             _ => Ok(()),
@@ -142,17 +143,17 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
     });
 }
 
-/// Quits, first stopping workspaces if the settings say so.
+/// Quits Berth's app. The daemon applies "stop workspaces when Berth quits" (it owns them);
+/// every way out — tray Quit, the last window closed without a tray, a signal — comes here.
 pub async fn quit(app: &AppHandle) {
     let state = app.state::<AppState>();
-    let stop_all = state
-        .engine
-        .settings()
-        .is_ok_and(|s| s.on_quit == QuitBehavior::StopWorkspaces);
-    if stop_all && let Ok(list) = state.engine.list().await {
-        for ws in list.iter().filter(|w| w.status == Status::Running) {
-            let _ = state.engine.stop(ws.name.as_str()).await;
-        }
+    match state.client.quit().await {
+        Ok(outcome) if !outcome.failed.is_empty() => eprintln!(
+            "berth: could not stop {} on quit",
+            outcome.failed.join(", ")
+        ),
+        Err(e) => eprintln!("berth: could not tell the daemon Berth quits: {e}"),
+        _ => {}
     }
     app.exit(0);
 }

@@ -2,6 +2,7 @@
 
 use super::{Client, ContainerPlan, labels};
 use crate::error::{Code, Error, Result};
+use crate::model::Kind;
 use bollard::models::{ContainerSummaryStateEnum, NetworkCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, ListContainersOptionsBuilder, ListNetworksOptionsBuilder,
@@ -29,9 +30,31 @@ pub struct ContainerInfo {
 }
 
 impl ContainerInfo {
-    pub fn workspace_id(&self) -> Option<&str> {
-        self.labels.get(labels::ID).map(String::as_str)
+    /// The record this container says it belongs to: parsed, never used raw (a label can say
+    /// anything, `../../x` included).
+    pub fn owner(&self) -> Option<Uuid> {
+        labels::owner(&self.labels)
     }
+
+    pub fn kind(&self) -> Option<Kind> {
+        labels::kind(&self.labels)
+    }
+
+    /// The creation token it carries (labels are copied by `docker commit`, so this alone
+    /// proves nothing; it must match a token Berth stored and has not yet retired).
+    pub fn token(&self) -> Option<&str> {
+        self.labels.get(labels::TOKEN).map(String::as_str)
+    }
+}
+
+/// A network of this install.
+#[derive(Debug, Clone)]
+pub struct NetworkInfo {
+    pub name: String,
+    pub owner: Option<Uuid>,
+    pub kind: Option<Kind>,
+    /// The owner's name when the network was made (for the audit log).
+    pub owner_name: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -225,8 +248,8 @@ impl Client {
             .map_err(|e| self.fail("create network", e))
     }
 
-    /// Networks of this install: (name, workspace id label).
-    pub async fn list_networks(&self, install: Uuid) -> Result<Vec<(String, Option<String>)>> {
+    /// Networks of this install.
+    pub async fn list_networks(&self, install: Uuid) -> Result<Vec<NetworkInfo>> {
         let opts = ListNetworksOptionsBuilder::default()
             .filters(&labels::install_filter(install, None))
             .build();
@@ -239,8 +262,13 @@ impl Client {
             .into_iter()
             .filter(|n| labels::is_ours(n.labels.as_ref(), install))
             .map(|n| {
-                let id = n.labels.as_ref().and_then(|l| l.get(labels::ID).cloned());
-                (n.name.unwrap_or_default(), id)
+                let l = n.labels.unwrap_or_default();
+                NetworkInfo {
+                    name: n.name.unwrap_or_default(),
+                    owner: labels::owner(&l),
+                    kind: labels::kind(&l),
+                    owner_name: l.get(labels::NAME).cloned(),
+                }
             })
             .collect())
     }
@@ -258,5 +286,57 @@ fn ignore_not_found(err: Error) -> Result<()> {
         Ok(())
     } else {
         Err(err)
+    }
+}
+
+/// What a command run inside a container printed, and how it ended.
+#[derive(Debug, Clone)]
+pub struct ExecOutput {
+    pub exit_code: Option<i64>,
+    /// stdout and stderr, interleaved as they came.
+    pub output: String,
+}
+
+impl Client {
+    /// Runs `cmd` in the running container as its configured user and collects its output.
+    pub async fn exec(&self, id: &str, cmd: Vec<String>) -> Result<ExecOutput> {
+        use bollard::exec::{CreateExecOptions, StartExecResults};
+        let created = self
+            .api
+            .create_exec(
+                id,
+                CreateExecOptions {
+                    cmd: Some(cmd),
+                    attach_stdout: Some(true),
+                    attach_stderr: Some(true),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|e| self.fail("exec", e))?;
+        let started = self
+            .api
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| self.fail("exec", e))?;
+        let mut output = String::new();
+        if let StartExecResults::Attached {
+            output: mut out, ..
+        } = started
+        {
+            while let Some(chunk) = out.next().await {
+                let chunk = chunk.map_err(|e| self.fail("exec", e))?;
+                output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+        }
+        let inspected = self
+            .api
+            .inspect_exec(&created.id)
+            .await
+            .map_err(|e| self.fail("exec", e))?;
+        Ok(ExecOutput {
+            exit_code: inspected.exit_code,
+            output,
+        })
     }
 }

@@ -21,9 +21,13 @@ pub struct ContainerEvent {
 /// for nothing.
 const ACTIONS: &[&str] = &["start", "die", "destroy"];
 
+/// This install's container events from `since` (Unix seconds, fractional allowed) on: Docker
+/// replays what happened since then, so a subscriber that reconciles after subscribing misses
+/// nothing in between.
 pub fn container_events(
     client: &Client,
     install: Uuid,
+    since: f64,
 ) -> impl Stream<Item = Result<ContainerEvent>> + '_ {
     let mut filters = labels::install_filter(install, None);
     filters.insert("type".into(), vec!["container".into()]);
@@ -31,7 +35,10 @@ pub fn container_events(
         "event".into(),
         ACTIONS.iter().map(|a| a.to_string()).collect(),
     );
-    let opts = EventsOptionsBuilder::default().filters(&filters).build();
+    let opts = EventsOptionsBuilder::default()
+        .filters(&filters)
+        .since(&format!("{since:.3}"))
+        .build();
     client
         .api
         .events(Some(opts))

@@ -15,6 +15,8 @@ pub struct ImageInfo {
     pub size_bytes: i64,
     pub created: i64,
     pub labels: HashMap<String, String>,
+    /// The image's own `USER` (empty: root), from inspect only.
+    pub user: String,
 }
 
 impl ImageInfo {
@@ -77,6 +79,7 @@ impl Client {
                 size_bytes: i.size,
                 created: i.created,
                 labels: i.labels,
+                user: String::new(),
             })
             .collect())
     }
@@ -84,13 +87,17 @@ impl Client {
     /// `None` when no local image has that reference (there is no registry to pull from).
     pub async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>> {
         match self.api.inspect_image(reference).await {
-            Ok(i) => Ok(Some(ImageInfo {
-                id: i.id.unwrap_or_default(),
-                tags: i.repo_tags.unwrap_or_default(),
-                size_bytes: i.size.unwrap_or_default(),
-                created: 0,
-                labels: i.config.and_then(|c| c.labels).unwrap_or_default(),
-            })),
+            Ok(i) => {
+                let config = i.config.unwrap_or_default();
+                Ok(Some(ImageInfo {
+                    id: i.id.unwrap_or_default(),
+                    tags: i.repo_tags.unwrap_or_default(),
+                    size_bytes: i.size.unwrap_or_default(),
+                    created: 0,
+                    labels: config.labels.unwrap_or_default(),
+                    user: config.user.unwrap_or_default(),
+                }))
+            }
             Err(e) => {
                 let err = self.fail("inspect image", e);
                 if err.code == Code::NotFound {
@@ -219,6 +226,7 @@ mod tests {
             size_bytes: 0,
             created: 0,
             labels: HashMap::new(),
+            user: String::new(),
         };
         assert_eq!(img.ide_endpoint().unwrap(), IdeEndpoint::default());
         img.labels.insert(labels::IDE_PORT.into(), "3000".into());

@@ -1,7 +1,7 @@
 //! Ownership labels (DESIGN.md). Berth finds its objects by these, never by parsing names,
 //! and never touches an object whose `dev.berth.install` is not its own.
 
-use crate::model::Workspace;
+use crate::model::{Kind, Workspace};
 use std::collections::HashMap;
 use uuid::Uuid;
 
@@ -10,6 +10,8 @@ pub const INSTALL: &str = "dev.berth.install";
 pub const KIND: &str = "dev.berth.kind";
 pub const ID: &str = "dev.berth.id";
 pub const NAME: &str = "dev.berth.name";
+/// Per-container creation token (see `store` migration 003).
+pub const TOKEN: &str = "dev.berth.token";
 
 /// Image labels of the image contract.
 pub const IDE_PORT: &str = "dev.berth.ide.port";
@@ -23,10 +25,19 @@ pub fn for_workspace(install: Uuid, ws: &Workspace) -> HashMap<String, String> {
     HashMap::from([
         (MANAGED.to_string(), "true".to_string()),
         (INSTALL.to_string(), install.to_string()),
-        (KIND.to_string(), "workspace".to_string()),
+        (KIND.to_string(), Kind::Workspace.as_str().to_string()),
         (ID.to_string(), ws.id.to_string()),
         (NAME.to_string(), ws.name.to_string()),
     ])
+}
+
+/// The owner id of an object, if its label holds a real UUID.
+pub fn owner(labels: &HashMap<String, String>) -> Option<Uuid> {
+    labels.get(ID).and_then(|raw| Uuid::parse_str(raw).ok())
+}
+
+pub fn kind(labels: &HashMap<String, String>) -> Option<Kind> {
+    labels.get(KIND).and_then(|raw| Kind::parse(raw))
 }
 
 /// A `filters` argument selecting every object of this install (optionally one workspace).

@@ -7,7 +7,7 @@ mod images;
 pub mod labels;
 mod plan;
 
-pub use containers::{ContainerInfo, LogLine};
+pub use containers::{ContainerInfo, ExecOutput, LogLine, NetworkInfo};
 pub use events::{ContainerEvent, container_events};
 pub use images::{BuildProgress, ImageInfo, context_from_dir};
 pub use plan::{
@@ -28,7 +28,7 @@ pub struct Client {
     host: String,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct EngineVersion {
     pub version: String,
     pub api_version: String,

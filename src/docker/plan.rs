@@ -33,6 +33,8 @@ pub struct RunAs {
     /// [`code_workspace_path`]. A bind mount costs nothing at create time; copying a file
     /// into the container took longer than creating the container.
     pub code_workspace_file: Option<std::path::PathBuf>,
+    /// The creation token Berth stored for this container (label `dev.berth.token`).
+    pub token: Option<String>,
 }
 
 /// The container for `ws`, publishing the IDE on `127.0.0.1:<ws.port>`.
@@ -42,7 +44,11 @@ pub fn plan_container(
     install: Uuid,
     run: &RunAs,
 ) -> ContainerPlan {
-    let mut env = vec![format!("BERTH_OPEN={}", code_workspace_path(ws))];
+    let mut env = vec![
+        format!("BERTH_OPEN={}", code_workspace_path(ws)),
+        // For the image's own use (Berth's built-in extension shows it in the status bar).
+        format!("BERTH_WORKSPACE={}", ws.name),
+    ];
     if let Some(hash) = &run.ide_password_hash {
         env.push(format!("HASHED_PASSWORD={hash}"));
     }
@@ -106,7 +112,13 @@ pub fn plan_container(
             env: Some(env),
             // The workspace's name as hostname: shells inside show where they are.
             hostname: Some(ws.name.to_string()),
-            labels: Some(labels::for_workspace(install, ws)),
+            labels: Some({
+                let mut l = labels::for_workspace(install, ws);
+                if let Some(token) = &run.token {
+                    l.insert(labels::TOKEN.to_string(), token.clone());
+                }
+                l
+            }),
             exposed_ports: Some(vec![ide_port]),
             working_dir: Some(WORKSPACE_ROOT.to_string()),
             host_config: Some(host_config),
@@ -263,8 +275,11 @@ mod tests {
             user: Some("1000:1000".into()),
             ide_password_hash: Some("$argon2id$v=19$x".into()),
             code_workspace_file: Some("/data/code-workspaces/x.code-workspace".into()),
+            token: Some("t0k3n".into()),
         };
         let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &run);
+        let labels = plan.body.labels.clone().unwrap();
+        assert_eq!(labels.get(labels::TOKEN).map(String::as_str), Some("t0k3n"));
         let mounts = plan
             .body
             .host_config
@@ -286,6 +301,7 @@ mod tests {
         let env = plan.body.env.unwrap();
         assert!(env.contains(&"HASHED_PASSWORD=$argon2id$v=19$x".to_string()));
         assert!(env.contains(&"BERTH_OPEN=/workspace/demo.code-workspace".to_string()));
+        assert!(env.contains(&"BERTH_WORKSPACE=demo".to_string()));
     }
 
     #[test]

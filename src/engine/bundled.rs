@@ -5,7 +5,7 @@
 use super::Engine;
 use crate::docker::{BuildProgress, labels};
 use crate::error::{Error, Result};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 
@@ -80,13 +80,37 @@ pub const BUNDLED: &[Bundle] = &[
                 include_bytes!("../../docker/workspace-offline/prepare.sh"),
                 0o755,
             ),
+            (
+                "machine-settings.json",
+                include_bytes!("../../docker/workspace-offline/machine-settings.json"),
+                0o644,
+            ),
+            (
+                "profile.sh",
+                include_bytes!("../../docker/workspace-offline/profile.sh"),
+                0o644,
+            ),
+            (
+                "extensions/berth-workspace/package.json",
+                include_bytes!(
+                    "../../docker/workspace-offline/extensions/berth-workspace/package.json"
+                ),
+                0o644,
+            ),
+            (
+                "extensions/berth-workspace/extension.js",
+                include_bytes!(
+                    "../../docker/workspace-offline/extensions/berth-workspace/extension.js"
+                ),
+                0o644,
+            ),
         ],
         host_files: &[],
         prepare: Some("prepare.sh"),
     },
 ];
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ImageEntry {
     pub reference: String,
@@ -98,7 +122,7 @@ pub struct ImageEntry {
     pub title: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BuildOutcome {
     pub tag: String,

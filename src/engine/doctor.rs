@@ -2,10 +2,10 @@
 
 use super::{BUNDLED, Engine};
 use crate::docker::EngineVersion;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DoctorReport {
     pub berth_version: String,
     pub data_dir: PathBuf,
@@ -17,7 +17,7 @@ pub struct DoctorReport {
     pub problems: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DockerReport {
     pub host: String,
     pub reachable: bool,

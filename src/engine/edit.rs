@@ -2,12 +2,12 @@
 //! fixed for the workspace's life (they are its container); changing those means a new one.
 
 use super::Engine;
-use crate::error::{Error, Result};
-use crate::model::{LimitOverrides, Workspace};
+use crate::error::Result;
+use crate::model::{LimitOverrides, Workspace, validate_idle_timeout};
 use crate::store::Outcome;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WorkspaceEdit {
     pub description: String,
@@ -15,15 +15,13 @@ pub struct WorkspaceEdit {
     pub idle_timeout_secs: Option<u64>,
 }
 
-const MIN_IDLE_SECS: u64 = 60;
-
 impl Engine {
-    /// Saves the edit and applies new limits to the existing container right away.
+    /// Saves the edit and applies new limits to the existing container right away. Everything
+    /// is checked here, whatever the client checked already.
     pub async fn edit(&self, name: &str, edit: WorkspaceEdit) -> Result<Workspace> {
-        if edit.idle_timeout_secs.is_some_and(|s| s < MIN_IDLE_SECS) {
-            return Err(Error::invalid("the idle timeout must be at least a minute")
-                .keyed("idle_too_short", []));
-        }
+        super::lifecycle::check_description(&edit.description)?;
+        edit.limits.validate()?;
+        validate_idle_timeout(edit.idle_timeout_secs)?;
         let ws = self.find(name)?;
         let docker = self.docker().await?;
         let _lock = self.lock_workspace(&ws).await?;
@@ -42,6 +40,8 @@ impl Engine {
             Outcome::Ok,
             "description, limits or idle timeout changed",
         );
-        self.reload(ws.id, name)
+        let ws = self.reload(ws.id, name)?;
+        self.emit_updated(&ws);
+        Ok(ws)
     }
 }

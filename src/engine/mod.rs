@@ -3,30 +3,34 @@
 //! the first Docker use of an engine reconciles the database with what Docker really has.
 
 mod bundled;
+mod containers;
 mod doctor;
 mod edit;
 mod health;
 mod ide_login;
+mod image_check;
 mod lifecycle;
-mod lock;
+mod quit;
 mod reconcile;
+mod start;
 mod watch;
 
+pub use crate::api::endpoint::default_data_dir;
 pub use bundled::{BUNDLED, BuildOutcome, Bundle, ImageEntry};
 pub use doctor::{DockerReport, DoctorReport};
 pub use edit::WorkspaceEdit;
 pub use ide_login::IdeSession;
-pub use lifecycle::{CreateRequest, Started};
+pub use image_check::{CheckItem, ImageCheck};
+pub use lifecycle::{CreateRequest, Deleted, Started};
 pub use reconcile::ReconcileReport;
-pub use watch::Watcher;
 
 use crate::docker;
 use crate::error::{Code, Error, Result};
-use crate::model::{Settings, Status, Workspace, WorkspaceId};
+use crate::lockfile::{FileLock, lock_path};
+use crate::model::{Settings, Status, Workspace, WorkspaceId, WorkspaceView};
 use crate::secrets::IdeSecrets;
 use crate::store::{AuditEntry, Outcome, Store};
-use lock::{FileLock, lock_path};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -36,8 +40,8 @@ use uuid::Uuid;
 /// How long an operation waits for another one on the same workspace.
 const LOCK_WAIT: Duration = Duration::from_secs(300);
 
-/// What the engine tells its listeners (the app's main window). Named in one place.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// What the engine tells its listeners (every client of the daemon). Named in one place.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EngineEvent {
@@ -60,6 +64,11 @@ pub enum EngineEvent {
         name: String,
         step: String,
     },
+    /// A workspace changed beyond its status (created, edited, moved to another port): the
+    /// whole view, so every client shows the new URL or limits at once.
+    Updated {
+        workspace: Box<WorkspaceView>,
+    },
     DockerLost {
         message: String,
     },
@@ -73,17 +82,6 @@ pub struct Engine {
     docker: OnceCell<docker::Client>,
     events: broadcast::Sender<EngineEvent>,
     secrets: IdeSecrets,
-}
-
-/// `BERTH_DATA_DIR`, else the OS data dir (`~/.local/share/berth`, `~/Library/Application
-/// Support/berth`, `%APPDATA%\berth`).
-pub fn default_data_dir() -> Result<PathBuf> {
-    match std::env::var_os("BERTH_DATA_DIR") {
-        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
-        _ => dirs::data_dir()
-            .map(|d| d.join("berth"))
-            .ok_or_else(|| Error::invalid("cannot find the OS data folder; set BERTH_DATA_DIR")),
-    }
 }
 
 impl Engine {
@@ -161,6 +159,18 @@ impl Engine {
             .ok_or_else(|| no_such_workspace(name))
     }
 
+    /// Workspaces whose container runs (they keep the daemon alive).
+    pub fn running_count(&self) -> Result<usize> {
+        self.db(|s| s.running_count())
+    }
+
+    /// Folds SQLite's log into the database file; called once at daemon exit.
+    pub fn checkpoint(&self) {
+        if let Err(e) = self.db(|s| s.checkpoint()) {
+            tracing::warn!("could not checkpoint the database: {e}");
+        }
+    }
+
     /// Runs `f` on the store. Never held across an `.await`.
     fn db<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
         let mut store = self
@@ -174,7 +184,7 @@ impl Engine {
         // The audit log must never turn a success into a failure; a write error is reported
         // on stderr instead.
         if let Err(e) = self.db(|s| s.audit(Some(ws), action, outcome, detail)) {
-            eprintln!("berth: could not write the audit log: {e}");
+            tracing::error!("could not write the audit log: {e}");
         }
     }
 
@@ -189,6 +199,12 @@ impl Engine {
             id: ws.id,
             name: ws.name.to_string(),
             status,
+        });
+    }
+
+    fn emit_updated(&self, ws: &Workspace) {
+        let _ = self.events.send(EngineEvent::Updated {
+            workspace: Box::new(ws.clone().into()),
         });
     }
 
@@ -209,8 +225,8 @@ impl Engine {
         .await
     }
 
-    fn try_lock_workspace(&self, id: &str) -> Result<Option<FileLock>> {
-        FileLock::try_acquire(&lock_path(&self.data_dir, id))
+    fn try_lock_workspace(&self, id: &WorkspaceId) -> Result<Option<FileLock>> {
+        FileLock::try_acquire(&lock_path(&self.data_dir, &id.to_string()))
     }
 }
 

@@ -1,55 +1,28 @@
-//! Following Docker's events so listeners hear of changes made outside Berth (`docker stop`)
-//! at once. If the engine goes away the watcher says so, retries with backoff, and reconciles
-//! when it is back — events missed meanwhile are caught by that reconcile.
+//! Following Docker's events so clients hear of changes made outside Berth (`docker stop`) at
+//! once. Each (re)connection subscribes first — from a moment just before, so Docker replays
+//! anything in between — and reconciles second: nothing that happens around a reconnect is
+//! lost. If the engine goes away the watcher says so and retries with back-off.
 
 use super::{Engine, EngineEvent};
 use crate::docker::{self, ContainerEvent};
 use crate::model::{Status, WorkspaceId};
+use crate::store::Outcome;
 use futures_util::StreamExt;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-/// A running watch; stops when dropped.
-pub struct Watcher {
-    cancel: CancellationToken,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Drop for Watcher {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
-    }
-}
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
+/// How far back a subscription starts: covers the gap to the reconcile and a little clock skew
+/// with a remote engine. Replayed events are applied again, which changes nothing.
+const REPLAY: Duration = Duration::from_secs(2);
 
 impl Engine {
-    /// Starts watching; status changes arrive on [`Engine::subscribe`].
-    pub fn watch(self: &Arc<Self>) -> Watcher {
-        let cancel = CancellationToken::new();
-        let engine = Arc::clone(self);
-        let token = cancel.clone();
-        let task = tokio::spawn(async move {
-            tokio::select! {
-                _ = token.cancelled() => {}
-                _ = engine.watch_loop() => {}
-            }
-        });
-        Watcher {
-            cancel,
-            task: Some(task),
-        }
-    }
-
-    async fn watch_loop(&self) {
+    /// Watches Docker for as long as it is polled (the daemon's `docker-events` task); status
+    /// changes arrive on [`Engine::subscribe`].
+    pub async fn watch_docker(&self) {
         let mut backoff = Duration::from_millis(250);
         let mut lost = false;
         loop {
+            let since = unix_now() - REPLAY.as_secs_f64();
             let client = match self.docker().await {
                 Ok(c) => c.clone(),
                 Err(e) => {
@@ -59,13 +32,15 @@ impl Engine {
                     continue;
                 }
             };
-            let mut events = Box::pin(docker::container_events(&client, self.install));
+            let mut events = Box::pin(docker::container_events(&client, self.install, since));
+            // What happened while nobody watched is only visible by listing.
+            if let Err(e) = self.reconcile_with(&client).await {
+                self.lost(&mut lost, e.message);
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                continue;
+            }
             if lost {
-                // Back after an outage: what happened meanwhile is only visible by listing.
-                if self.reconcile_with(&client).await.is_err() {
-                    tokio::time::sleep(backoff).await;
-                    continue;
-                }
                 lost = false;
                 let _ = self.events.send(EngineEvent::DockerBack);
             }
@@ -101,30 +76,37 @@ impl Engine {
         let Some(status) = status_after(&event.action) else {
             return;
         };
-        let Some(id) = event
-            .workspace_id
-            .as_deref()
-            .and_then(|raw| uuid::Uuid::parse_str(raw).ok())
-            .map(WorkspaceId)
-        else {
+        let Some(id) = event.workspace_id.as_deref().and_then(WorkspaceId::parse) else {
             return;
         };
         let Ok(Some(ws)) = self.db(|s| s.workspace(id)) else {
             return;
         };
-        // Only for a container we know as this workspace's: a stale duplicate dying must not
-        // mark a running workspace stopped.
+        // Only for the container Berth recorded: a copy made with `docker commit` carries the
+        // same labels, and a stale duplicate dying must not mark a running workspace stopped.
         if ws.container_id.as_deref() != Some(event.container_id.as_str()) {
             return;
         }
         // A Berth operation holding the workspace records and announces its own result
         // ("running" only once the IDE is healthy); only outside changes are ours to report.
-        if let Ok(Some(_lock)) = self.try_lock_workspace(&id.to_string()) {
+        if let Ok(Some(_lock)) = self.try_lock_workspace(&id) {
+            if ws.status == status {
+                return;
+            }
             let container = (status != Status::Missing).then_some(event.container_id.as_str());
             let _ = self.db(|s| s.set_container(id, container, status));
+            let why = format!("changed outside Berth: {} → {status}", ws.status);
+            self.audit(&ws, "outside", Outcome::Info, &why);
             self.emit_status(&ws, status);
         }
     }
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// The status a Docker action leaves a container in; `None` for actions that change nothing.

@@ -33,11 +33,58 @@ impl LimitOverrides {
     }
 }
 
+/// The sane ranges. Docker reads 0 as "unlimited" and a container without limits is never a
+/// default, so the bottom of each range is well above zero.
+const CPUS: std::ops::RangeInclusive<f64> = 0.01..=1024.0;
 const MIN_MEMORY: u64 = 16 * 1024 * 1024;
+const MAX_MEMORY: u64 = 1 << 40;
+const PIDS: std::ops::RangeInclusive<i64> = 16..=1_000_000;
+
+impl Limits {
+    /// The engine's check of limits from any client: all three within the sane ranges.
+    pub fn validate(&self) -> Result<()> {
+        LimitOverrides {
+            cpus: Some(self.cpus),
+            memory_bytes: Some(self.memory_bytes),
+            pids: Some(self.pids),
+        }
+        .validate()
+    }
+}
+
+impl LimitOverrides {
+    pub fn validate(&self) -> Result<()> {
+        if let Some(c) = self.cpus
+            && !(c.is_finite() && CPUS.contains(&c))
+        {
+            return Err(Error::invalid(format!(
+                "invalid CPU limit {c}: it must be from 0.01 to 1024 cores"
+            ))
+            .keyed("limit_cpus", [("value", c.to_string())]));
+        }
+        if let Some(m) = self.memory_bytes
+            && !(MIN_MEMORY..=MAX_MEMORY).contains(&m)
+        {
+            return Err(Error::invalid(format!(
+                "invalid memory limit of {m} bytes: it must be from 16m to 1024g"
+            ))
+            .keyed("limit_memory", [("value", m.to_string())]));
+        }
+        if let Some(p) = self.pids
+            && !PIDS.contains(&p)
+        {
+            return Err(Error::invalid(format!(
+                "invalid process limit {p}: it must be from 16 to 1000000"
+            ))
+            .keyed("limit_pids", [("value", p.to_string())]));
+        }
+        Ok(())
+    }
+}
 
 pub fn parse_cpus(raw: &str) -> Result<f64> {
     match raw.trim().parse::<f64>() {
-        Ok(n) if n.is_finite() && (0.01..=1024.0).contains(&n) => Ok(n),
+        Ok(n) if n.is_finite() && CPUS.contains(&n) => Ok(n),
         _ => Err(Error::invalid(format!(
             "invalid CPU limit {raw:?}: use a number of cores such as 1 or 1.5"
         ))),
@@ -66,7 +113,7 @@ pub fn parse_memory(raw: &str) -> Result<u64> {
         _ => return Err(invalid()),
     };
     let bytes = num * mult as f64;
-    if !bytes.is_finite() || bytes < MIN_MEMORY as f64 || bytes > u64::MAX as f64 {
+    if !bytes.is_finite() || bytes < MIN_MEMORY as f64 || bytes > MAX_MEMORY as f64 {
         return Err(invalid());
     }
     Ok(bytes as u64)
@@ -74,10 +121,24 @@ pub fn parse_memory(raw: &str) -> Result<u64> {
 
 pub fn parse_pids(raw: &str) -> Result<i64> {
     match raw.trim().parse::<i64>() {
-        Ok(n) if (16..=1_000_000).contains(&n) => Ok(n),
+        Ok(n) if PIDS.contains(&n) => Ok(n),
         _ => Err(Error::invalid(format!(
             "invalid process limit {raw:?}: use a whole number from 16 to 1000000"
         ))),
+    }
+}
+
+/// Idle timeouts: at least a minute, at most a week ("off" is the way to say never).
+pub const IDLE_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 60..=7 * 24 * 3600;
+
+/// The engine's check of an idle timeout from any client (`None`: never).
+pub fn validate_idle_timeout(secs: Option<u64>) -> Result<()> {
+    match secs {
+        Some(s) if !IDLE_TIMEOUT_SECS.contains(&s) => Err(Error::invalid(format!(
+            "invalid idle timeout of {s} s: it must be from a minute to a week, or off"
+        ))
+        .keyed("idle_too_short", [])),
+        _ => Ok(()),
     }
 }
 
@@ -88,9 +149,9 @@ pub fn parse_idle_timeout(raw: &str) -> Result<Option<Duration>> {
         return Ok(None);
     }
     match humantime::parse_duration(s) {
-        Ok(d) if d >= Duration::from_secs(60) => Ok(Some(d)),
+        Ok(d) if IDLE_TIMEOUT_SECS.contains(&d.as_secs()) => Ok(Some(d)),
         _ => Err(Error::invalid(format!(
-            "invalid idle timeout {raw:?}: use a duration of at least a minute such as 30m or 2h, or \"off\""
+            "invalid idle timeout {raw:?}: use a duration from a minute to a week such as 30m or 2h, or \"off\""
         ))),
     }
 }
@@ -134,6 +195,48 @@ mod tests {
         );
         assert_eq!(parse_idle_timeout("off").unwrap(), None);
         assert!(parse_idle_timeout("5s").is_err() && parse_idle_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn the_engine_refuses_zero_negative_and_absurd_limits() {
+        let bad = [
+            LimitOverrides {
+                cpus: Some(0.0),
+                ..Default::default()
+            },
+            LimitOverrides {
+                cpus: Some(-1.0),
+                ..Default::default()
+            },
+            LimitOverrides {
+                cpus: Some(f64::NAN),
+                ..Default::default()
+            },
+            LimitOverrides {
+                memory_bytes: Some(0),
+                ..Default::default()
+            },
+            LimitOverrides {
+                memory_bytes: Some(u64::MAX),
+                ..Default::default()
+            },
+            LimitOverrides {
+                pids: Some(0),
+                ..Default::default()
+            },
+            LimitOverrides {
+                pids: Some(-1),
+                ..Default::default()
+            },
+        ];
+        for o in bad {
+            let err = o.validate().unwrap_err();
+            assert!(err.message.starts_with("invalid"), "{o:?}: {}", err.message);
+        }
+        assert!(LimitOverrides::default().validate().is_ok());
+        assert!(validate_idle_timeout(Some(0)).is_err());
+        assert!(validate_idle_timeout(Some(59)).is_err());
+        assert!(validate_idle_timeout(Some(3600)).is_ok() && validate_idle_timeout(None).is_ok());
     }
 
     #[test]

@@ -9,9 +9,10 @@ mod workspace;
 
 pub use image_ref::ImageRef;
 pub use limits::{
-    LimitOverrides, Limits, format_memory, parse_cpus, parse_idle_timeout, parse_memory, parse_pids,
+    IDLE_TIMEOUT_SECS, LimitOverrides, Limits, format_memory, parse_cpus, parse_idle_timeout,
+    parse_memory, parse_pids, validate_idle_timeout,
 };
 pub use name::WorkspaceName;
 pub use project::{folder_name, validate_project_path};
 pub use settings::{PortRange, QuitBehavior, Settings};
-pub use workspace::{IdeAuth, IdeEndpoint, Status, Workspace, WorkspaceId, WorkspaceView};
+pub use workspace::{IdeAuth, IdeEndpoint, Kind, Status, Workspace, WorkspaceId, WorkspaceView};

@@ -83,10 +83,28 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The engine's check of settings from any client.
     pub fn validate(&self) -> Result<()> {
         PortRange::new(self.port_range.first, self.port_range.last)?;
-        if self.max_running == 0 {
-            return Err(Error::invalid("max running workspaces must be at least 1"));
+        if self.port_range.first < 1024 {
+            return Err(Error::invalid(format!(
+                "invalid port range {}: ports below 1024 need administrator rights; start at 1024 or above",
+                self.port_range
+            )));
+        }
+        if !(1..=100).contains(&self.max_running) {
+            return Err(Error::invalid(format!(
+                "invalid number of workspaces running at once ({}): it must be from 1 to 100",
+                self.max_running
+            )));
+        }
+        self.default_limits.validate()?;
+        super::validate_idle_timeout(self.default_idle_timeout_secs)?;
+        if !(1..=3600).contains(&self.start_timeout_secs) {
+            return Err(Error::invalid(format!(
+                "invalid start timeout of {} s: it must be from 1 s to an hour",
+                self.start_timeout_secs
+            )));
         }
         if let Some(lang) = &self.language
             && !["en", "de"].contains(&lang.as_str())
@@ -94,9 +112,6 @@ impl Settings {
             return Err(Error::invalid(format!(
                 "unsupported language {lang:?} (en, de)"
             )));
-        }
-        if self.start_timeout_secs == 0 {
-            return Err(Error::invalid("start timeout must be at least one second"));
         }
         Ok(())
     }

@@ -15,6 +15,11 @@ impl WorkspaceId {
         WorkspaceId(Uuid::new_v4())
     }
 
+    /// An id from outside (a Docker label, a lock file name): only a real UUID is one.
+    pub fn parse(raw: &str) -> Option<WorkspaceId> {
+        Uuid::parse_str(raw).ok().map(WorkspaceId)
+    }
+
     /// First 8 hex digits: enough to tell containers apart in `docker ps`.
     pub fn short(&self) -> String {
         self.0.simple().to_string()[..8].to_string()
@@ -30,6 +35,30 @@ impl Default for WorkspaceId {
 impl fmt::Display for WorkspaceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
+    }
+}
+
+/// The kinds of container Berth runs. They share one runtime (labels, reconcile, ports, caps);
+/// each kind has its own records and its own running cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Workspace,
+    Preview,
+}
+
+impl Kind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Kind::Workspace => "workspace",
+            Kind::Preview => "preview",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Kind> {
+        [Kind::Workspace, Kind::Preview]
+            .into_iter()
+            .find(|k| k.as_str() == raw)
     }
 }
 
@@ -142,7 +171,7 @@ pub struct Workspace {
 
 /// A workspace as scripts and the UI see it: the stored fields plus what follows from them,
 /// computed here once (the CLI's `--json` and the app both show this).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct WorkspaceView {
     #[serde(flatten)]

@@ -56,12 +56,9 @@ impl IdeSecrets {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => return Err(Error::io("cannot read the IDE secret", e)),
         }
-        let mut bytes = [0u8; 32];
-        getrandom::fill(&mut bytes)
-            .map_err(|e| Error::new(Code::Io, format!("no randomness for a secret: {e}")))?;
-        let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        write_private(&self.dir, &path, &secret)?;
-        Ok(Sensitive(secret))
+        let secret = random_secret()?;
+        write_private(&self.dir, &path, secret.expose())?;
+        Ok(secret)
     }
 
     pub fn remove(&self, workspace_id: &str) -> Result<()> {
@@ -71,6 +68,16 @@ impl IdeSecrets {
             Err(e) => Err(Error::io("cannot remove the IDE secret", e)),
         }
     }
+}
+
+/// 256 random bits, as 64 hex digits.
+pub fn random_secret() -> Result<Sensitive<String>> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| Error::new(Code::Io, format!("no randomness for a secret: {e}")))?;
+    Ok(Sensitive(
+        bytes.iter().map(|b| format!("{b:02x}")).collect(),
+    ))
 }
 
 /// The argon2id hash (PHC string) of a secret, as code-server's `HASHED_PASSWORD` wants it.

@@ -17,6 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/001_init.sql")),
     M::up(include_str!("migrations/002_ide_auth.sql")),
+    M::up(include_str!("migrations/003_container_token.sql")),
 ];
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -68,6 +69,14 @@ impl Store {
             ),
         })?;
         Ok(Store { conn })
+    }
+
+    /// Folds the write-ahead log into the database file (at daemon exit): a clean file for
+    /// backups and the next start.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// Runs `f` in an IMMEDIATE transaction: the write lock is taken up front, so a

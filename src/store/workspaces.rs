@@ -119,6 +119,8 @@ impl Store {
         Ok(())
     }
 
+    /// Records the container (and its status). Recording a container ends its pending token:
+    /// from now on only this id is the workspace's container.
     pub fn set_container(
         &mut self,
         id: WorkspaceId,
@@ -126,10 +128,44 @@ impl Store {
         status: Status,
     ) -> Result<()> {
         self.conn.execute(
-            "UPDATE workspaces SET container_id = ?2, status = ?3, updated_at = ?4 WHERE id = ?1",
+            "UPDATE workspaces SET container_id = ?2, status = ?3, updated_at = ?4,
+                pending_token = CASE WHEN ?2 IS NULL THEN pending_token ELSE NULL END
+             WHERE id = ?1",
             params![id.to_string(), container_id, status.as_str(), now_secs()],
         )?;
         Ok(())
+    }
+
+    /// Stores the token of a container about to be created (before Docker sees it).
+    pub fn set_pending_token(&mut self, id: WorkspaceId, token: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE workspaces SET pending_token = ?2 WHERE id = ?1",
+            params![id.to_string(), token],
+        )?;
+        Ok(())
+    }
+
+    /// Tokens of containers whose creation was never recorded, by workspace.
+    pub fn pending_tokens(&self) -> Result<std::collections::HashMap<WorkspaceId, String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, pending_token FROM workspaces WHERE pending_token IS NOT NULL")?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((parse_id(&r.get::<_, String>(0)?)?, r.get::<_, String>(1)?))
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    /// Workspaces whose container runs (or is being started or stopped).
+    pub fn running_count(&self) -> Result<usize> {
+        let n: i64 = self.conn.query_row(
+            "SELECT count(*) FROM workspaces WHERE status IN ('running', 'starting', 'stopping')",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(n as usize)
     }
 
     /// The editable part of a workspace: description, limits, idle timeout.
@@ -304,6 +340,32 @@ mod tests {
         store.delete_workspace(ws.id).unwrap();
         assert!(store.workspace(ws.id).unwrap().is_none());
         assert_eq!(store.port_allocations().unwrap(), vec![(10005, other.id)]);
+    }
+
+    #[test]
+    fn recording_a_container_ends_its_pending_token() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let ws = store
+            .insert_workspace(&sample("demo"), |_| Ok(10000))
+            .unwrap();
+        store.set_pending_token(ws.id, "t1").unwrap();
+        store.set_container(ws.id, None, Status::Missing).unwrap();
+        assert_eq!(
+            store
+                .pending_tokens()
+                .unwrap()
+                .get(&ws.id)
+                .map(String::as_str),
+            Some("t1")
+        );
+        store
+            .set_container(ws.id, Some("c1"), Status::Stopped)
+            .unwrap();
+        assert!(store.pending_tokens().unwrap().is_empty());
+        assert_eq!(store.running_count().unwrap(), 0);
+        store.set_status(ws.id, Status::Running).unwrap();
+        assert_eq!(store.running_count().unwrap(), 1);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! The test harness: each test gets its own data dir (so its own install id), its own port
-//! range, the real `berth` binary and the real Docker engine; dropping it removes every
-//! Docker object of that install, even when the test failed halfway.
+//! The test harness: each test gets its own data dir (so its own install id and its own
+//! daemon), its own port range, the real `berth` binary and the real Docker engine; dropping it
+//! stops that daemon and removes every Docker object of that install, even when the test
+//! failed halfway.
 
+use berth::client::{Autostart, Client};
 use berth::engine::Engine;
 use berth::model::{PortRange, Settings};
 use serde_json::Value;
@@ -11,7 +13,7 @@ use std::sync::Once;
 use std::sync::atomic::{AtomicU16, Ordering};
 
 pub const IMAGE: &str = "berth-test:latest";
-const BERTH: &str = env!("CARGO_BIN_EXE_berth");
+pub const BERTH: &str = env!("CARGO_BIN_EXE_berth");
 
 /// Ranges of 20 ports per test, far from the default range, so parallel tests never compete.
 static NEXT_RANGE: AtomicU16 = AtomicU16::new(0);
@@ -35,7 +37,8 @@ impl TestEnv {
             range,
             dir,
         };
-        let engine = env.engine();
+        // Before any daemon exists, the test's settings go straight into its new database.
+        let engine = Engine::open(&env.data_dir()).expect("open engine");
         let settings = Settings {
             port_range: range,
             max_running: 8,
@@ -50,16 +53,53 @@ impl TestEnv {
         self.dir.path().join("data")
     }
 
-    /// An engine on this test's data dir (for settings and direct engine tests).
-    pub fn engine(&self) -> Engine {
-        Engine::open(&self.data_dir()).expect("open engine")
+    /// A client of this test's daemon (started if none runs), as the app would have one.
+    pub async fn client(&self) -> Client {
+        Client::connect(&self.data_dir(), Autostart::Program(BERTH.into()))
+            .await
+            .expect("connect to the daemon")
     }
 
+    /// Changes settings through the daemon, as the app's settings screen does.
     pub fn update_settings(&self, f: impl FnOnce(&mut Settings)) {
-        let engine = self.engine();
-        let mut s = engine.settings().unwrap();
-        f(&mut s);
-        engine.save_settings(&s).unwrap();
+        block_on(async {
+            let client = self.client().await;
+            let mut s = client.settings().await.unwrap();
+            f(&mut s);
+            client.save_settings(&s).await.unwrap();
+        })
+    }
+
+    /// The pid of this test's daemon, from the file it writes.
+    pub fn daemon_pid(&self) -> Option<u32> {
+        berth::daemon::read_info(&self.data_dir()).map(|i| i.pid)
+    }
+
+    /// Stops this test's daemon (if one runs) and waits until it is gone.
+    pub fn stop_daemon(&self) {
+        let out = self
+            .cmd()
+            .env("BERTH_NO_AUTOSTART", "1")
+            .args(["daemon", "stop"])
+            .output()
+            .expect("run berth daemon stop");
+        assert!(
+            out.status.success(),
+            "berth daemon stop: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// Polls `f` every 20 ms until it is true; fails the test after `secs` seconds.
+    pub fn eventually(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while !f() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "never within {secs} s: {what}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     /// A real project folder (created) under this test's temp dir.
@@ -73,7 +113,10 @@ impl TestEnv {
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::new(BERTH);
         cmd.env("BERTH_DATA_DIR", self.data_dir())
-            .env_remove("BERTH_FAILPOINT");
+            .env_remove("BERTH_FAILPOINT")
+            .env_remove("BERTH_NO_AUTOSTART")
+            .env_remove("BERTH_DAEMON_IDLE_SECS")
+            .env_remove("BERTH_TEST_DAEMON_VERSION");
         cmd
     }
 
@@ -152,6 +195,12 @@ impl Drop for TestEnv {
         if self.install.is_empty() {
             return;
         }
+        // The daemon this test started goes first, so it cannot react to the clean-up.
+        let _ = self
+            .cmd()
+            .env("BERTH_NO_AUTOSTART", "1")
+            .args(["daemon", "stop"])
+            .output();
         for id in self.containers(None) {
             let _ = Command::new("docker").args(["rm", "-f", &id]).output();
         }
@@ -159,6 +208,15 @@ impl Drop for TestEnv {
             let _ = Command::new("docker").args(["network", "rm", &id]).output();
         }
     }
+}
+
+/// Runs a future to completion from a plain `#[test]`.
+pub fn block_on<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 /// Runs the docker CLI; panics on failure.
@@ -214,6 +272,11 @@ fn ensure_test_image() {
             .env("BERTH_DATA_DIR", dir.path())
             .output()
             .expect("run berth image build");
+        let _ = Command::new(BERTH)
+            .args(["daemon", "stop"])
+            .env("BERTH_DATA_DIR", dir.path())
+            .env("BERTH_NO_AUTOSTART", "1")
+            .output();
         assert!(
             out.status.success(),
             "building the test image failed: {}",

@@ -1,31 +1,45 @@
 use crate::env::{TestEnv, docker, http_status};
 use berth::store::Store;
-use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-/// Runs `berth ARGS` until it reaches `failpoint`, then SIGKILLs it there.
-fn kill_at(env: &TestEnv, failpoint: &str, args: &[&str]) {
-    let mut child = env
+/// Runs `berth ARGS` with a daemon that stops dead at `failpoint`, and SIGKILLs that daemon
+/// there — the daemon, not the CLI, is what holds the operation now.
+fn kill_daemon_at(env: &TestEnv, failpoint: &str, args: &[&str]) {
+    // The failpoint reaches the daemon through the environment of the client that starts it.
+    env.stop_daemon();
+    let log = env.data_dir().join("logs").join("daemon.log");
+    let before = std::fs::read_to_string(&log).unwrap_or_default().len();
+    let mut cli = env
         .cmd()
         .args(args)
         .env("BERTH_FAILPOINT", failpoint)
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let reached = lines.any(|l| l.is_ok_and(|l| l.contains(&format!("failpoint {failpoint}"))));
-    assert!(reached, "berth {args:?} never reached {failpoint}");
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    let needle = format!("failpoint {failpoint} reached");
+    env.eventually(&needle, 60, || {
+        std::fs::read_to_string(&log).is_ok_and(|l| l[before.min(l.len())..].contains(&needle))
+    });
+    let pid = env.daemon_pid().expect("the daemon wrote its pid");
+    // SAFETY: kill(2) on the pid of the daemon this test started.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGKILL) }, 0);
+    // The CLI loses its daemon mid-request and says so; it never retries a start.
+    let status = cli.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the CLI claimed success without its daemon"
+    );
+    env.eventually("the killed daemon's lock to be free", 10, || {
+        !berth::lockfile::FileLock::is_held(&env.data_dir().join("daemon.lock")).unwrap()
+    });
 }
 
 #[test]
-fn a_cli_killed_between_container_create_and_db_record_is_adopted() {
+fn a_daemon_killed_between_container_create_and_db_record_is_adopted() {
     let env = TestEnv::new();
     let project = env.project("crash");
-    kill_at(
+    kill_daemon_at(
         &env,
         "after-container-create",
         &[
@@ -44,7 +58,8 @@ fn a_cli_killed_between_container_create_and_db_record_is_adopted() {
     let containers = env.containers(Some(&ws.id.to_string()));
     assert_eq!(containers.len(), 1);
 
-    // Any next command reconciles: the container is adopted, not duplicated.
+    // The next command starts a new daemon, whose reconcile adopts the container by the token
+    // stored before it was made: adopted, not duplicated.
     let shown = env.show("crash");
     assert_eq!(shown["container_id"].as_str(), Some(containers[0].as_str()));
     assert_eq!(shown["status"], "stopped");
@@ -60,10 +75,10 @@ fn a_cli_killed_between_container_create_and_db_record_is_adopted() {
 }
 
 #[test]
-fn a_cli_killed_mid_start_leaves_no_stuck_starting() {
+fn a_daemon_killed_mid_start_leaves_no_stuck_starting() {
     let env = TestEnv::new();
     env.create("midway", &env.project("midway"));
-    kill_at(&env, "after-container-start", &["start", "midway"]);
+    kill_daemon_at(&env, "after-container-start", &["start", "midway"]);
     let store = Store::open(&env.data_dir()).unwrap();
     let raw = store.workspace_by_name("midway").unwrap().unwrap();
     assert_eq!(
@@ -71,8 +86,10 @@ fn a_cli_killed_mid_start_leaves_no_stuck_starting() {
         "starting",
         "the kill left it mid-start"
     );
-    // The container did start, so reconcile says running — not "starting" forever.
+    // The container did start, so the new daemon's reconcile says running — not "starting"
+    // forever — and there is exactly one container.
     assert_eq!(env.show("midway")["status"], "running");
+    assert_eq!(env.containers(None).len(), 1);
     assert!(env.ok(&["log", "midway"]).contains("interrupted starting"));
     env.ok(&["rm", "midway"]);
 }
@@ -85,6 +102,8 @@ fn a_container_removed_behind_berths_back_shows_missing_and_start_recreates_it()
     let before = env.show("gone");
     docker(&["rm", "-f", before["container_name"].as_str().unwrap()]);
 
+    // The daemon hears Docker's `destroy`; no command has to look first.
+    env.eventually("missing", 10, || env.show("gone")["status"] == "missing");
     let after = env.show("gone");
     assert_eq!(after["status"], "missing");
     assert!(after["container_id"].is_null());
@@ -127,6 +146,9 @@ fn a_missing_docker_socket_is_one_clear_line_and_changes_nothing() {
             dump("SELECT * FROM settings"),
         ]
     };
+    // The daemon talks to Docker, so it is the daemon that must meet the missing socket: a
+    // new one, started by a client whose DOCKER_HOST points nowhere.
+    env.stop_daemon();
     let before = snapshot();
     for args in [
         vec!["ls"],
@@ -149,6 +171,7 @@ fn a_missing_docker_socket_is_one_clear_line_and_changes_nothing() {
             "{stderr}"
         );
     }
+    env.stop_daemon();
     assert_eq!(snapshot(), before, "database unchanged");
     env.ok(&["rm", "keep"]);
 }

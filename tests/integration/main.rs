@@ -5,6 +5,7 @@ mod env;
 
 mod code_server;
 mod concurrency;
+mod daemon;
 mod events;
 mod failures;
 mod hardening;

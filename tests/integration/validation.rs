@@ -102,6 +102,8 @@ fn bad_names_images_and_paths_are_rejected_before_docker() {
             "{args:?} reached Docker: {stderr}"
         );
     }
+    // That daemon was started with the bad DOCKER_HOST; a fresh one lists nothing.
+    env.stop_daemon();
     assert_eq!(env.ok(&["ls", "--json"]).trim(), "[]");
 }
 

@@ -4,10 +4,10 @@ import { Channel, invoke } from "@tauri-apps/api/core";
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { BuildEvent } from "./bindings/BuildEvent";
 import type { BuildOutcome } from "./bindings/BuildOutcome";
-import type { CreateForm } from "./bindings/CreateForm";
 import type { IdeWindowView } from "./bindings/IdeWindowView";
 import type { ImageEntry } from "./bindings/ImageEntry";
 import type { LogChunk } from "./bindings/LogChunk";
+import type { NewWorkspace } from "./bindings/NewWorkspace";
 import type { Settings } from "./bindings/Settings";
 import type { StartedView } from "./bindings/StartedView";
 import type { WorkspaceView as Workspace } from "./bindings/WorkspaceView";
@@ -18,7 +18,7 @@ export const api = {
   get: (name: string) => invoke<Workspace>("get_workspace", { name }),
   checkName: (name: string) => invoke<void>("check_name", { name }),
   checkProject: (path: string) => invoke<string>("check_project", { path }),
-  create: (form: CreateForm) => invoke<Workspace>("create_workspace", { form }),
+  create: (form: NewWorkspace) => invoke<Workspace>("create_workspace", { form }),
   start: (name: string) => invoke<StartedView>("start_workspace", { name }),
   stop: (name: string) => invoke<Workspace>("stop_workspace", { name }),
   restart: (name: string) => invoke<StartedView>("restart_workspace", { name }),

@@ -43,8 +43,13 @@ export function upsert(ws: Workspace) {
 }
 
 export async function listenToEngine() {
+  // The app lost events (a new daemon, a slow window): what is true now is a fresh list.
+  await listen("engine-resync", () => void reload());
   await listen<EngineEvent>("engine-event", ({ payload }) => {
     switch (payload.kind) {
+      case "updated":
+        state.workspaces.set(payload.workspace.name, payload.workspace);
+        break;
       case "status": {
         const ws = state.workspaces.get(payload.name);
         if (ws) ws.status = payload.status;

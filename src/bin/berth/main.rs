@@ -1,20 +1,19 @@
-//! `berth`, the command line: parse, call the engine, print. Exit 0 on success; otherwise one
-//! line on stderr and a non-zero exit code.
+//! `berth`, the command line: parse, ask the daemon (starting it when none runs), print. Exit 0
+//! on success; otherwise one line on stderr and a non-zero exit code.
+
+mod daemon_cmd;
+mod print;
 
 use berth::Result;
-use berth::engine::{CreateRequest, DoctorReport, Engine, ImageEntry, default_data_dir};
-use berth::model::{
-    LimitOverrides, Workspace, WorkspaceView, format_memory, parse_cpus, parse_idle_timeout,
-    parse_memory, parse_pids,
-};
-use berth::store::AuditEntry;
+use berth::api::NewWorkspace;
+use berth::client::{self, Autostart, Client, ClientEvent};
+use berth::model::{LimitOverrides, parse_cpus, parse_idle_timeout, parse_memory, parse_pids};
 use clap::{Parser, Subcommand};
 use futures_util::StreamExt;
-use serde::Serialize;
+use print::*;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, UNIX_EPOCH};
 
 #[derive(Parser)]
 #[command(
@@ -101,9 +100,17 @@ enum Command {
     Open {
         name: String,
     },
+    /// Follow every change to workspaces, made by anyone (like `docker events`).
+    Events {
+        #[arg(long)]
+        json: bool,
+    },
     /// Images usable for workspaces.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// The background service that owns Berth's data and talks to Docker.
+    #[command(subcommand)]
+    Daemon(daemon_cmd::DaemonCommand),
 }
 
 #[derive(Subcommand)]
@@ -115,6 +122,12 @@ enum ImageCommand {
     },
     /// Build a bundled image (skipped when already built from the same inputs).
     Build { name: String },
+    /// Run an image the way Berth runs a workspace and check the image contract and its tools.
+    Check {
+        image: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn main() -> ExitCode {
@@ -137,6 +150,10 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The daemon runs its own runtime for as long as it lives.
+    if let Command::Daemon(daemon_cmd::DaemonCommand::Run) = cli.command {
+        return daemon_cmd::run_daemon();
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -150,11 +167,19 @@ fn main() -> ExitCode {
     }
 }
 
+async fn connect() -> Result<Client> {
+    Client::connect(&client::data_dir()?, Autostart::from_env()).await
+}
+
 async fn run(cli: Cli) -> Result<ExitCode> {
-    let engine = Engine::open(&default_data_dir()?)?;
-    match cli.command {
+    let command = match cli.command {
+        Command::Daemon(cmd) => return daemon_cmd::run(cmd).await,
+        other => other,
+    };
+    let client = connect().await?;
+    match command {
         Command::Doctor { json } => {
-            let report = engine.doctor().await;
+            let report = client.doctor().await?;
             if json {
                 print_json(&report);
             } else {
@@ -176,82 +201,82 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             pids,
             idle_timeout,
         } => {
-            let req = CreateRequest {
+            // Quick checks here for a clear message; the daemon checks everything again.
+            let form = NewWorkspace {
                 name,
                 image,
-                projects,
+                projects: projects
+                    .iter()
+                    .map(|p| absolute(p).display().to_string())
+                    .collect(),
                 description,
                 limits: LimitOverrides {
                     cpus: cpus.as_deref().map(parse_cpus).transpose()?,
                     memory_bytes: memory.as_deref().map(parse_memory).transpose()?,
                     pids: pids.as_deref().map(parse_pids).transpose()?,
                 },
-                idle_timeout: idle_timeout
+                idle_timeout_secs: idle_timeout
                     .as_deref()
                     .map(parse_idle_timeout)
-                    .transpose()?,
+                    .transpose()?
+                    .map(|t| t.map(|d| d.as_secs()).unwrap_or(0)),
             };
-            let ws = engine.create(req).await?;
+            let ws = client.create(&form).await?;
             println!(
                 "created {} (port {}); start it with `berth start {}`",
-                ws.name,
-                ws.port.unwrap_or_default(),
-                ws.name
+                ws.workspace.name,
+                ws.workspace.port.unwrap_or_default(),
+                ws.workspace.name
             );
         }
         Command::Ls { json } => {
-            let list = engine.list().await?;
+            let list = client.list().await?;
             if json {
-                print_json(
-                    &list
-                        .iter()
-                        .cloned()
-                        .map(WorkspaceView::from)
-                        .collect::<Vec<_>>(),
-                );
+                print_json(&list);
             } else {
                 print_list(&list);
             }
         }
         Command::Show { name, json } => {
-            let ws = engine.show(&name).await?;
+            let ws = client.show(&name).await?;
             if json {
-                print_json(&WorkspaceView::from(ws.clone()));
+                print_json(&ws);
             } else {
-                print_workspace(&ws, &engine);
+                let defaults = client.settings().await.ok().map(|s| s.default_limits);
+                print_workspace(&ws, defaults);
             }
         }
         Command::Start { name } => {
-            let started = engine.start(&name).await?;
-            for note in &started.notes {
-                eprintln!("berth: {note}");
-            }
+            let started = client.start(&name).await?;
+            print_notes(&started.notes);
             println!("{}", started.url);
         }
         Command::Stop { name } => {
-            let ws = engine.stop(&name).await?;
-            println!("{} is {}", ws.name, ws.status);
+            let ws = client.stop(&name).await?;
+            println!("{} is {}", ws.workspace.name, ws.workspace.status);
         }
         Command::Restart { name } => {
-            let started = engine.restart(&name).await?;
-            for note in &started.notes {
-                eprintln!("berth: {note}");
-            }
+            let started = client.restart(&name).await?;
+            print_notes(&started.notes);
             println!("{}", started.url);
         }
         Command::Rm { name } => {
-            engine.delete(&name).await?;
+            let deleted = client.delete(&name).await?;
+            print_notes(&deleted.notes);
             println!("deleted {name} (project folders untouched)");
         }
         Command::Logs { name, follow, tail } => {
-            let mut stream = engine.logs(&name, follow, tail).await?;
+            let mut stream = std::pin::pin!(client.logs(&name, follow, tail).await?);
             let mut out = std::io::stdout().lock();
             let mut err = std::io::stderr().lock();
-            while let Some(line) = stream.next().await {
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk?;
                 // A closed pipe (`berth logs x | head`) just ends the output.
-                let written = match line? {
-                    berth::docker::LogLine::Out(b) => out.write_all(&b).and_then(|_| out.flush()),
-                    berth::docker::LogLine::Err(b) => err.write_all(&b),
+                let written = if chunk.stderr {
+                    err.write_all(chunk.text.as_bytes())
+                } else {
+                    out.write_all(chunk.text.as_bytes())
+                        .and_then(|_| out.flush())
                 };
                 if written.is_err() {
                     break;
@@ -259,7 +284,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Log { name, json } => {
-            let entries = engine.audit_log(&name)?;
+            let entries = client.audit_log(&name).await?;
             if json {
                 print_json(&entries);
             } else {
@@ -267,10 +292,8 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Open { name } => {
-            let started = engine.start(&name).await?;
-            for note in &started.notes {
-                eprintln!("berth: {note}");
-            }
+            let started = client.start(&name).await?;
+            print_notes(&started.notes);
             println!("{}", started.url);
             if std::io::stdout().is_terminal()
                 && let Err(e) = open_in_browser(&started.url)
@@ -278,8 +301,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("berth: could not open a browser ({e}); open the URL above yourself");
             }
         }
+        Command::Events { json } => {
+            let mut events = std::pin::pin!(client.events().await?);
+            let mut out = std::io::stdout();
+            while let Some(event) = events.next().await {
+                let line = match event? {
+                    ClientEvent::Engine(e) if json => {
+                        serde_json::to_string(&e).expect("events serialize")
+                    }
+                    ClientEvent::Engine(e) => describe_event(&e),
+                    ClientEvent::Resync if json => r#"{"kind":"resync"}"#.to_string(),
+                    ClientEvent::Resync => {
+                        format!("{}  resync  (missed events; reload)", now_rfc3339())
+                    }
+                };
+                if writeln!(out, "{line}").and_then(|_| out.flush()).is_err() {
+                    break;
+                }
+            }
+            // The stream ends only when the daemon goes away.
+            return Err(berth::Error::new(
+                berth::Code::DaemonUnavailable,
+                "the Berth daemon ended the event stream (it stopped)",
+            ));
+        }
         Command::Image(ImageCommand::Ls { json }) => {
-            let images = engine.images().await?;
+            let images = client.images().await?;
             if json {
                 print_json(&images);
             } else {
@@ -287,10 +334,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Image(ImageCommand::Build { name }) => {
-            let outcome = engine
-                .build_bundled(&name, |p| {
-                    if let berth::docker::BuildProgress::Line(line) = p {
-                        eprintln!("{line}");
+            let outcome = client
+                .build_image(&name, |event| {
+                    if let berth::api::BuildEvent::Line { text } = event {
+                        eprintln!("{text}");
                     }
                 })
                 .await?;
@@ -303,163 +350,32 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
+        Command::Image(ImageCommand::Check { image, json }) => {
+            let report = client.check_image(&image).await?;
+            if json {
+                print_json(&report);
+            } else {
+                print_image_check(&report);
+            }
+            return Ok(if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        Command::Daemon(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn print_json(value: &impl Serialize) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(value).expect("serializable output")
-    );
+/// Paths are resolved here: the daemon's working directory is not the user's.
+fn absolute(p: &std::path::Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-fn print_list(list: &[Workspace]) {
-    if list.is_empty() {
-        println!(
-            "no workspaces yet; create one with `berth create NAME --image IMAGE --project PATH`"
-        );
-        return;
-    }
-    let rows: Vec<[String; 5]> = list
-        .iter()
-        .map(|w| {
-            [
-                w.name.to_string(),
-                w.status.to_string(),
-                w.url().unwrap_or_else(|| "-".into()),
-                w.image.to_string(),
-                w.projects
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            ]
-        })
-        .collect();
-    print_table(["NAME", "STATUS", "URL", "IMAGE", "PROJECTS"], &rows);
-}
-
-fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
-    let mut widths = header.map(str::len);
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i + 1 == N {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<w$}  "));
-            }
-        }
-        println!("{}", out.trim_end());
-    };
-    line(header.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
-}
-
-fn print_workspace(ws: &Workspace, engine: &Engine) {
-    let defaults = engine.settings().map(|s| s.default_limits).ok();
-    let limits = defaults.map(|d| ws.limits.over(&d));
-    println!("name:         {}", ws.name);
-    println!("status:       {}", ws.status);
-    println!("url:          {}", ws.url().unwrap_or_else(|| "-".into()));
-    println!("image:        {}", ws.image);
-    if !ws.description.is_empty() {
-        println!("description:  {}", ws.description);
-    }
-    for (path, target) in ws
-        .projects
-        .iter()
-        .zip(berth::docker::mount_targets(&ws.projects))
-    {
-        println!("project:      {} -> {target}", path.display());
-    }
-    if let Some(l) = limits {
-        println!(
-            "limits:       {} cpus, {} memory, {} processes",
-            l.cpus,
-            format_memory(l.memory_bytes),
-            l.pids
-        );
-    }
-    println!(
-        "idle timeout: {}",
-        ws.idle_timeout_secs
-            .map(|s| humantime::format_duration(Duration::from_secs(s)).to_string())
-            .unwrap_or_else(|| "off".into())
-    );
-    println!("container:    {}", ws.container_name());
-    println!("id:           {}", ws.id);
-}
-
-fn print_audit(entries: &[AuditEntry]) {
-    for e in entries {
-        let at = UNIX_EPOCH + Duration::from_millis(e.at_ms.max(0) as u64);
-        let outcome = serde_json::to_value(e.outcome)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        println!(
-            "{}  {:<13} {:<8} {}",
-            humantime::format_rfc3339_seconds(at),
-            e.action,
-            outcome,
-            e.detail
-        );
-    }
-}
-
-fn print_images(images: &[ImageEntry]) {
-    let rows: Vec<[String; 4]> = images
-        .iter()
-        .map(|i| {
-            [
-                i.reference.clone(),
-                match (&i.bundled, i.built) {
-                    (Some(name), true) => format!("bundled ({name})"),
-                    (Some(name), false) => format!("bundled ({name}), not built"),
-                    (None, _) => "local".into(),
-                },
-                i.size_bytes
-                    .map(|s| format!("{:.1} MB", s as f64 / 1e6))
-                    .unwrap_or_else(|| "-".into()),
-                i.title.clone().unwrap_or_default(),
-            ]
-        })
-        .collect();
-    print_table(["IMAGE", "SOURCE", "SIZE", "TITLE"], &rows);
-}
-
-fn print_doctor(r: &DoctorReport) {
-    println!("berth {}", r.berth_version);
-    println!("data dir:   {}", r.data_dir.display());
-    println!("install id: {}", r.install_id);
-    match (&r.docker.version, &r.docker.error) {
-        (Some(v), _) => println!(
-            "docker:     {} — engine {} (API {}, {}/{})",
-            r.docker.host, v.version, v.api_version, v.os, v.arch
-        ),
-        (None, Some(e)) => println!("docker:     unreachable — {e}"),
-        (None, None) => println!("docker:     {} (version unknown)", r.docker.host),
-    }
-    for (tag, built) in &r.images {
-        println!(
-            "image:      {tag} {}",
-            if *built { "built" } else { "not built" }
-        );
-    }
-    if r.problems.is_empty() {
-        println!("everything Berth needs is here");
-    }
-    for p in &r.problems {
-        println!("problem:    {p}");
+fn print_notes(notes: &[String]) {
+    for note in notes {
+        eprintln!("berth: {note}");
     }
 }
 

@@ -1,6 +1,6 @@
-//! One lock per workspace, shared by every Berth process on the machine (CLI runs, the app):
-//! an OS file lock on `<data dir>/locks/<id>.lock`. The OS drops it when a process dies, so a
-//! killed CLI never leaves a workspace stuck.
+//! OS file locks: the daemon's identity (`daemon.lock`), the client's autostart lock, and one
+//! lock per workspace (`<data dir>/locks/<id>.lock`). The OS drops a lock when its process
+//! dies, so a killed process never leaves anything stuck, and no PID is ever trusted.
 
 use crate::error::{Code, Error, Result};
 use std::fs::{File, OpenOptions, TryLockError};
@@ -12,6 +12,8 @@ pub struct FileLock {
     _file: File,
 }
 
+/// The lock of one workspace (or another engine-wide key such as the start gate). Keys are
+/// parsed ids or fixed words, never raw label values.
 pub fn lock_path(data_dir: &Path, key: &str) -> PathBuf {
     data_dir.join("locks").join(format!("{key}.lock"))
 }
@@ -35,8 +37,16 @@ impl FileLock {
         match file.try_lock() {
             Ok(()) => Ok(Some(FileLock { _file: file })),
             Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => Err(Error::io("cannot take a workspace lock", e)),
+            Err(TryLockError::Error(e)) => Err(Error::io(
+                &format!("cannot take the lock {}", path.display()),
+                e,
+            )),
         }
+    }
+
+    /// Whether someone holds the lock at `path` right now (taken and released at once).
+    pub fn is_held(path: &Path) -> Result<bool> {
+        Ok(Self::try_acquire(path)?.is_none())
     }
 
     /// Waits (without blocking the runtime) until the lock is free or `timeout` passes.

@@ -1,0 +1,130 @@
+//! Request and response bodies that are not engine types themselves. Those the app's UI sees
+//! are exported to TypeScript (`ts` feature) next to the engine's own.
+
+use crate::engine::{CreateRequest, EngineEvent};
+use crate::model::{LimitOverrides, WorkspaceView};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::time::Duration;
+
+/// A new workspace, as the app's form and the CLI send it.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct NewWorkspace {
+    pub name: String,
+    pub image: String,
+    pub projects: Vec<String>,
+    pub description: String,
+    pub limits: LimitOverrides,
+    /// `None`: the default from the settings; `Some(0)`: never stop for idleness.
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub idle_timeout_secs: Option<u64>,
+}
+
+impl From<NewWorkspace> for CreateRequest {
+    fn from(f: NewWorkspace) -> Self {
+        CreateRequest {
+            name: f.name,
+            image: f.image,
+            projects: f.projects.into_iter().map(Into::into).collect(),
+            description: f.description,
+            limits: f.limits,
+            idle_timeout: f
+                .idle_timeout_secs
+                .map(|s| (s > 0).then(|| Duration::from_secs(s))),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct StartedView {
+    pub workspace: WorkspaceView,
+    pub url: String,
+    /// Things the user must hear about (a changed port), already in the audit log.
+    pub notes: Vec<String>,
+}
+
+impl From<crate::engine::Started> for StartedView {
+    fn from(s: crate::engine::Started) -> Self {
+        StartedView {
+            workspace: s.workspace.into(),
+            url: s.url,
+            notes: s.notes,
+        }
+    }
+}
+
+/// A piece of container output, or of a build's output.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct LogChunk {
+    pub stderr: bool,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BuildEvent {
+    Line { text: String },
+    Step { current: u32, total: u32 },
+}
+
+/// One engine event on `/v1/events`, numbered: a gap in `seq` means events were missed.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EventEnvelope {
+    pub seq: u64,
+    pub event: EngineEvent,
+}
+
+/// Where to point an IDE window, and the cookie that logs it in. Only ever sent over the
+/// daemon's own socket (0600, the user's uid) to the app that sets it in that window's store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdeLogin {
+    pub workspace: WorkspaceView,
+    pub url: String,
+    pub cookie: Option<IdeCookie>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+pub struct IdeCookie {
+    pub name: String,
+    pub value: String,
+}
+
+impl fmt::Debug for IdeCookie {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdeCookie({}=<redacted>)", self.name)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NameQuery {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PathBody {
+    pub path: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ImageBody {
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct LogsQuery {
+    #[serde(default)]
+    pub follow: bool,
+    pub tail: Option<usize>,
+}
+
+/// `POST /v1/quit`: the desktop app is quitting. The daemon applies "stop workspaces when
+/// Berth quits" and says which it stopped.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QuitOutcome {
+    pub stopped: Vec<String>,
+    pub failed: Vec<String>,
+}

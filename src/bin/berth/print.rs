@@ -1,0 +1,207 @@
+//! How the CLI shows things to a person. `--json` output is the API's own shapes, unchanged.
+
+use berth::engine::{DoctorReport, EngineEvent, ImageCheck, ImageEntry};
+use berth::model::{Limits, WorkspaceView, format_memory};
+use berth::store::AuditEntry;
+use serde::Serialize;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub fn print_json(value: &impl Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("serializable output")
+    );
+}
+
+pub fn print_list(list: &[WorkspaceView]) {
+    if list.is_empty() {
+        println!(
+            "no workspaces yet; create one with `berth create NAME --image IMAGE --project PATH`"
+        );
+        return;
+    }
+    let rows: Vec<[String; 5]> = list
+        .iter()
+        .map(|v| {
+            let w = &v.workspace;
+            [
+                w.name.to_string(),
+                w.status.to_string(),
+                v.url.clone().unwrap_or_else(|| "-".into()),
+                w.image.to_string(),
+                w.projects
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ]
+        })
+        .collect();
+    print_table(["NAME", "STATUS", "URL", "IMAGE", "PROJECTS"], &rows);
+}
+
+fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut out = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N {
+                out.push_str(cell);
+            } else {
+                out.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        println!("{}", out.trim_end());
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+}
+
+pub fn print_workspace(v: &WorkspaceView, defaults: Option<Limits>) {
+    let ws = &v.workspace;
+    println!("name:         {}", ws.name);
+    println!("status:       {}", ws.status);
+    println!("url:          {}", v.url.as_deref().unwrap_or("-"));
+    println!("image:        {}", ws.image);
+    if !ws.description.is_empty() {
+        println!("description:  {}", ws.description);
+    }
+    for (path, target) in ws
+        .projects
+        .iter()
+        .zip(berth::docker::mount_targets(&ws.projects))
+    {
+        println!("project:      {} -> {target}", path.display());
+    }
+    if let Some(l) = defaults.map(|d| ws.limits.over(&d)) {
+        println!(
+            "limits:       {} cpus, {} memory, {} processes",
+            l.cpus,
+            format_memory(l.memory_bytes),
+            l.pids
+        );
+    }
+    println!(
+        "idle timeout: {}",
+        ws.idle_timeout_secs
+            .map(|s| humantime::format_duration(Duration::from_secs(s)).to_string())
+            .unwrap_or_else(|| "off".into())
+    );
+    println!("container:    {}", v.container_name);
+    println!("id:           {}", ws.id);
+}
+
+pub fn print_audit(entries: &[AuditEntry]) {
+    for e in entries {
+        let at = UNIX_EPOCH + Duration::from_millis(e.at_ms.max(0) as u64);
+        let outcome = serde_json::to_value(e.outcome)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        println!(
+            "{}  {:<13} {:<8} {}",
+            humantime::format_rfc3339_seconds(at),
+            e.action,
+            outcome,
+            e.detail
+        );
+    }
+}
+
+pub fn print_images(images: &[ImageEntry]) {
+    let rows: Vec<[String; 4]> = images
+        .iter()
+        .map(|i| {
+            [
+                i.reference.clone(),
+                match (&i.bundled, i.built) {
+                    (Some(name), true) => format!("bundled ({name})"),
+                    (Some(name), false) => format!("bundled ({name}), not built"),
+                    (None, _) => "local".into(),
+                },
+                i.size_bytes
+                    .map(|s| format!("{:.1} MB", s as f64 / 1e6))
+                    .unwrap_or_else(|| "-".into()),
+                i.title.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    print_table(["IMAGE", "SOURCE", "SIZE", "TITLE"], &rows);
+}
+
+pub fn print_image_check(report: &ImageCheck) {
+    let rows: Vec<[String; 3]> = report
+        .checks
+        .iter()
+        .map(|c| {
+            let mark = match (c.ok, c.required) {
+                (true, _) => "ok",
+                (false, true) => "FAIL",
+                (false, false) => "-",
+            };
+            [c.what.clone(), mark.to_string(), c.detail.clone()]
+        })
+        .collect();
+    print_table(["CHECK", "RESULT", "DETAIL"], &rows);
+    if report.passed {
+        println!("{} keeps Berth's image contract", report.image);
+    } else {
+        println!("{} does not keep Berth's image contract", report.image);
+    }
+}
+
+pub fn print_doctor(r: &DoctorReport) {
+    println!("berth {}", r.berth_version);
+    println!("data dir:   {}", r.data_dir.display());
+    println!("install id: {}", r.install_id);
+    match (&r.docker.version, &r.docker.error) {
+        (Some(v), _) => println!(
+            "docker:     {} — engine {} (API {}, {}/{})",
+            r.docker.host, v.version, v.api_version, v.os, v.arch
+        ),
+        (None, Some(e)) => println!("docker:     unreachable — {e}"),
+        (None, None) => println!("docker:     {} (version unknown)", r.docker.host),
+    }
+    for (tag, built) in &r.images {
+        println!(
+            "image:      {tag} {}",
+            if *built { "built" } else { "not built" }
+        );
+    }
+    if r.problems.is_empty() {
+        println!("everything Berth needs is here");
+    }
+    for p in &r.problems {
+        println!("problem:    {p}");
+    }
+}
+
+/// One line per event, like `docker events`: time, kind, workspace, what.
+pub fn describe_event(e: &EngineEvent) -> String {
+    let (kind, name, what) = match e {
+        EngineEvent::Status { name, status, .. } => ("status", name.as_str(), status.to_string()),
+        EngineEvent::Removed { name, .. } => ("removed", name.as_str(), String::new()),
+        EngineEvent::Progress { name, step, .. } => ("progress", name.as_str(), step.clone()),
+        EngineEvent::Updated { workspace } => (
+            "updated",
+            workspace.workspace.name.as_str(),
+            workspace.url.clone().unwrap_or_default(),
+        ),
+        EngineEvent::DockerLost { message } => ("docker-lost", "-", message.clone()),
+        EngineEvent::DockerBack => ("docker-back", "-", String::new()),
+    };
+    format!("{}  {kind:<11} {name}  {what}", now_rfc3339())
+        .trim_end()
+        .to_string()
+}
+
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(SystemTime::now()).to_string()
+}

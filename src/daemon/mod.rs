@@ -1,0 +1,390 @@
+//! The daemon: the one process per data dir that owns SQLite and Docker. The CLI and the app
+//! are clients over its socket (see `client`). Startup order: lock → remove a stale socket →
+//! bind → chmod → listen → open SQLite → ready; background work runs under one supervisor;
+//! it exits after ten quiet minutes with nothing running and no client, on a signal, or when
+//! asked — always through the same bounded shutdown.
+
+mod lifetime;
+mod listener;
+mod server;
+mod stream;
+mod supervisor;
+
+pub use lifetime::{Activity, idle_exit_in};
+pub use supervisor::Supervisor;
+
+use crate::api::endpoint::{self, Endpoint};
+use crate::api::{self, DaemonStatus, EventEnvelope, Hello, ProtocolRange, ShutdownReason};
+use crate::engine::Engine;
+use crate::error::{Code, Error, Result};
+use crate::lockfile::FileLock;
+use lifetime::Lifetime;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// Quiet time before the daemon exits on its own; `BERTH_DAEMON_IDLE_SECS` overrides it (tests).
+const IDLE_EXIT: Duration = Duration::from_secs(600);
+/// How long shutdown waits for requests, streams and tasks before it goes anyway.
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
+/// Events a slow client may fall behind before it is told to resync.
+const EVENT_BUFFER: usize = 1024;
+
+/// Why the daemon is ending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    Request(ShutdownReason),
+    /// SIGTERM, SIGINT, console close, logout: Berth quits, so "stop on quit" applies.
+    Signal,
+    Idle,
+}
+
+/// What `daemon.json` records for clients and for `berth daemon status` when the daemon does
+/// not answer (a wedged daemon is found by its pid, checked against the lock).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub version: String,
+    pub endpoint: String,
+    pub started_at_ms: u64,
+}
+
+pub struct Daemon {
+    pub engine: Arc<Engine>,
+    pub hello: Hello,
+    endpoint: String,
+    log_file: PathBuf,
+    started: Instant,
+    life: Arc<Lifetime>,
+    supervisor: Supervisor,
+    events: broadcast::Sender<EventEnvelope>,
+    shutdown: CancellationToken,
+    reason: Mutex<Option<ExitReason>>,
+}
+
+impl Daemon {
+    fn status(&self) -> DaemonStatus {
+        let running = self.engine.running_count().unwrap_or(0);
+        let mut activity = self.life.activity(running);
+        // Not counting the connection this status is asked on.
+        activity.connections = activity.connections.saturating_sub(1);
+        DaemonStatus {
+            version: self.hello.version.clone(),
+            protocol: self.hello.protocol,
+            pid: self.hello.pid,
+            instance_id: self.hello.instance_id,
+            data_dir: self.hello.data_dir.clone(),
+            endpoint: self.endpoint.clone(),
+            log_file: self.log_file.clone(),
+            uptime_secs: self.started.elapsed().as_secs(),
+            connections: activity.connections,
+            operations: activity.operations,
+            event_followers: self.events.receiver_count(),
+            running_workspaces: running,
+            idle_exit_in_secs: idle_exit_in(activity, self.life.idle_exit_after)
+                .map(|d| d.as_secs()),
+            tasks: self.supervisor.status(),
+        }
+    }
+
+    /// The first reason wins; the rest of the daemon sees one shutdown.
+    fn request_exit(&self, reason: ExitReason) {
+        let mut slot = self.reason.lock().expect("reason lock");
+        if slot.is_none() {
+            tracing::info!("shutting down: {reason:?}");
+            *slot = Some(reason);
+        }
+        self.shutdown.cancel();
+    }
+}
+
+/// How `berth daemon run` ended.
+pub enum Outcome {
+    /// Served until asked, signalled or idle.
+    Served,
+    /// Another daemon holds the data dir.
+    AlreadyRunning,
+}
+
+/// Runs the daemon of `data_dir` on this thread until it ends.
+pub fn run(data_dir: &Path) -> Result<Outcome> {
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| Error::io(&format!("cannot create data dir {}", data_dir.display()), e))?;
+    make_private(data_dir)?;
+    // 1. The lock is the daemon's identity, held for life; the kernel frees it on a crash.
+    let Some(lock) = FileLock::try_acquire(&data_dir.join(endpoint::LOCK_FILE))? else {
+        return Ok(Outcome::AlreadyRunning);
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("cannot start the async runtime", e))?;
+    let served = runtime.block_on(serve(data_dir));
+    // Tasks that ignored cancellation must not hold the exit.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    let _ = std::fs::remove_file(data_dir.join(endpoint::INFO_FILE));
+    drop(lock);
+    served.map(|()| Outcome::Served)
+}
+
+async fn serve(data_dir: &Path) -> Result<()> {
+    let endpoint = Endpoint::for_data_dir(data_dir)?;
+    let idle = std::env::var("BERTH_DAEMON_IDLE_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map(Duration::from_secs)
+        .unwrap_or(IDLE_EXIT);
+    let life = Lifetime::new(idle);
+    // 2–5. Stale socket out, bind, chmod, listen — all while holding the lock.
+    let listener = listener::bind(&endpoint, data_dir, life.clone())?;
+    // 6. SQLite; Docker is connected by the watcher (and by the first request that needs it).
+    let engine = Arc::new(Engine::open(data_dir)?);
+    let shutdown = CancellationToken::new();
+    let daemon = Arc::new(Daemon {
+        hello: Hello {
+            version: reported_version(),
+            protocol: ProtocolRange::CURRENT,
+            pid: std::process::id(),
+            instance_id: Uuid::new_v4(),
+            data_dir: endpoint::canonical(data_dir)?,
+        },
+        endpoint: endpoint.to_string(),
+        log_file: data_dir.join(endpoint::LOG_DIR).join(endpoint::LOG_FILE),
+        started: Instant::now(),
+        supervisor: Supervisor::new(shutdown.child_token()),
+        events: broadcast::channel(EVENT_BUFFER).0,
+        life,
+        shutdown: shutdown.clone(),
+        reason: Mutex::new(None),
+        engine,
+    });
+    write_info(data_dir, &endpoint)?;
+    start_tasks(&daemon);
+    watch_signals(daemon.clone());
+    tracing::info!(
+        "berth daemon {} (pid {}) serving {} on {endpoint}",
+        api::VERSION,
+        std::process::id(),
+        data_dir.display()
+    );
+
+    let app = server::router(daemon.clone());
+    let stop = shutdown.clone();
+    let mut server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled_owned().await })
+            .await
+    });
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        result = &mut server => {
+            // The server never ends by itself; if it did, go down cleanly rather than hang.
+            tracing::error!("the API server ended: {result:?}");
+            daemon.request_exit(ExitReason::Request(ShutdownReason::Stop));
+        }
+    }
+    // No new clients from here on: they find no socket and start (or wait for) a new daemon.
+    if let Endpoint::Unix(path) = &endpoint {
+        let _ = std::fs::remove_file(path);
+    }
+    let reason = daemon
+        .reason
+        .lock()
+        .expect("reason lock")
+        .unwrap_or(ExitReason::Signal);
+    let deadline = Instant::now() + SHUTDOWN_TIMEOUT;
+    if reason == ExitReason::Signal {
+        // Berth is quitting (logout, kill): honour "stop workspaces when Berth quits".
+        match tokio::time::timeout(SHUTDOWN_TIMEOUT, daemon.engine.stop_on_quit()).await {
+            Ok(Ok(outcome)) if !outcome.stopped.is_empty() => {
+                tracing::info!("stopped on quit: {}", outcome.stopped.join(", "))
+            }
+            Ok(Err(e)) => tracing::warn!("stop on quit failed: {e}"),
+            Err(_) => tracing::warn!("stop on quit did not finish in time"),
+            _ => {}
+        }
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(left, &mut server).await.is_err() {
+        tracing::warn!("open requests did not finish in time; closing them");
+        server.abort();
+    }
+    let left = deadline.saturating_duration_since(Instant::now());
+    if !daemon
+        .supervisor
+        .shutdown(left.max(Duration::from_millis(100)))
+        .await
+    {
+        tracing::warn!("background tasks did not stop in time");
+    }
+    daemon.engine.checkpoint();
+    tracing::info!("berth daemon stopped ({reason:?})");
+    Ok(())
+}
+
+/// The version this daemon reports. `BERTH_TEST_DAEMON_VERSION` lets the lifecycle tests play
+/// an older daemon for the hand-over to a newer client.
+fn reported_version() -> String {
+    std::env::var("BERTH_TEST_DAEMON_VERSION").unwrap_or_else(|_| api::VERSION.to_string())
+}
+
+fn start_tasks(daemon: &Arc<Daemon>) {
+    // Events first: it subscribes to the engine before the watcher's first reconcile can
+    // announce anything, so no client misses a repair.
+    let first = Mutex::new(Some(daemon.engine.subscribe()));
+    let seq = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let d = daemon.clone();
+    daemon.supervisor.spawn("events", move |token| {
+        let d = d.clone();
+        let seq = seq.clone();
+        // The receiver made before any task ran; a restart subscribes anew (and its clients
+        // see the gap in `seq`).
+        let taken = first.lock().expect("events lock").take();
+        let mut rx = taken.unwrap_or_else(|| d.engine.subscribe());
+        async move {
+            use std::sync::atomic::Ordering::SeqCst;
+            loop {
+                let event = tokio::select! {
+                    _ = token.cancelled() => return Ok(()),
+                    e = rx.recv() => e,
+                };
+                match event {
+                    Ok(event) => {
+                        let seq = seq.fetch_add(1, SeqCst) + 1;
+                        let _ = d.events.send(EventEnvelope { seq, event });
+                    }
+                    // Fell behind the engine: the jump in seq tells every client to resync.
+                    Err(broadcast::error::RecvError::Lagged(n)) => {
+                        seq.fetch_add(n, SeqCst);
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Ok(()),
+                }
+            }
+        }
+    });
+
+    let d = daemon.clone();
+    daemon.supervisor.spawn("docker-events", move |token| {
+        let engine = d.engine.clone();
+        async move {
+            tokio::select! {
+                _ = token.cancelled() => Ok(()),
+                _ = engine.watch_docker() => Err("the Docker watcher ended".to_string()),
+            }
+        }
+    });
+
+    let d = daemon.clone();
+    daemon.supervisor.spawn("idle-exit", move |token| {
+        let d = d.clone();
+        async move {
+            loop {
+                let running = d.engine.running_count().map_err(|e| e.message)?;
+                let wait = match idle_exit_in(d.life.activity(running), d.life.idle_exit_after) {
+                    Some(left) if left.is_zero() => {
+                        d.request_exit(ExitReason::Idle);
+                        return Ok(());
+                    }
+                    Some(left) => left.min(Duration::from_secs(30)),
+                    // Something keeps us: look again later (closing a connection does not wake
+                    // this task; the next look sees it).
+                    None => d.life.idle_exit_after.min(Duration::from_secs(30)),
+                };
+                tokio::select! {
+                    _ = token.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(wait) => {}
+                }
+            }
+        }
+    });
+}
+
+fn watch_signals(daemon: Arc<Daemon>) {
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
+                signal(SignalKind::terminate()),
+                signal(SignalKind::interrupt()),
+                signal(SignalKind::hangup()),
+            ) else {
+                tracing::error!("cannot listen for signals");
+                return;
+            };
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+                _ = hup.recv() => {}
+                _ = daemon.shutdown.cancelled() => return,
+            }
+        }
+        #[cfg(windows)]
+        {
+            let (Ok(mut close), Ok(mut logoff)) = (
+                tokio::signal::windows::ctrl_close(),
+                tokio::signal::windows::ctrl_logoff(),
+            ) else {
+                return;
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = close.recv() => {}
+                _ = logoff.recv() => {}
+                _ = daemon.shutdown.cancelled() => return,
+            }
+        }
+        daemon.request_exit(ExitReason::Signal);
+    });
+}
+
+fn write_info(data_dir: &Path, endpoint: &Endpoint) -> Result<()> {
+    let info = DaemonInfo {
+        pid: std::process::id(),
+        version: reported_version(),
+        endpoint: endpoint.to_string(),
+        started_at_ms: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0),
+    };
+    let path = data_dir.join(endpoint::INFO_FILE);
+    let tmp = path.with_extension("json.tmp");
+    std::fs::write(
+        &tmp,
+        serde_json::to_vec_pretty(&info).expect("info serializes"),
+    )
+    .and_then(|_| std::fs::rename(&tmp, &path))
+    .map_err(|e| Error::io(&format!("cannot write {}", path.display()), e))
+}
+
+pub fn read_info(data_dir: &Path) -> Option<DaemonInfo> {
+    let raw = std::fs::read(data_dir.join(endpoint::INFO_FILE)).ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
+/// The data dir holds the database, secrets and the socket: the user's alone.
+fn make_private(data_dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).map_err(
+            |e| {
+                Error::new(
+                    Code::Io,
+                    format!(
+                        "cannot make the data dir {} private (mode 0700): {e}",
+                        data_dir.display()
+                    ),
+                )
+            },
+        )?;
+    }
+    let _ = data_dir;
+    Ok(())
+}
