@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
     "open_ide",
     "ide_window",
     "open_in_browser",
+    "tray_menu",
 ];
 
 fn main() {

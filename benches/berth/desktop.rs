@@ -1,5 +1,7 @@
 //! The desktop app at rest: resident memory with the main window open and `count`
-//! workspaces listed, and CPU use over 60 s of idleness, under Xvfb.
+//! workspaces listed, against the floor — a bare Tauri window of the same Tauri version and
+//! features (`src-tauri/examples/bare.rs`) measured the same way in the same run — and CPU use
+//! over 60 s of idleness, under Xvfb.
 
 use crate::fixture::Fixture;
 use crate::stats::Report;
@@ -10,11 +12,26 @@ use std::time::Duration;
 
 const IDLE: Duration = Duration::from_secs(60);
 
-fn app_binary() -> Option<PathBuf> {
-    // target/release/deps/berth-<hash> → target/release/berth-desktop
+/// A binary of the release build: `berth-desktop`, or `examples/bare`.
+fn release_binary(rel: &str) -> Option<PathBuf> {
+    // target/release/deps/berth-<hash> → target/release/<rel>
     let exe = std::env::current_exe().ok()?;
-    let bin = exe.parent()?.parent()?.join("berth-desktop");
+    let bin = exe.parent()?.parent()?.join(rel);
     bin.exists().then_some(bin)
+}
+
+/// CPU ticks (user + system) of one process.
+pub fn cpu_ticks(pid: u32) -> u64 {
+    processes()
+        .into_iter()
+        .find(|p| p.0 == pid)
+        .map(|p| p.4)
+        .unwrap_or(0)
+}
+
+/// Resident set of one process.
+pub fn rss_kb(pid: u32) -> u64 {
+    kb(&format!("/proc/{pid}/status"), "VmRSS:")
 }
 
 /// (pid, comm, rss kB, cpu ticks) of every process.
@@ -73,9 +90,9 @@ struct Memory {
     app_anon_kb: u64,
 }
 
-fn memory(root: u32) -> Memory {
+fn memory(root: u32, app: &str) -> Memory {
     let all = processes();
-    let tree = tree_of(root, &all);
+    let tree = tree_of(root, &all, app);
     let mut m = Memory {
         app_rss_kb: 0,
         tree_pss_kb: 0,
@@ -83,18 +100,18 @@ fn memory(root: u32) -> Memory {
     };
     for (pid, _, comm, rss, _) in all.iter().filter(|p| tree.contains(&p.0)) {
         let rollup = format!("/proc/{pid}/smaps_rollup");
-        if comm.starts_with("berth-desktop") {
+        if comm.starts_with(app) {
             m.app_rss_kb += rss;
             m.app_anon_kb += kb(&rollup, "Pss_Anon:");
         }
-        if comm.starts_with("berth-desktop") || comm.starts_with("WebKit") {
+        if comm.starts_with(app) || comm.starts_with("WebKit") {
             m.tree_pss_kb += kb(&rollup, "Pss:");
         }
     }
     m
 }
 
-fn tree_of(root: u32, all: &[(u32, u32, String, u64, u64)]) -> Vec<u32> {
+fn tree_of(root: u32, all: &[(u32, u32, String, u64, u64)], app: &str) -> Vec<u32> {
     let mut tree = vec![root];
     let mut grew = true;
     while grew {
@@ -108,9 +125,8 @@ fn tree_of(root: u32, all: &[(u32, u32, String, u64, u64)]) -> Vec<u32> {
     }
     tree.into_iter()
         .filter(|pid| {
-            all.iter().any(|p| {
-                p.0 == *pid && (p.2.starts_with("berth-desktop") || p.2.starts_with("WebKit"))
-            })
+            all.iter()
+                .any(|p| p.0 == *pid && (p.2.starts_with(app) || p.2.starts_with("WebKit")))
         })
         .collect()
 }
@@ -118,7 +134,7 @@ fn tree_of(root: u32, all: &[(u32, u32, String, u64, u64)]) -> Vec<u32> {
 /// CPU ticks of the app and its WebKit processes.
 fn app_tree(root: u32) -> (u64, u64) {
     let all = processes();
-    let tree = tree_of(root, &all);
+    let tree = tree_of(root, &all, "berth-desktop");
     all.iter()
         .filter(|p| tree.contains(&p.0))
         .fold((0, 0), |(r, t), (_, _, _, rss, ticks)| (r + rss, t + ticks))
@@ -135,10 +151,32 @@ impl Drop for Kill {
     }
 }
 
+/// Starts `bin` under `display` in its own session bus and returns it once it has settled.
+async fn launch(bin: &std::path::Path, display: &str, data: &std::path::Path) -> Kill {
+    let child = Kill(
+        Command::new("dbus-run-session")
+            .arg("--")
+            .arg(bin)
+            .env("DISPLAY", display)
+            .env("BERTH_DATA_DIR", data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("dbus-run-session"),
+    );
+    // Let the window load (and the app list its workspaces) and settle; the same for both.
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    child
+}
+
 pub async fn run(report: &mut Report, count: usize) {
-    let Some(app) = app_binary() else {
+    let (Some(app), Some(bare)) = (
+        release_binary("berth-desktop"),
+        release_binary("examples/bare"),
+    ) else {
         eprintln!(
-            "   skipped: build the app first (cargo build --release -p berth-desktop; scripts/bench does)"
+            "   skipped: build the app and the floor first (cargo build --release -p berth-desktop --bins --example bare; scripts/bench does)"
         );
         return;
     };
@@ -155,21 +193,12 @@ pub async fn run(report: &mut Report, count: usize) {
             .expect("Xvfb (apt-get install xvfb)"),
     );
     tokio::time::sleep(Duration::from_secs(1)).await;
-    let session = Kill(
-        Command::new("dbus-run-session")
-            .arg("--")
-            .arg(&app)
-            .env("DISPLAY", &display)
-            .env("BERTH_DATA_DIR", fx.data())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("dbus-run-session"),
-    );
-    // Let the window load, list the workspaces and settle.
-    tokio::time::sleep(Duration::from_secs(10)).await;
-    let mem = memory(session.0.id());
+    let floor = {
+        let session = launch(&bare, &display, &fx.data()).await;
+        memory(session.0.id(), "bare")
+    };
+    let session = launch(&app, &display, &fx.data()).await;
+    let mem = memory(session.0.id(), "berth-desktop");
     let (_, ticks0) = app_tree(session.0.id());
     tokio::time::sleep(IDLE).await;
     let (_, ticks1) = app_tree(session.0.id());
@@ -178,6 +207,7 @@ pub async fn run(report: &mut Report, count: usize) {
     let cpu = (ticks1 - ticks0) as f64 / hz / IDLE.as_secs_f64() * 100.0;
     let mb = |kb: u64| kb as f64 / 1024.0;
     let rss = mb(mem.app_rss_kb);
+    let ratio = rss / mb(floor.app_rss_kb);
     report.single(
         &format!("desktop memory, {count} workspaces listed"),
         format!(
@@ -185,10 +215,18 @@ pub async fn run(report: &mut Report, count: usize) {
             mb(mem.app_anon_kb),
             mb(mem.tree_pss_kb)
         ),
-        "—".into(),
-        format!("{rss:.0} MB RSS"),
-        "≤ 150 MB",
-        rss <= 150.0,
+        format!(
+            "bare Tauri window: RSS {:.0} MB (heap {:.0} MB); + WebKit PSS {:.0} MB",
+            mb(floor.app_rss_kb),
+            mb(floor.app_anon_kb),
+            mb(floor.tree_pss_kb)
+        ),
+        format!(
+            "{ratio:.2}× RSS, {:.2}× PSS",
+            mb(mem.tree_pss_kb) / mb(floor.tree_pss_kb)
+        ),
+        "≤ 1.05× RSS",
+        ratio <= 1.05,
     );
     report.single(
         "desktop idle CPU over 60 s",

@@ -2,10 +2,12 @@
 //! machine are noise; the ratio of Berth to the same work done with the `docker` CLI is not.
 //!
 //!   scripts/bench [CASE...]     (builds what it needs; cases: start, start-ide, create,
-//!                                stop-delete, reconcile, events, desktop; default: all)
+//!                                stop-delete, reconcile, events, cli, cli-to-client,
+//!                                daemon-idle, desktop; default: all)
 //!
 //! Every case alternates Berth and baseline, after a warm-up, and prints median and spread.
 
+mod daemon;
 mod desktop;
 mod fixture;
 mod lifecycle;
@@ -22,10 +24,18 @@ const CASES: &[&str] = &[
     "stop-delete",
     "reconcile",
     "events",
+    "cli",
+    "cli-to-client",
+    "daemon-idle",
     "desktop",
 ];
 
 fn main() {
+    // A re-exec of this binary as the baseline of the `cli` case.
+    if let Ok(dir) = std::env::var(daemon::DIRECT_LS) {
+        daemon::direct_ls(&dir);
+        return;
+    }
     // `cargo bench` passes `--bench`; everything else is a case name.
     let mut wanted: Vec<String> = std::env::args()
         .skip(1)
@@ -49,6 +59,9 @@ fn main() {
             "stop-delete" => lifecycle::stop_delete(&mut report, 7),
             "reconcile" => runtime.block_on(reconcile::run(&mut report, 200)),
             "events" => runtime.block_on(reconcile::events(&mut report, 9)),
+            "cli" => runtime.block_on(daemon::cli(&mut report, 20, 15)),
+            "cli-to-client" => runtime.block_on(daemon::cli_to_client(&mut report, 9)),
+            "daemon-idle" => runtime.block_on(daemon::idle(&mut report, 20)),
             "desktop" => runtime.block_on(desktop::run(&mut report, 20)),
             _ => unreachable!(),
         }

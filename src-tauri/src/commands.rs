@@ -139,3 +139,10 @@ pub async fn open_in_browser(state: S<'_>, name: String) -> Result<()> {
     tauri_plugin_opener::open_url(&url, None::<&str>)
         .map_err(|e| Error::new(berth::Code::Io, format!("cannot open a browser: {e}")))
 }
+
+/// The tray menu's entries as it shows them now (the app's own view of its tray; the
+/// end-to-end tests read it where no tray host draws one).
+#[tauri::command]
+pub fn tray_menu(state: S<'_>) -> Vec<String> {
+    tray::titles(&state)
+}

@@ -64,6 +64,7 @@ fn main() {
             commands::open_ide,
             commands::ide_window,
             commands::open_in_browser,
+            commands::tray_menu,
         ])
         .on_window_event(|window, event| {
             // Closing the main window keeps Berth in the tray; Quit is in the tray menu.

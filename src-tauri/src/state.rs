@@ -16,6 +16,8 @@ pub struct AppState {
     next_follow: AtomicU32,
     /// IDE window label → last URL that finished loading.
     pub ide_loaded: Mutex<HashMap<String, String>>,
+    /// The titles the tray menu shows now (for `tray_menu`).
+    pub tray_titles: Mutex<Vec<String>>,
 }
 
 impl AppState {
@@ -26,6 +28,7 @@ impl AppState {
             log_follows: Mutex::new(HashMap::new()),
             next_follow: AtomicU32::new(1),
             ide_loaded: Mutex::new(HashMap::new()),
+            tray_titles: Mutex::new(Vec::new()),
         }
     }
 

@@ -50,6 +50,11 @@ pub async fn refresh(app: &AppHandle) {
     }
 }
 
+/// What the tray menu shows now: what a tray host would draw, readable without one.
+pub fn titles(state: &AppState) -> Vec<String> {
+    state.tray_titles.lock().expect("tray lock").clone()
+}
+
 pub async fn apply_language(app: &AppHandle, state: &AppState, choice: Option<&str>) {
     *state.i18n.write().expect("i18n lock") = I18n::new(choice);
     refresh(app).await;
@@ -101,6 +106,14 @@ fn entries(i18n: &I18n, list: &[Workspace]) -> Vec<Entry> {
 
 fn menu(app: &AppHandle, state: &AppState, list: &[Workspace]) -> tauri::Result<Menu<Wry>> {
     let entries = entries(&state.i18n.read().expect("i18n lock"), list);
+    *state.tray_titles.lock().expect("tray lock") = entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Workspace { title, .. } => Some(title.clone()),
+            Entry::Item(_, label) => Some(label.clone()),
+            Entry::Separator => None,
+        })
+        .collect();
     let mut builder = MenuBuilder::new(app);
     for entry in entries {
         builder = match entry {

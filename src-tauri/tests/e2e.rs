@@ -6,9 +6,9 @@
 //! Needs: a display (`scripts/test` runs this under xvfb-run + dbus-run-session), tauri-driver
 //! on PATH or in ~/.cargo/bin, WebKitWebDriver, dockerd and `berth-test:latest`.
 
+use berth::client::{Autostart, Client as Berth};
 use berth::engine::Engine;
-use berth::model::{PortRange, Settings};
-use berth::store::Store;
+use berth::model::{PortRange, QuitBehavior, Settings};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{Value, json};
 use std::os::unix::process::CommandExt;
@@ -18,6 +18,33 @@ use std::time::{Duration, Instant};
 
 const APP: &str = env!("CARGO_BIN_EXE_berth-desktop");
 const IMAGE: &str = "berth-test:latest";
+
+/// The `berth` CLI beside the app: the app starts its daemon from it, as an installed Berth
+/// does. `scripts/test` builds it first.
+fn berth_bin() -> PathBuf {
+    let bin = Path::new(APP).with_file_name("berth");
+    assert!(
+        bin.exists(),
+        "{} is missing: build it first (cargo build --bin berth)",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs the `berth` CLI on `data`; panics on failure; returns stdout.
+fn cli(data: &Path, args: &[&str]) -> String {
+    let out = Command::new(berth_bin())
+        .env("BERTH_DATA_DIR", data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "berth {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
 
 struct Session {
     client: Client,
@@ -33,7 +60,18 @@ impl Drop for Session {
         let group = format!("-{}", self.driver.id());
         let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
         let _ = self.driver.wait();
-        std::thread::sleep(Duration::from_millis(300));
+        // Give the rest of the group (WebKitWebDriver, the app) a moment to go on TERM.
+        let deadline = Instant::now() + Duration::from_secs(3);
+        let alive = || {
+            Command::new("kill")
+                .args(["-0", "--", &group])
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        };
+        while alive() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
     }
 }
@@ -223,6 +261,76 @@ impl Session {
         }
     }
 
+    /// The visible text of the IDE window (WebDriver switched to it and back). Empty when it is
+    /// not open.
+    async fn ide_window_text(&self, _name: &str) -> String {
+        let main = self.client.window().await.unwrap();
+        let Some(ide) = self
+            .client
+            .windows()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|h| *h != main)
+        else {
+            return String::new();
+        };
+        self.client.switch_to_window(ide).await.unwrap();
+        let text = self
+            .client
+            .execute(
+                "const bar = [...document.querySelectorAll('.statusbar-item')].map((e) => e.innerText);\
+                 return (document.body ? document.body.innerText : '') + '\\n' + bar.join('\\n');",
+                vec![],
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        self.client.switch_to_window(main).await.unwrap();
+        text
+    }
+
+    /// Waits until the IDE window of `name` shows `needle`, then screenshots that window.
+    async fn shot_ide_window(&self, name: &str, shot: &str, needle: &str) {
+        let needle = needle.to_lowercase();
+        self.wait_for(
+            &format!("the IDE window to show {needle:?}"),
+            Duration::from_secs(60),
+            || async {
+                let text = self.ide_window_text(name).await.to_lowercase();
+                text.contains(&needle).then_some(())
+            },
+        )
+        .await;
+        let main = self.client.window().await.unwrap();
+        let ide = self
+            .client
+            .windows()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|h| *h != main)
+            .unwrap();
+        self.client.switch_to_window(ide).await.unwrap();
+        let png = self.client.screenshot().await.unwrap();
+        self.client.switch_to_window(main).await.unwrap();
+        std::fs::write(self.shots.join(format!("{}-{shot}.png", self.lang)), png).unwrap();
+    }
+
+    /// What the tray menu shows now (its entries' titles).
+    async fn tray(&self) -> Vec<String> {
+        let v = self.invoke("tray_menu", json!({})).await.unwrap();
+        serde_json::from_value(v).unwrap()
+    }
+
+    async fn wait_tray(&self, want: &str, timeout: Duration) {
+        self.wait_for(&format!("the tray to show {want:?}"), timeout, || async {
+            self.tray().await.iter().any(|t| t == want).then_some(())
+        })
+        .await;
+    }
+
     async fn go(&self, hash: &str) {
         self.client
             .execute(&format!("location.hash = '{hash}'"), vec![])
@@ -260,16 +368,37 @@ struct Setup {
 
 impl Setup {
     fn new(range_first: u16) -> Setup {
+        Self::with(range_first, QuitBehavior::LeaveRunning)
+    }
+
+    /// Settings go straight into the new data dir: no daemon runs for it yet.
+    fn with(range_first: u16, on_quit: QuitBehavior) -> Setup {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::open(&dir.path().join("data")).unwrap();
         engine
             .save_settings(&Settings {
                 port_range: PortRange::new(range_first, range_first + 9).unwrap(),
+                on_quit,
                 ..Settings::default()
             })
             .unwrap();
         let install = engine.install_id().to_string();
         Setup { dir, install }
+    }
+
+    /// A client of this test's daemon, as the app has one.
+    async fn client(&self) -> Berth {
+        Berth::connect(&self.data(), Autostart::Program(berth_bin()))
+            .await
+            .unwrap()
+    }
+
+    fn cli(&self, args: &[&str]) -> String {
+        cli(&self.data(), args)
+    }
+
+    fn show(&self, name: &str) -> Value {
+        serde_json::from_str(&self.cli(&["show", name, "--json"])).unwrap()
     }
 
     fn data(&self) -> PathBuf {
@@ -286,6 +415,12 @@ impl Setup {
 
 impl Drop for Setup {
     fn drop(&mut self) {
+        // The daemon the app started for this test goes with the test.
+        let _ = Command::new(berth_bin())
+            .env("BERTH_DATA_DIR", self.data())
+            .env("BERTH_NO_AUTOSTART", "1")
+            .args(["daemon", "stop"])
+            .output();
         for id in containers_of(&self.install) {
             let _ = Command::new("docker").args(["rm", "-f", &id]).output();
         }
@@ -346,12 +481,8 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     s.wait_status("e2e", "running", Duration::from_secs(60))
         .await;
     s.shot("list-running").await;
-    let ws = Store::open(&setup.data())
-        .unwrap()
-        .workspace_by_name("e2e")
-        .unwrap()
-        .unwrap();
-    let url = ws.url().unwrap();
+    let ws = setup.show("e2e");
+    let url = ws["url"].as_str().unwrap().to_string();
 
     // The IDE window opens on the workspace URL and loads it.
     s.click("ws-open-e2e").await;
@@ -373,15 +504,6 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
         url,
         "IDE window on the workspace URL"
     );
-    tokio::time::sleep(Duration::from_millis(700)).await; // let it paint
-    let _ = Command::new("/usr/bin/import")
-        .args([
-            "-window",
-            "root",
-            s.shots.join("en-ide-window.png").to_str().unwrap(),
-        ])
-        .status();
-
     // The page inside the IDE window (the test image's) tries to delete its own workspace,
     // to list workspaces and to navigate away, then reports at /healthz?ipc=..&nav=..
     let report = s
@@ -407,15 +529,16 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
         report.starts_with(&url) && report.ends_with("nav=stayed"),
         "{report}"
     );
-    let still = Store::open(&setup.data())
-        .unwrap()
-        .workspace_by_name("e2e")
-        .unwrap();
-    assert!(still.is_some(), "delete_workspace ran for the IDE page");
+    assert!(
+        setup.show("e2e")["name"] == "e2e",
+        "delete_workspace ran for the IDE page"
+    );
     assert_eq!(containers_of(&setup.install).len(), 1);
+    // The IDE window shows the page's own report (its /healthz) once it has it.
+    s.shot_ide_window("e2e", "ide-window", "ipc=refused").await;
 
     // A stop outside the app shows up within a second (Docker events, no polling).
-    let container = ws.container_name();
+    let container = ws["container_name"].as_str().unwrap().to_string();
     docker(&["stop", &container]);
     let took = s
         .wait_status("e2e", "stopped", Duration::from_secs(1))
@@ -444,13 +567,10 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     s.click("confirm-delete").await;
     s.wait_text("empty-state", "No workspaces yet").await;
     assert!(containers_of(&setup.install).is_empty(), "container gone");
-    assert!(
-        Store::open(&setup.data())
-            .unwrap()
-            .port_allocations()
-            .unwrap()
-            .is_empty(),
-        "port gone"
+    assert_eq!(
+        setup.cli(&["ls", "--json"]).trim(),
+        "[]",
+        "workspace and port gone"
     );
     assert!(
         Path::new(&project).join("main.rs").exists(),
@@ -516,15 +636,13 @@ async fn every_screen_reads_in_german() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ide_window_opens_vs_code_logged_in() {
     let setup = Setup::new(22140);
-    let engine = Engine::open(&setup.data()).unwrap();
-    engine
-        .create(berth::engine::CreateRequest {
+    setup
+        .client()
+        .await
+        .create(&berth::api::NewWorkspace {
             name: "vscode".into(),
             image: "berth-workspace-offline:4.99.4".into(),
-            projects: vec![
-                setup.project("backend").into(),
-                setup.project("frontend").into(),
-            ],
+            projects: vec![setup.project("backend"), setup.project("frontend")],
             ..Default::default()
         })
         .await
@@ -553,12 +671,17 @@ async fn the_ide_window_opens_vs_code_logged_in() {
     );
     s.wait_status("vscode", "running", Duration::from_secs(5))
         .await;
-    // Give the workbench time to render the Explorer before the picture.
-    tokio::time::sleep(Duration::from_secs(12)).await;
-    let shot = s.shots.join("en-ide-code-server.png");
-    let _ = Command::new("/usr/bin/import")
-        .args(["-window", "root", shot.to_str().unwrap()])
-        .status();
+    // The picture once the workbench shows both projects in the Explorer and Berth's own
+    // extension names the workspace in the status bar.
+    s.shot_ide_window("vscode", "ide-code-server", "frontend")
+        .await;
+    let workbench = s.ide_window_text("vscode").await;
+    for want in ["backend", "frontend", "vscode"] {
+        assert!(
+            workbench.contains(want),
+            "{want} not on the workbench: {workbench}"
+        );
+    }
     // Still logged in after the workbench has talked to the server for a while.
     let v = s
         .invoke("ide_window", json!({ "name": "vscode" }))
@@ -566,4 +689,89 @@ async fn the_ide_window_opens_vs_code_logged_in() {
         .unwrap();
     assert!(!v["url"].as_str().unwrap().contains("login"), "{v}");
     s.client.clone().close().await.unwrap();
+}
+
+/// The CLI changes what the app shows: each `berth` command's effect is in the list and in the
+/// tray within a second of the command returning (events from the daemon, no polling).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_with_the_cli_show_in_the_app_within_a_second() {
+    let setup = Setup::new(22160);
+    let project = setup.project("cli");
+    let s = launch(&setup.data(), "en").await;
+    s.wait_text("empty-state", "No workspaces yet").await;
+    let second = Duration::from_secs(1);
+    setup.cli(&[
+        "create",
+        "cli",
+        "--image",
+        IMAGE,
+        "--project",
+        &project,
+        "--memory",
+        "64m",
+    ]);
+    s.wait_status("cli", "stopped", second).await;
+    s.wait_tray("cli — Stopped", second).await;
+    setup.cli(&["start", "cli"]);
+    let took = s.wait_status("cli", "running", second).await;
+    s.wait_tray("cli — Running", second).await;
+    s.shot("list-after-cli-start").await;
+    eprintln!("CLI start → list: {took:?}");
+    setup.cli(&["stop", "cli"]);
+    s.wait_status("cli", "stopped", second).await;
+    s.wait_tray("cli — Stopped", second).await;
+    setup.cli(&["rm", "cli"]);
+    s.wait_for("the list to be empty", second, || async {
+        s.client
+            .find(Session::css("[data-testid=\"empty-state\"]"))
+            .await
+            .ok()
+    })
+    .await;
+    s.wait_tray("No workspaces", second).await;
+    s.client.clone().close().await.unwrap();
+}
+
+/// SIGTERM to the app (logout, `kill`) is a quit: with "stop workspaces when Berth quits" on,
+/// the daemon stops them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_to_the_app_stops_workspaces_when_the_settings_say_so() {
+    let setup = Setup::with(22180, QuitBehavior::StopWorkspaces);
+    let project = setup.project("bye");
+    let s = launch(&setup.data(), "en").await;
+    s.wait_text("empty-state", "No workspaces yet").await;
+    setup.cli(&[
+        "create",
+        "bye",
+        "--image",
+        IMAGE,
+        "--project",
+        &project,
+        "--memory",
+        "64m",
+    ]);
+    setup.cli(&["start", "bye"]);
+    s.wait_status("bye", "running", Duration::from_secs(5))
+        .await;
+    let container = setup.show("bye")["container_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let killed = Command::new("pkill")
+        .args(["-TERM", "-f", &format!("^{APP}")])
+        .status()
+        .unwrap();
+    assert!(killed.success(), "no app process to signal");
+    let running = || docker(&["inspect", "-f", "{{.State.Running}}", &container]).trim() == "true";
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while running() {
+        assert!(
+            Instant::now() < deadline,
+            "the workspace still runs after the app quit"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(setup.show("bye")["status"], "stopped");
+    setup.cli(&["rm", "bye"]);
+    drop(s);
 }

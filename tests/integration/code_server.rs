@@ -5,10 +5,10 @@ use crate::env::{TestEnv, docker, inspect};
 use std::io::{Read, Write};
 use std::sync::Once;
 
-const IMAGE: &str = "berth-workspace-offline:4.99.4";
+pub const IMAGE: &str = "berth-workspace-offline:4.99.4";
 
 /// Builds the offline image once per run (cached: a no-op when its inputs are unchanged).
-fn ensure_image(env: &TestEnv) {
+pub fn ensure_image(env: &TestEnv) {
     static BUILD: Once = Once::new();
     BUILD.call_once(|| {
         env.ok(&["image", "build", "workspace-offline"]);

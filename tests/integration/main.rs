@@ -13,3 +13,4 @@ mod lifecycle;
 mod ports;
 mod reconcile;
 mod validation;
+mod workspace_image;
