@@ -12,6 +12,7 @@ pub mod lockfile;
 pub mod model;
 pub mod ports;
 pub mod secrets;
+pub mod signals;
 pub mod store;
 
 pub use error::{Code, Error, Result};

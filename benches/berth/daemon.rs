@@ -91,10 +91,10 @@ pub async fn cli_to_client(report: &mut Report, rounds: usize) {
     let (tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
     let mut events = Box::pin(client.events().await.unwrap());
     tokio::spawn(async move {
-        while let Some(Ok(ClientEvent::Engine(EngineEvent::Status { status, .. }))) =
-            events.next().await
-        {
-            let _ = tx.send((status, Instant::now()));
+        while let Some(Ok(event)) = events.next().await {
+            if let ClientEvent::Engine(EngineEvent::Status { status, .. }) = event {
+                let _ = tx.send((status, Instant::now()));
+            }
         }
     });
     let (mut first, mut after_return) = (Vec::new(), Vec::new());

@@ -108,30 +108,12 @@ pub async fn quit(app: &AppHandle) {
 /// SIGTERM, SIGINT and SIGHUP (logout, `kill`, Ctrl-C in a terminal) quit like Quit does.
 fn quit_on_signals(app: AppHandle) {
     tauri::async_runtime::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::hangup()),
-            ) else {
-                eprintln!(
-                    "berth: cannot listen for signals; quitting by signal skips stop-on-quit"
-                );
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-                _ = hup.recv() => {}
+        match berth::signals::quit_requested().await {
+            Ok(()) => quit(&app).await,
+            Err(e) => {
+                eprintln!("berth: cannot listen for signals ({e}); a signal skips stop-on-quit")
             }
         }
-        #[cfg(windows)]
-        {
-            let _ = tokio::signal::ctrl_c().await;
-        }
-        quit(&app).await;
     });
 }
 

@@ -306,40 +306,13 @@ fn start_tasks(daemon: &Arc<Daemon>) {
 
 fn watch_signals(daemon: Arc<Daemon>) {
     tokio::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int), Ok(mut hup)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-                signal(SignalKind::hangup()),
-            ) else {
-                tracing::error!("cannot listen for signals");
-                return;
-            };
-            tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
-                _ = hup.recv() => {}
-                _ = daemon.shutdown.cancelled() => return,
-            }
+        tokio::select! {
+            heard = crate::signals::quit_requested() => match heard {
+                Ok(()) => daemon.request_exit(ExitReason::Signal),
+                Err(e) => tracing::error!("cannot listen for signals: {e}"),
+            },
+            _ = daemon.shutdown.cancelled() => {}
         }
-        #[cfg(windows)]
-        {
-            let (Ok(mut close), Ok(mut logoff)) = (
-                tokio::signal::windows::ctrl_close(),
-                tokio::signal::windows::ctrl_logoff(),
-            ) else {
-                return;
-            };
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = close.recv() => {}
-                _ = logoff.recv() => {}
-                _ = daemon.shutdown.cancelled() => return,
-            }
-        }
-        daemon.request_exit(ExitReason::Signal);
     });
 }
 

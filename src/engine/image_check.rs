@@ -6,11 +6,9 @@
 use super::Engine;
 use super::health;
 use super::ide_login::code_server_login;
-use super::lifecycle::host_user;
-use crate::docker::{self, RunAs, labels};
+use crate::docker::{self, labels};
 use crate::error::{Error, Result};
 use crate::model::{IdeAuth, ImageRef, Status, Workspace, WorkspaceId, WorkspaceName};
-use crate::secrets::argon2_hash;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -146,27 +144,11 @@ impl Engine {
         std::fs::write(&code_workspace, docker::code_workspace(ws))
             .map_err(|e| Error::io("cannot write the check's .code-workspace", e))?;
         let secret = crate::secrets::random_secret()?;
-        let owner = if docker.rootless().await? {
-            Some((0, 0))
-        } else {
-            host_user()
-        };
-        let run = RunAs {
-            user: owner.map(|(u, g)| format!("{u}:{g}")),
-            code_workspace_file: Some(code_workspace),
-            ide_password_hash: match ws.ide.auth {
-                Some(_) => Some(argon2_hash(&secret)?),
-                None => None,
-            },
-            token: None,
-        };
         let limits = self.settings()?.default_limits;
-        docker
-            .ensure_network(docker::plan_network(ws, self.install), self.install)
+        let made = self
+            .make_container(docker, ws, &limits, code_workspace, Some(&secret), None)
             .await?;
-        let id = docker
-            .create_container(docker::plan_container(ws, &limits, self.install, &run))
-            .await?;
+        let (id, owner) = (made.id, made.owner);
         docker.start_container(&id).await?;
 
         // Health, under Berth's hardening.

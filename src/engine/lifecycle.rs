@@ -5,11 +5,11 @@ use super::{Engine, failpoint};
 use crate::docker::{self, LogLine};
 use crate::error::{Error, Result};
 use crate::model::{
-    ImageRef, LimitOverrides, Status, Workspace, WorkspaceId, WorkspaceName, validate_idle_timeout,
-    validate_project_path,
+    ImageRef, LimitOverrides, Limits, Status, Workspace, WorkspaceId, WorkspaceName,
+    validate_idle_timeout, validate_project_path,
 };
 use crate::ports;
-use crate::secrets::argon2_hash;
+use crate::secrets::{Sensitive, argon2_hash};
 use crate::store::Outcome;
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
@@ -43,6 +43,12 @@ pub struct CreateRequest {
     pub limits: LimitOverrides,
     /// `None`: the global default; `Some(None)`: never stop for idleness.
     pub idle_timeout: Option<Option<Duration>>,
+}
+
+/// A container just made, and the uid:gid it runs as (`None`: the image's own user).
+pub(super) struct MadeContainer {
+    pub id: String,
+    pub owner: Option<(u64, u64)>,
 }
 
 /// What `delete` did beyond the obvious.
@@ -183,38 +189,60 @@ impl Engine {
     ) -> Result<String> {
         self.progress(ws, "creating_container");
         let limits = ws.limits.over(&self.settings()?.default_limits);
-        // Rootless engines map the container's root to the user already; anywhere else the
-        // container runs as the user, so files made in projects are theirs on the host.
+        let code_workspace = self.write_code_workspace(ws)?;
+        let secret = match ws.ide.auth {
+            Some(_) => Some(self.secrets.get_or_create(&ws.id.to_string())?),
+            None => None,
+        };
+        // Stored before Docker sees the container: if this process dies before recording the
+        // id, the token proves the container is this workspace's (reconcile adopts it).
+        let token = uuid::Uuid::new_v4().simple().to_string();
+        self.db(|s| s.set_pending_token(ws.id, &token))?;
+        let made = self
+            .make_container(
+                docker,
+                ws,
+                &limits,
+                code_workspace,
+                secret.as_ref(),
+                Some(token),
+            )
+            .await?;
+        failpoint("after-container-create");
+        self.db(|s| s.set_container(ws.id, Some(&made.id), Status::Stopped))?;
+        Ok(made.id)
+    }
+
+    /// Network and container for `ws`, the way Berth runs every container: as the host user
+    /// (root inside on rootless engines, where that root already is the user), with only the
+    /// hash of the IDE's secret. One place, so a workspace and `berth image check` never differ.
+    pub(super) async fn make_container(
+        &self,
+        docker: &docker::Client,
+        ws: &Workspace,
+        limits: &Limits,
+        code_workspace: PathBuf,
+        secret: Option<&Sensitive<String>>,
+        token: Option<String>,
+    ) -> Result<MadeContainer> {
         let owner = if docker.rootless().await? {
             Some((0, 0))
         } else {
             host_user()
         };
-        let code_workspace = self.write_code_workspace(ws)?;
-        // Stored before Docker sees the container: if this process dies before recording the
-        // id, the token proves the container is this workspace's (reconcile adopts it).
-        let token = uuid::Uuid::new_v4().simple().to_string();
-        self.db(|s| s.set_pending_token(ws.id, &token))?;
         let run = docker::RunAs {
-            token: Some(token),
+            token,
             user: owner.map(|(uid, gid)| format!("{uid}:{gid}")),
             code_workspace_file: Some(code_workspace),
-            ide_password_hash: match ws.ide.auth {
-                Some(_) => Some(argon2_hash(
-                    &self.secrets.get_or_create(&ws.id.to_string())?,
-                )?),
-                None => None,
-            },
+            ide_password_hash: secret.map(argon2_hash).transpose()?,
         };
         docker
             .ensure_network(docker::plan_network(ws, self.install), self.install)
             .await?;
         let id = docker
-            .create_container(docker::plan_container(ws, &limits, self.install, &run))
+            .create_container(docker::plan_container(ws, limits, self.install, &run))
             .await?;
-        failpoint("after-container-create");
-        self.db(|s| s.set_container(ws.id, Some(&id), Status::Stopped))?;
-        Ok(id)
+        Ok(MadeContainer { id, owner })
     }
 
     fn code_workspace_file(&self, ws: &Workspace) -> PathBuf {
