@@ -27,8 +27,6 @@ pub const PROTOCOL_MIN: u32 = 1;
 /// Response headers stamped on every answer, so version skew shows without a round trip.
 pub const VERSION_HEADER: &str = "berth-version";
 pub const PROTOCOL_HEADER: &str = "berth-protocol";
-/// Request header: the client's own version (for the daemon's log).
-pub const CLIENT_HEADER: &str = "berth-client";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProtocolRange {

@@ -40,6 +40,8 @@ pub async fn probe(endpoint: &Endpoint) -> Probe {
             Err(transport::Failure::NotRunning(_)) => Probe::NotRunning,
             // Accepted and then dropped: a daemon on its way out.
             Err(transport::Failure::Lost(_)) => Probe::NotRunning,
+            // Not ours: never talked to, and no daemon of ours can bind there either.
+            Err(transport::Failure::Impostor(_)) => Probe::Silent,
         }
     };
     tokio::time::timeout(PROBE_TIMEOUT, exchange)
@@ -52,12 +54,22 @@ pub async fn ensure(data_dir: &Path, endpoint: &Endpoint, program: &Path) -> Res
     if let Probe::Ready(hello) = probe(endpoint).await {
         return Ok(hello);
     }
-    let _start = FileLock::acquire(
+    let _start = start_lock(data_dir).await?;
+    start_locked(data_dir, endpoint, program).await
+}
+
+/// The lock every client takes to start a daemon (and to hand one over).
+pub async fn start_lock(data_dir: &Path) -> Result<FileLock> {
+    FileLock::acquire(
         &data_dir.join(endpoint::START_LOCK_FILE),
         "starting the Berth daemon",
         READY_TIMEOUT * 3,
     )
-    .await?;
+    .await
+}
+
+/// Starts the daemon unless one answers; the caller holds the start lock.
+pub async fn start_locked(data_dir: &Path, endpoint: &Endpoint, program: &Path) -> Result<Hello> {
     // Whoever held the start lock before us may have started it already.
     if let Probe::Ready(hello) = probe(endpoint).await {
         return Ok(hello);
@@ -132,8 +144,9 @@ pub async fn wait_gone(data_dir: &Path, timeout: Duration) -> Result<bool> {
     Ok(true)
 }
 
-/// The lock holder answers nothing: end it (TERM, then KILL), having checked by its recorded
-/// pid that it is a Berth daemon that still holds the lock.
+/// The lock holder answers nothing: end it (TERM, then KILL) — only after checking that the pid
+/// it recorded is a process that holds this very lock file open (never a pid on its own word:
+/// pids are reused).
 async fn end_wedged(data_dir: &Path, lock: &Path) -> Result<()> {
     if !FileLock::is_held(lock)? {
         return Ok(());
@@ -154,12 +167,19 @@ async fn end_wedged(data_dir: &Path, lock: &Path) -> Result<()> {
     };
     #[cfg(target_os = "linux")]
     {
-        let cmdline = std::fs::read(format!("/proc/{}/cmdline", info.pid)).unwrap_or_default();
-        let words: Vec<&[u8]> = cmdline.split(|b| *b == 0).collect();
-        let is_daemon = words.first().is_some_and(|w| w.ends_with(b"berth"))
-            && words.iter().any(|w| *w == b"daemon");
-        if !is_daemon {
-            return Err(wedged(&format!("pid {} is not a berth daemon", info.pid)));
+        let lock = endpoint::canonical(data_dir)?.join(endpoint::LOCK_FILE);
+        let holds_lock = std::fs::read_dir(format!("/proc/{}/fd", info.pid))
+            .map(|fds| {
+                fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                    .any(|target| target == lock)
+            })
+            .unwrap_or(false);
+        if !holds_lock {
+            return Err(wedged(&format!(
+                "pid {} from daemon.json does not hold {}",
+                info.pid,
+                lock.display()
+            )));
         }
         tracing::warn!("ending the wedged daemon, pid {}", info.pid);
         for signal in [libc::SIGTERM, libc::SIGKILL] {

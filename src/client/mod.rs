@@ -79,6 +79,7 @@ impl Client {
             .map_err(|e| Error::io(&format!("cannot create data dir {}", data_dir.display()), e))?;
         let endpoint = Endpoint::for_data_dir(data_dir)?;
         let hello = Self::reach(data_dir, &endpoint, &autostart).await?;
+        same_data_dir(&hello, data_dir)?;
         let mut client = Client {
             data_dir: data_dir.to_path_buf(),
             endpoint,
@@ -97,10 +98,13 @@ impl Client {
         let endpoint = Endpoint::for_data_dir(data_dir)?;
         match autostart::probe(&endpoint).await {
             autostart::Probe::Ready(hello) => Ok(Some(Client {
+                hello: {
+                    same_data_dir(&hello, data_dir)?;
+                    hello
+                },
                 data_dir: data_dir.to_path_buf(),
                 endpoint,
                 autostart: Autostart::Off,
-                hello,
             })),
             autostart::Probe::NotRunning => Ok(None),
             autostart::Probe::Silent => Err(Error::new(
@@ -145,7 +149,7 @@ impl Client {
                 ),
             ));
         }
-        let Autostart::Program(_) = &self.autostart else {
+        let Autostart::Program(program) = &self.autostart else {
             return if self.hello.protocol.speaks(api::PROTOCOL) {
                 Ok(())
             } else {
@@ -159,6 +163,8 @@ impl Client {
             };
         };
         tracing::info!("handing the daemon over: {theirs} → {}", api::VERSION);
+        // Under the start lock, so no other (older) client starts its daemon in between.
+        let _start = autostart::start_lock(&self.data_dir).await?;
         self.shutdown(ShutdownReason::Upgrade).await?;
         if !autostart::wait_gone(&self.data_dir, Duration::from_secs(15)).await? {
             return Err(Error::new(
@@ -168,7 +174,7 @@ impl Client {
                 ),
             ));
         }
-        self.hello = Self::reach(&self.data_dir, &self.endpoint, &self.autostart).await?;
+        self.hello = autostart::start_locked(&self.data_dir, &self.endpoint, program).await?;
         if is_older(&self.hello.version, api::VERSION) {
             return Err(Error::new(
                 Code::DaemonUnavailable,
@@ -219,6 +225,7 @@ impl Client {
                 let retry = match &failure {
                     transport::Failure::NotRunning(_) => true,
                     transport::Failure::Lost(_) => idempotent,
+                    transport::Failure::Impostor(_) => false,
                 };
                 if !retry || matches!(self.autostart, Autostart::Off) {
                     return Err(failure.into_error(&self.endpoint));
@@ -450,6 +457,23 @@ impl Client {
             async move { out }
         }))
     }
+}
+
+/// The daemon that answered must serve this data dir (two paths to one folder are fine: both
+/// are canonical by now).
+fn same_data_dir(hello: &Hello, data_dir: &Path) -> Result<()> {
+    let ours = endpoint::canonical(data_dir)?;
+    if hello.data_dir == ours {
+        return Ok(());
+    }
+    Err(Error::new(
+        Code::DaemonUnavailable,
+        format!(
+            "the Berth daemon that answers serves {}, not {}; refusing to use it",
+            hello.data_dir.display(),
+            ours.display()
+        ),
+    ))
 }
 
 /// `name=value` for one-field query structs.

@@ -2,7 +2,6 @@
 //! (eventsource-stream). A fresh connection per request: on a local socket it costs tens of
 //! microseconds, and a client that holds nothing open never keeps an idle daemon alive.
 
-use crate::api;
 use crate::api::endpoint::Endpoint;
 use crate::error::{Code, Error, Result};
 use bytes::Bytes;
@@ -22,6 +21,8 @@ pub enum Failure {
     NotRunning(io::Error),
     /// Connected, then lost before the answer (the daemon exited or was killed meanwhile).
     Lost(String),
+    /// Something answers on the socket that is not ours (another user's process).
+    Impostor(String),
 }
 
 impl Failure {
@@ -34,6 +35,12 @@ impl Failure {
             Failure::Lost(e) => Error::new(
                 Code::DaemonUnavailable,
                 format!("lost the Berth daemon on {endpoint} mid-request: {e}"),
+            ),
+            Failure::Impostor(who) => Error::new(
+                Code::DaemonUnavailable,
+                format!(
+                    "refusing to talk to {endpoint}: it is served by {who}, not by your own Berth daemon; remove it"
+                ),
             ),
         }
     }
@@ -85,6 +92,17 @@ pub async fn send(
     body: Option<Vec<u8>>,
 ) -> std::result::Result<Response<Incoming>, Failure> {
     let stream = connect(endpoint).await.map_err(Failure::NotRunning)?;
+    // Whoever listens must be us: a socket in /tmp could have been put there by someone else.
+    #[cfg(unix)]
+    {
+        // SAFETY: getuid cannot fail and touches no memory.
+        let me = unsafe { libc::getuid() };
+        match stream.peer_cred() {
+            Ok(cred) if cred.uid() == me => {}
+            Ok(cred) => return Err(Failure::Impostor(format!("uid {}", cred.uid()))),
+            Err(e) => return Err(Failure::Impostor(format!("an unknown peer ({e})"))),
+        }
+    }
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .map_err(|e| Failure::Lost(e.to_string()))?;
@@ -95,8 +113,7 @@ pub async fn send(
     let mut req = Request::builder()
         .method(method)
         .uri(format!("http://berth{path}"))
-        .header(hyper::header::HOST, "berth")
-        .header(api::CLIENT_HEADER, api::VERSION);
+        .header(hyper::header::HOST, "berth");
     if body.is_some() {
         req = req.header(hyper::header::CONTENT_TYPE, "application/json");
     }

@@ -128,9 +128,35 @@ mod unix {
                         meta.mode() & 0o7777
                     )))
                 } else {
+                    if meta.mode() & 0o1000 == 0 {
+                        // Ours and private, but without the sticky bit that keeps /tmp
+                        // cleaners away from the socket.
+                        let _ =
+                            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o1700));
+                    }
                     Ok(())
                 }
             }
+        }
+    }
+
+    /// Whether the peer shares the daemon's mount namespace (Linux; elsewhere there are no
+    /// such namespaces to tell apart, and the uid check stands alone).
+    fn same_host_namespace(peer: Option<i32>) -> bool {
+        #[cfg(target_os = "linux")]
+        {
+            let ns = |pid: &str| std::fs::read_link(format!("/proc/{pid}/ns/mnt")).ok();
+            match (peer, ns("self")) {
+                (Some(pid), Some(own)) if pid > 0 => ns(&pid.to_string()) == Some(own),
+                // Without a pid or /proc there is nothing to compare; the uid check stands.
+                (_, None) => true,
+                _ => false,
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = peer;
+            true
         }
     }
 
@@ -142,10 +168,20 @@ mod unix {
             loop {
                 match self.inner.accept().await {
                     Ok((stream, _)) => {
-                        // The socket is 0600 already; this also turns away root's processes
-                        // running as another user's tool.
+                        // The socket is 0600 already; the uid check also turns away root's
+                        // processes acting as another user. A container runs as this very uid
+                        // (Berth runs workspaces as the user), so a process in another mount
+                        // namespace — one that reached the socket through a bind mount — is
+                        // refused too.
                         match stream.peer_cred() {
-                            Ok(cred) if cred.uid() == self.uid => {
+                            Ok(cred) if cred.uid() != self.uid => {
+                                tracing::warn!("refused a connection from uid {}", cred.uid())
+                            }
+                            Ok(cred) if !same_host_namespace(cred.pid()) => tracing::warn!(
+                                "refused a connection from pid {:?} in another mount namespace (a container?)",
+                                cred.pid()
+                            ),
+                            Ok(_) => {
                                 let guard = self.life.connection();
                                 return (
                                     Conn {
@@ -154,9 +190,6 @@ mod unix {
                                     },
                                     (),
                                 );
-                            }
-                            Ok(cred) => {
-                                tracing::warn!("refused a connection from uid {}", cred.uid())
                             }
                             Err(e) => {
                                 tracing::warn!("refused a connection without credentials: {e}")
@@ -195,14 +228,16 @@ mod windows {
         life: Arc<Lifetime>,
     }
 
-    /// Only the current user (the pipe's owner) gets access; remote clients are rejected.
+    /// Full access for the pipe's owner (SDDL `OW`, owner rights: the user running the daemon;
+    /// for an elevated process that may be the Administrators group, not the user's own SID as
+    /// DAEMON.md asks) and nobody else; remote clients are rejected.
     fn create(name: &str, first: bool) -> io::Result<NamedPipeServer> {
         use windows_sys::Win32::Foundation::{FALSE, LocalFree};
         use windows_sys::Win32::Security::Authorization::{
             ConvertStringSecurityDescriptorToSecurityDescriptorW, SDDL_REVISION_1,
         };
         use windows_sys::Win32::Security::SECURITY_ATTRIBUTES;
-        // Protected DACL: full access for the owner (the user running the daemon), nobody else.
+        // Protected DACL: owner rights only.
         let sddl: Vec<u16> = "D:P(A;;GA;;;OW)\0".encode_utf16().collect();
         let mut descriptor = std::ptr::null_mut();
         // SAFETY: sddl is NUL-terminated; descriptor receives a LocalAlloc'd pointer freed below.

@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 /// Quiet time before the daemon exits on its own; `BERTH_DAEMON_IDLE_SECS` overrides it (tests).
@@ -33,6 +34,8 @@ const IDLE_EXIT: Duration = Duration::from_secs(600);
 const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(10);
 /// Events a slow client may fall behind before it is told to resync.
 const EVENT_BUFFER: usize = 1024;
+/// How long connections already queued are still accepted once the socket is gone.
+const QUEUE_GRACE: Duration = Duration::from_millis(100);
 
 /// Why the daemon is ending.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +67,8 @@ pub struct Daemon {
     events: broadcast::Sender<EventEnvelope>,
     shutdown: CancellationToken,
     reason: Mutex<Option<ExitReason>>,
+    /// Operations running detached from their requests; shutdown waits for them.
+    operations: TaskTracker,
 }
 
 impl Daemon {
@@ -116,15 +121,19 @@ pub fn run(data_dir: &Path) -> Result<Outcome> {
         .map_err(|e| Error::io(&format!("cannot create data dir {}", data_dir.display()), e))?;
     make_private(data_dir)?;
     // 1. The lock is the daemon's identity, held for life; the kernel frees it on a crash.
-    let Some(lock) = FileLock::try_acquire(&data_dir.join(endpoint::LOCK_FILE))? else {
+    let Some(lock) = take_lock(&data_dir.join(endpoint::LOCK_FILE))? else {
         return Ok(Outcome::AlreadyRunning);
     };
+    // Recorded at once, so a client that finds the lock held but no answer can tell this
+    // process is the holder (it checks the pid's open files) and end it if it is wedged.
+    let endpoint = Endpoint::for_data_dir(data_dir)?;
+    write_info(data_dir, &endpoint)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::io("cannot start the async runtime", e))?;
-    let served = runtime.block_on(serve(data_dir));
+    let served = runtime.block_on(serve(data_dir, endpoint));
     // Tasks that ignored cancellation must not hold the exit.
     runtime.shutdown_timeout(Duration::from_secs(1));
     let _ = std::fs::remove_file(data_dir.join(endpoint::INFO_FILE));
@@ -132,8 +141,22 @@ pub fn run(data_dir: &Path) -> Result<Outcome> {
     served.map(|()| Outcome::Served)
 }
 
-async fn serve(data_dir: &Path) -> Result<()> {
-    let endpoint = Endpoint::for_data_dir(data_dir)?;
+/// The daemon lock, waiting a moment first: a client checking whether a daemon runs holds it
+/// for an instant, and that must not send a starting daemon away.
+fn take_lock(path: &Path) -> Result<Option<FileLock>> {
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        if let Some(lock) = FileLock::try_acquire(path)? {
+            return Ok(Some(lock));
+        }
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+async fn serve(data_dir: &Path, endpoint: Endpoint) -> Result<()> {
     let idle = std::env::var("BERTH_DAEMON_IDLE_SECS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -161,9 +184,9 @@ async fn serve(data_dir: &Path) -> Result<()> {
         life,
         shutdown: shutdown.clone(),
         reason: Mutex::new(None),
+        operations: TaskTracker::new(),
         engine,
     });
-    write_info(data_dir, &endpoint)?;
     start_tasks(&daemon);
     watch_signals(daemon.clone());
     tracing::info!(
@@ -174,7 +197,8 @@ async fn serve(data_dir: &Path) -> Result<()> {
     );
 
     let app = server::router(daemon.clone());
-    let stop = shutdown.clone();
+    let stop_accepting = CancellationToken::new();
+    let stop = stop_accepting.clone();
     let mut server = tokio::spawn(async move {
         axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled_owned().await })
@@ -188,10 +212,14 @@ async fn serve(data_dir: &Path) -> Result<()> {
             daemon.request_exit(ExitReason::Request(ShutdownReason::Stop));
         }
     }
-    // No new clients from here on: they find no socket and start (or wait for) a new daemon.
+    // New clients find no socket from here on (they start, or wait for, a new daemon); ones
+    // already queued on the listener are still accepted and served for a moment, so a request
+    // that raced the idle exit is answered rather than cut off.
     if let Endpoint::Unix(path) = &endpoint {
         let _ = std::fs::remove_file(path);
     }
+    tokio::time::sleep(QUEUE_GRACE).await;
+    stop_accepting.cancel();
     let reason = daemon
         .reason
         .lock()
@@ -213,6 +241,15 @@ async fn serve(data_dir: &Path) -> Result<()> {
     if tokio::time::timeout(left, &mut server).await.is_err() {
         tracing::warn!("open requests did not finish in time; closing them");
         server.abort();
+    }
+    // Operations whose clients left (a start, a build) finish or are cut at the deadline.
+    daemon.operations.close();
+    let left = deadline.saturating_duration_since(Instant::now());
+    if tokio::time::timeout(left, daemon.operations.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("operations did not finish in time; reconcile repairs what they left");
     }
     let left = deadline.saturating_duration_since(Instant::now());
     if !daemon

@@ -1,7 +1,8 @@
 //! The daemon's HTTP API over its socket: one handler per route, each a thin call into the
 //! engine. Operations that change something run as their own task, so a client that goes away
-//! (Ctrl-C on `berth start`) never leaves a half-done operation behind; they count for the idle
-//! exit while they run. Errors leave as `{code, message, key, args}` with a fitting status.
+//! (Ctrl-C on `berth start`) does not cut them off; they count for the idle exit while they
+//! run, and shutdown waits for them (up to its deadline; reconcile repairs what a cut-off
+//! operation leaves). Errors leave as `{code, message, key, args}` with a fitting status.
 
 use super::Daemon;
 use super::stream::{self, sse_from};
@@ -67,7 +68,9 @@ async fn stamp(State(d): D, req: Request, next: Next) -> Response {
     }
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
-    headers.insert(api::VERSION_HEADER, HeaderValue::from_static(api::VERSION));
+    if let Ok(version) = HeaderValue::from_str(&d.hello.version) {
+        headers.insert(api::VERSION_HEADER, version);
+    }
     headers.insert(api::PROTOCOL_HEADER, HeaderValue::from(api::PROTOCOL));
     res
 }
@@ -129,17 +132,18 @@ async fn detached<T: Send + 'static>(
     op: impl Future<Output = Result<T>> + Send + 'static,
 ) -> Result<T> {
     let guard = d.life.operation();
-    tokio::spawn(async move {
-        let _guard = guard;
-        op.await
-    })
-    .await
-    .map_err(|e| {
-        Error::new(
-            Code::Io,
-            format!("the operation failed inside the daemon: {e}"),
-        )
-    })?
+    d.operations
+        .spawn(async move {
+            let _guard = guard;
+            op.await
+        })
+        .await
+        .map_err(|e| {
+            Error::new(
+                Code::Io,
+                format!("the operation failed inside the daemon: {e}"),
+            )
+        })?
 }
 
 async fn hello(State(d): D) -> Json<Hello> {

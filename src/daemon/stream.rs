@@ -92,7 +92,7 @@ pub fn build(daemon: Arc<Daemon>, name: String) -> impl Stream<Item = Event> + S
     let (tx, rx) = mpsc::unbounded_channel::<Event>();
     let guard = daemon.life.operation();
     let engine = daemon.engine.clone();
-    tokio::spawn(async move {
+    daemon.operations.spawn(async move {
         let _guard = guard;
         let progress = tx.clone();
         let result = engine

@@ -47,11 +47,13 @@ impl Supervisor {
                 let token = this.cancel.child_token();
                 let began = Instant::now();
                 // Its own task, so a panic surfaces as a JoinError instead of unwinding here.
-                let run = tokio::spawn(make(token.clone()));
+                let mut run = tokio::spawn(make(token.clone()));
                 let outcome = tokio::select! {
-                    joined = run => joined,
+                    joined = &mut run => joined,
                     _ = this.cancel.cancelled() => {
+                        // Tell the task, and wait for it (shutdown bounds the wait).
                         token.cancel();
+                        let _ = run.await;
                         break;
                     }
                 };

@@ -5,7 +5,7 @@ use super::{Engine, failpoint};
 use crate::docker::{self, LogLine};
 use crate::error::{Error, Result};
 use crate::model::{
-    ImageRef, LimitOverrides, Limits, Status, Workspace, WorkspaceId, WorkspaceName,
+    ImageRef, LimitOverrides, Limits, Protected, Status, Workspace, WorkspaceId, WorkspaceName,
     validate_idle_timeout, validate_project_path,
 };
 use crate::ports;
@@ -120,16 +120,27 @@ impl Engine {
                     .keyed("projects_none", []),
             );
         }
-        let home = dirs::home_dir();
+        let protected = self.protected_paths();
         let mut projects: Vec<PathBuf> = Vec::new();
         for raw in &req.projects {
-            let path = validate_project_path(raw, home.as_deref())?;
+            let path = validate_project_path(raw, &protected)?;
             if projects.contains(&path) {
                 return Err(Error::invalid(format!(
                     "project folder {:?} is listed twice",
                     path.display()
                 ))
                 .keyed("project_twice", [("path", path.display().to_string())]));
+            }
+            if let Some(other) = projects
+                .iter()
+                .find(|p| p.starts_with(&path) || path.starts_with(p))
+            {
+                return Err(Error::invalid(format!(
+                    "project folders {:?} and {:?} overlap: one is inside the other",
+                    other.display(),
+                    path.display()
+                ))
+                .keyed("project_overlap", [("path", path.display().to_string())]));
             }
             projects.push(path);
         }
@@ -178,7 +189,16 @@ impl Engine {
 
     /// The project folder check the create form runs when a folder is chosen.
     pub fn check_project(&self, raw: &std::path::Path) -> Result<PathBuf> {
-        validate_project_path(raw, dirs::home_dir().as_deref())
+        validate_project_path(raw, &self.protected_paths())
+    }
+
+    /// What no project may be, hold or be inside: the home folder (and above), credentials,
+    /// and this install's data dir — which holds the daemon's socket.
+    pub(super) fn protected_paths(&self) -> Protected {
+        Protected {
+            home: dirs::home_dir(),
+            data_dir: Some(self.data_dir.clone()),
+        }
     }
 
     /// Network + container for `ws` (whose port is allocated); records the container id.

@@ -41,9 +41,9 @@ impl Engine {
 
     async fn start_inner(&self, docker: &docker::Client, mut ws: Workspace) -> Result<Started> {
         // The folders may have changed since create (a symlink swapped for one to `/`).
-        let home = dirs::home_dir();
+        let protected = self.protected_paths();
         for path in &ws.projects {
-            validate_project_path(path, home.as_deref())?;
+            validate_project_path(path, &protected)?;
         }
         let mut notes = Vec::new();
         let mut container = self.find_container(docker, &ws).await?;

@@ -13,6 +13,6 @@ pub use limits::{
     parse_memory, parse_pids, validate_idle_timeout,
 };
 pub use name::WorkspaceName;
-pub use project::{folder_name, validate_project_path};
+pub use project::{Protected, folder_name, validate_project_path};
 pub use settings::{PortRange, QuitBehavior, Settings};
 pub use workspace::{IdeAuth, IdeEndpoint, Kind, Status, Workspace, WorkspaceId, WorkspaceView};

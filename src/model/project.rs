@@ -21,9 +21,31 @@ const SYSTEM_ROOTS: &[&str] = &[
     r"C:\ProgramData",
 ];
 
+/// Credential folders in the home folder: a project can never be one of them or inside one.
+const CREDENTIALS: &[&str] = &[
+    ".ssh",
+    ".gnupg",
+    ".aws",
+    ".azure",
+    ".kube",
+    ".docker",
+    ".config/gcloud",
+    ".password-store",
+];
+
+/// The user's folders a workspace must never reach: passed in so the rules are testable.
+#[derive(Debug, Clone, Default)]
+pub struct Protected {
+    /// The home folder: refused itself and with everything above it.
+    pub home: Option<PathBuf>,
+    /// Berth's data dir (database, secrets, the daemon's socket): refused itself, everything
+    /// inside it and everything above it — a workspace that reached the daemon's socket could
+    /// drive Berth.
+    pub data_dir: Option<PathBuf>,
+}
+
 /// Checks a project folder and returns its canonical path (the one that gets mounted).
-/// `home` is the user's home folder, passed in so the rule is testable.
-pub fn validate_project_path(raw: &Path, home: Option<&Path>) -> Result<PathBuf> {
+pub fn validate_project_path(raw: &Path, protected: &Protected) -> Result<PathBuf> {
     let shown = raw.display();
     let path_arg = || ("path", raw.display().to_string());
     if raw.as_os_str().is_empty() {
@@ -73,13 +95,58 @@ pub fn validate_project_path(raw: &Path, home: Option<&Path>) -> Result<PathBuf>
         let why = format!("is inside the system folder {root}");
         return refuse("project_system", &why, &root);
     }
-    if let Some(home) = home.and_then(|h| std::fs::canonicalize(h).ok())
-        && canonical == home
+    let home = protected
+        .home
+        .as_deref()
+        .and_then(|h| std::fs::canonicalize(h).ok());
+    if let Some(home) = &home {
+        if canonical == *home {
+            let why = "is your home folder itself; choose a project folder inside it";
+            return refuse("project_home", why, "");
+        }
+        if home.starts_with(&canonical) {
+            let why = "contains your home folder; choose a project folder inside it";
+            return refuse("project_above_home", why, "");
+        }
+        if let Some(cred) = CREDENTIALS
+            .iter()
+            .map(|c| home.join(c))
+            .find(|c| canonical.starts_with(c))
+        {
+            let why = format!("is inside {}, where credentials live", cred.display());
+            return refuse("project_credentials", &why, &cred.display().to_string());
+        }
+    }
+    if let Some(data) = protected
+        .data_dir
+        .as_deref()
+        .and_then(|d| std::fs::canonicalize(d).ok())
+        && (canonical.starts_with(&data) || data.starts_with(&canonical))
     {
-        let why = "is your home folder itself; choose a project folder inside it";
-        return refuse("project_home", why, "");
+        let why = format!(
+            "holds or is inside Berth's data folder {} (its database and the daemon's socket)",
+            data.display()
+        );
+        return refuse("project_data_dir", &why, &data.display().to_string());
+    }
+    if let Some(sock) = socket_in(&canonical) {
+        let why = format!(
+            "holds the socket {}; a container could talk to whatever listens there",
+            sock.display()
+        );
+        return refuse("project_holds_socket", &why, &sock.display().to_string());
     }
     Ok(canonical)
+}
+
+/// A socket directly in `dir`, if any (not deeper: a project's own tree is its business, and
+/// reading it all at every start would be slow).
+fn socket_in(dir: &Path) -> Option<PathBuf> {
+    std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_type().is_ok_and(|t| is_socket_type(&t)))
+        .map(|e| e.path())
 }
 
 fn system_root_of(path: &Path) -> Option<String> {
@@ -99,14 +166,18 @@ fn system_root_of(path: &Path) -> Option<String> {
     None
 }
 
-#[cfg(unix)]
 fn is_socket(meta: &std::fs::Metadata) -> bool {
+    is_socket_type(&meta.file_type())
+}
+
+#[cfg(unix)]
+fn is_socket_type(t: &std::fs::FileType) -> bool {
     use std::os::unix::fs::FileTypeExt;
-    meta.file_type().is_socket()
+    t.is_socket()
 }
 
 #[cfg(not(unix))]
-fn is_socket(_meta: &std::fs::Metadata) -> bool {
+fn is_socket_type(_t: &std::fs::FileType) -> bool {
     false
 }
 
@@ -121,8 +192,17 @@ pub fn folder_name(path: &Path) -> String {
 mod tests {
     use super::*;
 
+    fn with_home(home: Option<&Path>) -> Protected {
+        Protected {
+            home: home.map(Path::to_path_buf),
+            data_dir: None,
+        }
+    }
+
     fn msg(path: &Path, home: Option<&Path>) -> String {
-        validate_project_path(path, home).unwrap_err().message
+        validate_project_path(path, &with_home(home))
+            .unwrap_err()
+            .message
     }
 
     #[test]
@@ -130,7 +210,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let odd = dir.path().join("my project: v1, final");
         std::fs::create_dir(&odd).unwrap();
-        let ok = validate_project_path(&odd, None).unwrap();
+        let ok = validate_project_path(&odd, &Protected::default()).unwrap();
         assert_eq!(ok, std::fs::canonicalize(&odd).unwrap());
     }
 
@@ -163,7 +243,42 @@ mod tests {
         // A folder inside home is fine.
         let inside = dir.path().join("code");
         std::fs::create_dir(&inside).unwrap();
-        assert!(validate_project_path(&inside, Some(dir.path())).is_ok());
+        assert!(validate_project_path(&inside, &with_home(Some(dir.path()))).is_ok());
+        // Above home is refused too: it holds home.
+        let home = inside.join("me");
+        std::fs::create_dir(&home).unwrap();
+        assert!(msg(&inside, Some(&home)).contains("contains your home folder"));
+    }
+
+    #[test]
+    fn refuses_credential_folders_berths_data_and_folders_holding_sockets() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        for cred in [".ssh/keys", ".config/gcloud", ".docker"] {
+            std::fs::create_dir_all(home.join(cred)).unwrap();
+            assert!(
+                msg(&home.join(cred), Some(&home)).contains("where credentials live"),
+                "{cred}"
+            );
+        }
+        let data = home.join(".local/share/berth");
+        let project = home.join("code");
+        std::fs::create_dir_all(data.join("sub")).unwrap();
+        std::fs::create_dir_all(&project).unwrap();
+        let protected = Protected {
+            home: Some(home.clone()),
+            data_dir: Some(data.clone()),
+        };
+        for bad in [data.clone(), data.join("sub"), home.join(".local")] {
+            let m = validate_project_path(&bad, &protected).unwrap_err().message;
+            assert!(m.contains("Berth's data folder"), "{}: {m}", bad.display());
+        }
+        assert!(validate_project_path(&project, &protected).is_ok());
+        let _listener = std::os::unix::net::UnixListener::bind(project.join("agent.sock")).unwrap();
+        let m = validate_project_path(&project, &protected)
+            .unwrap_err()
+            .message;
+        assert!(m.contains("holds the socket"), "{m}");
     }
 
     #[test]

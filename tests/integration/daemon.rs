@@ -375,3 +375,54 @@ fn a_client_outlives_its_daemon() {
         assert_ne!(client.status().await.unwrap().pid, first);
     });
 }
+
+/// The attacker is code in a container that got hold of the daemon's socket (a bind mount that
+/// should never exist, simulated here): it runs as the user's uid, as workspaces do, and asks
+/// the daemon for its workspaces. The daemon hangs up on it: it is in another mount namespace.
+#[test]
+fn a_container_that_reaches_the_socket_is_refused() {
+    let env = TestEnv::new();
+    crate::code_server::ensure_image(&env);
+    env.ok(&["ls"]);
+    let sock = env.data_dir().join("daemon.sock");
+    // SAFETY: getuid/getgid cannot fail.
+    let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
+    let script = r#"
+        const req = require("http").get({ socketPath: "/berth.sock", path: "/v1/workspaces" }, (res) => {
+            let body = ""; res.on("data", (d) => body += d);
+            res.on("end", () => console.log("ANSWERED " + res.statusCode + " " + body));
+        });
+        req.on("error", (e) => console.log("REFUSED " + e.code));
+    "#;
+    let out = crate::env::docker(&[
+        "run",
+        "--rm",
+        "--user",
+        &format!("{uid}:{gid}"),
+        "--network",
+        "none",
+        "-v",
+        &format!("{}:/berth.sock", sock.display()),
+        "--entrypoint",
+        "node",
+        crate::code_server::IMAGE,
+        "-e",
+        script,
+    ]);
+    assert!(
+        out.starts_with("REFUSED"),
+        "the container got an answer: {out}"
+    );
+    let log = std::fs::read_to_string(env.data_dir().join("logs/daemon.log")).unwrap();
+    assert!(log.contains("another mount namespace"), "{log}");
+    // And the data dir can never be mounted into a workspace in the first place.
+    let err = env.fails(&[
+        "create",
+        "sneaky",
+        "--image",
+        IMAGE,
+        "--project",
+        env.data_dir().to_str().unwrap(),
+    ]);
+    assert!(err.contains("Berth's data folder"), "{err}");
+}

@@ -267,10 +267,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Logs { name, follow, tail } => {
             let mut stream = std::pin::pin!(client.logs(&name, follow, tail).await?);
+            // A container writes what it likes; on a terminal its escape sequences (clipboard
+            // writes, titles) are defused. Piped output stays byte for byte.
+            let defuse = std::io::stdout().is_terminal();
             let mut out = std::io::stdout().lock();
             let mut err = std::io::stderr().lock();
             while let Some(chunk) = stream.next().await {
-                let chunk = chunk?;
+                let mut chunk = chunk?;
+                if defuse {
+                    chunk.text = defused(&chunk.text);
+                }
                 // A closed pipe (`berth logs x | head`) just ends the output.
                 let written = if chunk.stderr {
                     err.write_all(chunk.text.as_bytes())
@@ -368,6 +374,19 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Control characters other than line breaks and tabs, shown as `�`.
+fn defused(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() && !matches!(c, '\n' | '\t' | '\r') {
+                '\u{fffd}'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// Paths are resolved here: the daemon's working directory is not the user's.
 fn absolute(p: &std::path::Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
@@ -394,4 +413,18 @@ fn open_in_browser(url: &str) -> std::io::Result<()> {
         .stderr(std::process::Stdio::null())
         .spawn()
         .map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn escape_sequences_from_a_container_are_defused_on_a_terminal() {
+        let osc52 = "before\u{1b}]52;c;ZXZpbA==\u{7}after\n\tnext";
+        let shown = super::defused(osc52);
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}'),
+            "{shown:?}"
+        );
+        assert!(shown.ends_with("after\n\tnext"));
+    }
 }
