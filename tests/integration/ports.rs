@@ -35,6 +35,34 @@ fn a_port_taken_at_start_moves_the_workspace_and_says_so() {
     env.create("mover", &env.project("mover"));
     let old = env.show("mover")["port"].as_u64().unwrap() as u16;
     let _squatter = TcpListener::bind(("127.0.0.1", old)).unwrap();
+    // A client following events (as the app does) hears the new URL while the start goes on.
+    let (tx, rx) = std::sync::mpsc::channel();
+    let follower = std::thread::spawn({
+        let data = env.data_dir();
+        move || {
+            crate::env::block_on(async move {
+                use futures_util::StreamExt;
+                let client = berth::client::Client::connect(
+                    &data,
+                    berth::client::Autostart::Program(crate::env::BERTH.into()),
+                )
+                .await
+                .unwrap();
+                let mut events = Box::pin(client.events().await.unwrap());
+                tx.send(None).unwrap();
+                while let Some(Ok(e)) = events.next().await {
+                    if let berth::client::ClientEvent::Engine(
+                        berth::engine::EngineEvent::Updated { workspace },
+                    ) = e
+                    {
+                        tx.send(workspace.url).unwrap();
+                        return;
+                    }
+                }
+            })
+        }
+    });
+    assert_eq!(rx.recv().unwrap(), None, "the follower is subscribed");
 
     let out = env.berth(&["start", "mover"]);
     assert!(
@@ -53,6 +81,13 @@ fn a_port_taken_at_start_moves_the_workspace_and_says_so() {
     assert!(env.range.contains(new));
     assert_eq!(url, format!("http://127.0.0.1:{new}/"));
     assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    let heard = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+    assert_eq!(
+        heard.as_deref(),
+        Some(url.as_str()),
+        "the new URL reached the follower"
+    );
+    follower.join().unwrap();
     assert!(env.ok(&["log", "mover"]).contains("port-changed"));
     env.ok(&["rm", "mover"]);
 }
