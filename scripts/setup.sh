@@ -66,3 +66,17 @@ ensure_base() {
     ensure_packages ca-certificates docker.io busybox-static tini
     ensure_dockerd
 }
+
+# build_images BERTH NAME... — builds bundled images through a throwaway data dir, whose daemon
+# is stopped (and the dir removed) afterwards: a script must not leave a daemon behind.
+build_images() {
+    local bin=$1 dir status=0
+    shift
+    dir=$(mktemp -d)
+    for name in "$@"; do
+        BERTH_DATA_DIR="$dir" "$bin" image build "$name" | tail -n 3 || status=1
+    done
+    BERTH_DATA_DIR="$dir" BERTH_NO_AUTOSTART=1 "$bin" daemon stop >/dev/null || true
+    rm -rf "$dir"
+    return $status
+}

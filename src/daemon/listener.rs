@@ -18,6 +18,20 @@ pub struct Conn<S> {
     _guard: ConnectionGuard,
 }
 
+impl<S> Conn<S> {
+    /// An accepted connection, counted until it closes; in the shape `accept` returns.
+    fn counted(stream: S, life: &Arc<Lifetime>) -> (Conn<S>, ()) {
+        let guard = life.connection();
+        (
+            Conn {
+                stream,
+                _guard: guard,
+            },
+            (),
+        )
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for Conn<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
@@ -181,16 +195,7 @@ mod unix {
                                 "refused a connection from pid {:?} in another mount namespace (a container?)",
                                 cred.pid()
                             ),
-                            Ok(_) => {
-                                let guard = self.life.connection();
-                                return (
-                                    Conn {
-                                        stream,
-                                        _guard: guard,
-                                    },
-                                    (),
-                                );
-                            }
+                            Ok(_) => return Conn::counted(stream, &self.life),
                             Err(e) => {
                                 tracing::warn!("refused a connection without credentials: {e}")
                             }
@@ -305,14 +310,7 @@ mod windows {
                 match create(&self.name, false) {
                     Ok(next) => {
                         let stream = std::mem::replace(&mut self.next, next);
-                        let guard = self.life.connection();
-                        return (
-                            Conn {
-                                stream,
-                                _guard: guard,
-                            },
-                            (),
-                        );
+                        return Conn::counted(stream, &self.life);
                     }
                     Err(e) => {
                         tracing::warn!("cannot create the next pipe instance: {e}");
