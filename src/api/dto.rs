@@ -1,6 +1,7 @@
 //! Request and response bodies that are not engine types themselves. Those the app's UI sees
 //! are exported to TypeScript (`ts` feature) next to the engine's own.
 
+pub use crate::engine::QuitOutcome;
 use crate::engine::{CreateRequest, EngineEvent};
 use crate::model::{LimitOverrides, WorkspaceView};
 use serde::{Deserialize, Serialize};
@@ -119,12 +120,4 @@ pub struct LogsQuery {
     #[serde(default)]
     pub follow: bool,
     pub tail: Option<usize>,
-}
-
-/// `POST /v1/quit`: the desktop app is quitting. The daemon applies "stop workspaces when
-/// Berth quits" and says which it stopped.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct QuitOutcome {
-    pub stopped: Vec<String>,
-    pub failed: Vec<String>,
 }

@@ -30,6 +30,22 @@ pub fn default_data_dir() -> Result<PathBuf> {
     }
 }
 
+/// What `daemon.json` records, written by the daemon right after it takes its lock: for
+/// clients that find the lock held but get no answer (the pid is checked against the lock
+/// before anything is done to it) and for `berth daemon status`.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DaemonInfo {
+    pub pid: u32,
+    pub version: String,
+    pub endpoint: String,
+    pub started_at_ms: u64,
+}
+
+pub fn read_info(data_dir: &Path) -> Option<DaemonInfo> {
+    let raw = std::fs::read(data_dir.join(INFO_FILE)).ok()?;
+    serde_json::from_slice(&raw).ok()
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Endpoint {
     Unix(PathBuf),

@@ -139,7 +139,7 @@ pub mod path {
     /// `[a-z0-9-]` by grammar; anything else is percent-encoded so it can only ever be a
     /// (missing) name, never another route.
     pub fn workspace(name: &str, action: Option<&str>) -> String {
-        let name = super::encode_segment(name);
+        let name = super::percent_encode(name);
         match action {
             Some(a) => format!("{WORKSPACES}/{name}/{a}"),
             None => format!("{WORKSPACES}/{name}"),
@@ -147,13 +147,13 @@ pub mod path {
     }
 
     pub fn image_build(name: &str) -> String {
-        format!("{IMAGES}/{}/build", super::encode_segment(name))
+        format!("{IMAGES}/{}/build", super::percent_encode(name))
     }
 }
 
 /// Percent-encodes everything but letters, digits, `-` and `_` (dots too: `..` must never
-/// reach a router that might normalise it).
-fn encode_segment(raw: &str) -> String {
+/// reach a router that might normalise it). For path segments and query values alike.
+pub fn percent_encode(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     for b in raw.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_') {

@@ -151,7 +151,7 @@ async fn end_wedged(data_dir: &Path, lock: &Path) -> Result<()> {
     if !FileLock::is_held(lock)? {
         return Ok(());
     }
-    let info = crate::daemon::read_info(data_dir);
+    let info = endpoint::read_info(data_dir);
     let wedged = |why: &str| {
         Error::new(
             Code::DaemonUnavailable,

@@ -478,15 +478,7 @@ fn same_data_dir(hello: &Hello, data_dir: &Path) -> Result<()> {
 
 /// `name=value` for one-field query structs.
 fn serde_urlencode(q: &NameQuery) -> String {
-    let mut out = String::from("name=");
-    for b in q.name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    format!("name={}", api::percent_encode(&q.name))
 }
 
 /// Whether version `a` is older than `b` (numeric `major.minor.patch`; anything unreadable

@@ -13,13 +13,12 @@ mod supervisor;
 pub use lifetime::{Activity, idle_exit_in};
 pub use supervisor::Supervisor;
 
-use crate::api::endpoint::{self, Endpoint};
+use crate::api::endpoint::{self, DaemonInfo, Endpoint};
 use crate::api::{self, DaemonStatus, EventEnvelope, Hello, ProtocolRange, ShutdownReason};
 use crate::engine::Engine;
 use crate::error::{Code, Error, Result};
 use crate::lockfile::FileLock;
 use lifetime::Lifetime;
-use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -44,16 +43,6 @@ pub enum ExitReason {
     /// SIGTERM, SIGINT, console close, logout: Berth quits, so "stop on quit" applies.
     Signal,
     Idle,
-}
-
-/// What `daemon.json` records for clients and for `berth daemon status` when the daemon does
-/// not answer (a wedged daemon is found by its pid, checked against the lock).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DaemonInfo {
-    pub pid: u32,
-    pub version: String,
-    pub endpoint: String,
-    pub started_at_ms: u64,
 }
 
 pub struct Daemon {
@@ -371,11 +360,6 @@ fn write_info(data_dir: &Path, endpoint: &Endpoint) -> Result<()> {
     )
     .and_then(|_| std::fs::rename(&tmp, &path))
     .map_err(|e| Error::io(&format!("cannot write {}", path.display()), e))
-}
-
-pub fn read_info(data_dir: &Path) -> Option<DaemonInfo> {
-    let raw = std::fs::read(data_dir.join(endpoint::INFO_FILE)).ok()?;
-    serde_json::from_slice(&raw).ok()
 }
 
 /// The data dir holds the database, secrets and the socket: the user's alone.

@@ -3,6 +3,7 @@
 //! by its labels alone (a `docker commit` copy has them all).
 
 use super::Engine;
+use super::reconcile::owns;
 use crate::docker::{self, ContainerInfo, labels};
 use crate::error::Result;
 use crate::model::{Kind, Workspace};
@@ -18,7 +19,7 @@ impl Engine {
         if let Some(id) = &ws.container_id
             && let Some(info) = docker.inspect_container(id).await?
             && labels::is_ours(Some(&info.labels), self.install)
-            && info.owner() == Some(ws.id.0)
+            && owns(&info, Kind::Workspace, ws.id.0, Some(id), None)
         {
             return Ok(Some(info));
         }
@@ -29,7 +30,7 @@ impl Engine {
             .list_containers(self.install, Some(&ws.id.to_string()))
             .await?
             .into_iter()
-            .find(|c| c.kind() == Some(Kind::Workspace) && c.token() == Some(token.as_str()));
+            .find(|c| owns(c, Kind::Workspace, ws.id.0, None, Some(&token)));
         match made {
             Some(c) => docker.inspect_container(&c.id).await,
             None => Ok(None),
@@ -43,13 +44,12 @@ impl Engine {
         ws: &Workspace,
     ) -> Result<()> {
         let token = self.db(|s| s.pending_tokens())?.remove(&ws.id);
+        let recorded = ws.container_id.as_deref();
         for c in docker
             .list_containers(self.install, Some(&ws.id.to_string()))
             .await?
         {
-            let recorded = ws.container_id.as_deref() == Some(c.id.as_str());
-            let made = token.is_some() && c.token() == token.as_deref();
-            if c.kind() == Some(Kind::Workspace) && (recorded || made) {
+            if owns(&c, Kind::Workspace, ws.id.0, recorded, token.as_deref()) {
                 docker.remove_container(&c.id).await?;
             }
         }

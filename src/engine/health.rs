@@ -2,11 +2,56 @@
 //! fresh connection with `Connection: close` — a kept-alive connection would count as IDE
 //! activity (code-server) and could hide a restart.
 
-use std::time::Duration;
+use crate::docker::{self, ContainerInfo};
+use crate::error::Result;
+use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+const POLL: Duration = Duration::from_millis(50);
+/// How often, while waiting, Docker is asked whether the container died.
+const LIVENESS_EVERY: Duration = Duration::from_millis(500);
+
+/// How a wait for the IDE ended.
+pub enum Health {
+    /// Answered 2xx after this long.
+    Healthy(Duration),
+    /// The container stopped (or vanished) while we waited.
+    Exited(Option<ContainerInfo>),
+    TimedOut,
+}
+
+/// Polls `path` on 127.0.0.1:`port` until it answers 2xx, the container dies, or `timeout`
+/// passes. Used by every start and by `berth image check`, so both judge an IDE alike.
+pub async fn wait(
+    docker: &docker::Client,
+    container_id: &str,
+    port: u16,
+    path: &str,
+    timeout: Duration,
+) -> Result<Health> {
+    let started = Instant::now();
+    let mut last_liveness = Instant::now();
+    loop {
+        if let Some(status) = probe(port, path).await
+            && (200..300).contains(&status)
+        {
+            return Ok(Health::Healthy(started.elapsed()));
+        }
+        if last_liveness.elapsed() >= LIVENESS_EVERY {
+            last_liveness = Instant::now();
+            let info = docker.inspect_container(container_id).await?;
+            if !info.as_ref().is_some_and(|c| c.running) {
+                return Ok(Health::Exited(info));
+            }
+        }
+        if started.elapsed() >= timeout {
+            return Ok(Health::TimedOut);
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
 
 /// The HTTP status of `GET path` on 127.0.0.1:port, or `None` if nothing answered.
 pub async fn probe(port: u16, path: &str) -> Option<u16> {

@@ -4,13 +4,13 @@
 //! image gets exactly the answer Berth's images get.
 
 use super::Engine;
-use super::health;
+use super::health::{self, Health};
 use super::ide_login::code_server_login;
 use crate::docker::{self, labels};
 use crate::error::{Error, Result};
 use crate::model::{IdeAuth, ImageRef, Status, Workspace, WorkspaceId, WorkspaceName};
 use serde::{Deserialize, Serialize};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Image label listing the tools an image promises (comma-separated commands).
 pub const TOOLS_LABEL: &str = "dev.berth.tools";
@@ -153,28 +153,14 @@ impl Engine {
 
         // Health, under Berth's hardening.
         let timeout = Duration::from_secs(self.settings()?.start_timeout_secs);
-        let began = Instant::now();
-        let healthy = loop {
-            if let Some(status) = health::probe(port, &ws.ide.health_path).await
-                && (200..300).contains(&status)
-            {
-                break true;
-            }
-            let alive = docker
-                .inspect_container(&id)
-                .await?
-                .is_some_and(|c| c.running);
-            if !alive || began.elapsed() >= timeout {
-                break false;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        };
+        let health = health::wait(docker, &id, port, &ws.ide.health_path, timeout).await?;
+        let healthy = matches!(health, Health::Healthy(_));
         checks.push(CheckItem::new(
             "health",
             healthy,
             true,
-            if healthy {
-                format!("GET {} answered after {:.1} s", ws.ide.health_path, began.elapsed().as_secs_f64())
+            if let Health::Healthy(took) = health {
+                format!("GET {} answered after {:.1} s", ws.ide.health_path, took.as_secs_f64())
             } else {
                 format!(
                     "GET {} never answered 2xx within {} s under Berth's hardening (cap-drop ALL, no-new-privileges, limits, the host user); `docker logs` of a workspace shows why",

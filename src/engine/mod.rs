@@ -15,13 +15,13 @@ mod reconcile;
 mod start;
 mod watch;
 
-pub use crate::api::endpoint::default_data_dir;
 pub use bundled::{BUNDLED, BuildOutcome, Bundle, ImageEntry};
 pub use doctor::{DockerReport, DoctorReport};
 pub use edit::WorkspaceEdit;
 pub use ide_login::IdeSession;
 pub use image_check::{CheckItem, ImageCheck};
 pub use lifecycle::{CreateRequest, Deleted, Started};
+pub use quit::QuitOutcome;
 pub use reconcile::ReconcileReport;
 
 use crate::docker;

@@ -3,9 +3,16 @@
 //! by a signal (logout, shutdown).
 
 use super::Engine;
-use crate::api::QuitOutcome;
 use crate::error::Result;
 use crate::model::{QuitBehavior, Status};
+use serde::{Deserialize, Serialize};
+
+/// What quitting did: the workspaces stopped, and those that would not stop.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct QuitOutcome {
+    pub stopped: Vec<String>,
+    pub failed: Vec<String>,
+}
 
 impl Engine {
     /// Stops every running workspace if the settings say so; the names of those it stopped.

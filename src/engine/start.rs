@@ -1,8 +1,9 @@
 //! Starting: find or make the container, respect the running cap and the port, start it, and
 //! wait until its IDE answers. A start never stops a workspace that was already running.
 
+use super::health::{self, Health};
 use super::lifecycle::{STOP_GRACE_SECS, Started};
-use super::{Engine, LOCK_WAIT, failpoint, health};
+use super::{Engine, LOCK_WAIT, failpoint};
 use crate::docker::{self, ContainerInfo, LogLine};
 use crate::error::{Code, Error, Result};
 use crate::lockfile::{FileLock, lock_path};
@@ -11,11 +12,7 @@ use crate::ports;
 use crate::store::Outcome;
 use futures_util::StreamExt;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
-
-const HEALTH_POLL: Duration = Duration::from_millis(50);
-/// How often, while waiting for health, we ask Docker whether the container died.
-const LIVENESS_EVERY: Duration = Duration::from_millis(500);
+use std::time::Duration;
 
 impl Engine {
     pub(super) async fn start_locked(
@@ -153,27 +150,16 @@ impl Engine {
             .ok_or_else(|| Error::new(Code::StartFailed, "the workspace has no port"))?;
         self.progress(&ws, "waiting_for_ide");
         let timeout = Duration::from_secs(self.settings()?.start_timeout_secs);
-        let started = Instant::now();
-        let mut last_liveness = Instant::now();
-        loop {
-            if let Some(status) = health::probe(port, &ws.ide.health_path).await
-                && (200..300).contains(&status)
-            {
-                break;
+        match health::wait(docker, container_id, port, &ws.ide.health_path, timeout).await? {
+            Health::Healthy(_) => {}
+            Health::Exited(info) => {
+                return Err(self.exited_error(docker, &ws, info.as_ref()).await);
             }
-            if last_liveness.elapsed() >= LIVENESS_EVERY {
-                last_liveness = Instant::now();
-                let info = docker.inspect_container(container_id).await?;
-                if !info.as_ref().is_some_and(|c| c.running) {
-                    return Err(self.exited_error(docker, &ws, info.as_ref()).await);
-                }
-            }
-            if started.elapsed() >= timeout {
+            Health::TimedOut => {
                 return Err(self
                     .health_timeout(docker, &ws, container_id, port, timeout, started_here)
                     .await);
             }
-            tokio::time::sleep(HEALTH_POLL).await;
         }
         self.db(|s| s.set_container(ws.id, Some(container_id), Status::Running))?;
         self.emit_status(&ws, Status::Running);

@@ -23,6 +23,9 @@ impl Engine {
         let mut lost = false;
         loop {
             let since = unix_now() - REPLAY.as_secs_f64();
+            // A first connection reconciles as part of connecting (after `since`, so nothing
+            // is lost); only a reconnection needs its own.
+            let first = self.docker.get().is_none();
             let client = match self.docker().await {
                 Ok(c) => c.clone(),
                 Err(e) => {
@@ -34,7 +37,7 @@ impl Engine {
             };
             let mut events = Box::pin(docker::container_events(&client, self.install, since));
             // What happened while nobody watched is only visible by listing.
-            if let Err(e) = self.reconcile_with(&client).await {
+            if !first && let Err(e) = self.reconcile_with(&client).await {
                 self.lost(&mut lost, e.message);
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);

@@ -72,7 +72,7 @@ impl TestEnv {
 
     /// The pid of this test's daemon, from the file it writes.
     pub fn daemon_pid(&self) -> Option<u32> {
-        berth::daemon::read_info(&self.data_dir()).map(|i| i.pid)
+        berth::api::endpoint::read_info(&self.data_dir()).map(|i| i.pid)
     }
 
     /// Stops this test's daemon (if one runs) and waits until it is gone.

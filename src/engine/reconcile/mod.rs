@@ -5,6 +5,7 @@
 
 mod plan;
 
+pub(super) use plan::owns;
 use plan::{Action, Record, plan};
 
 use super::Engine;

@@ -61,6 +61,21 @@ pub struct Plan {
     pub not_ours: Vec<String>,
 }
 
+/// Whether `c` is provably the container of record `id` (of `kind`): its id is the one
+/// recorded, or it carries the creation token stored for it. The one ownership rule — reconcile,
+/// finding and removing a workspace's container all ask it.
+pub fn owns(
+    c: &ContainerInfo,
+    kind: Kind,
+    id: Uuid,
+    recorded: Option<&str>,
+    token: Option<&str>,
+) -> bool {
+    c.owner() == Some(id)
+        && c.kind() == Some(kind)
+        && (recorded == Some(c.id.as_str()) || (token.is_some() && c.token() == token))
+}
+
 /// `busy`: records another operation holds right now; they and their objects are skipped.
 pub fn plan(
     records: &[Record],
@@ -76,10 +91,14 @@ pub fn plan(
         }
         let mut owned: Vec<&ContainerInfo> = containers
             .iter()
-            .filter(|c| c.owner() == Some(rec.id) && c.kind() == Some(rec.kind))
             .filter(|c| {
-                rec.container_id.as_deref() == Some(c.id.as_str())
-                    || (rec.pending_token.is_some() && c.token() == rec.pending_token.as_deref())
+                owns(
+                    c,
+                    rec.kind,
+                    rec.id,
+                    rec.container_id.as_deref(),
+                    rec.pending_token.as_deref(),
+                )
             })
             .collect();
         claimed.extend(owned.iter().map(|c| c.id.as_str()));
