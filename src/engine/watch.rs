@@ -1,7 +1,8 @@
 //! Following Docker's events so clients hear of changes made outside Berth (`docker stop`) at
 //! once. Each (re)connection subscribes first — from a moment just before, so Docker replays
 //! anything in between — and reconciles second: nothing that happens around a reconnect is
-//! lost. If the engine goes away the watcher says so and retries with back-off.
+//! lost. An event is a hint: the state recorded is the one Docker reports when asked. If the
+//! engine goes away the watcher says so and retries with back-off.
 
 use super::{Engine, EngineEvent};
 use crate::docker::{self, ContainerEvent};
@@ -51,7 +52,7 @@ impl Engine {
                 match item {
                     Ok(event) => {
                         backoff = Duration::from_millis(250);
-                        self.apply_event(&event);
+                        self.apply_event(&client, &event).await;
                     }
                     Err(e) => {
                         self.lost(&mut lost, e.message);
@@ -75,8 +76,11 @@ impl Engine {
         }
     }
 
-    fn apply_event(&self, event: &ContainerEvent) {
-        let Some(status) = status_after(&event.action) else {
+    /// An event says that something happened to a container; what state it is in now, Docker
+    /// says when asked. So a replayed event (the subscription starts a little in the past) can
+    /// only confirm what is, never bring back what was.
+    async fn apply_event(&self, docker: &docker::Client, event: &ContainerEvent) {
+        let Some(hinted) = status_after(&event.action) else {
             return;
         };
         let Some(id) = event.workspace_id.as_deref().and_then(WorkspaceId::parse) else {
@@ -92,16 +96,23 @@ impl Engine {
         }
         // A Berth operation holding the workspace records and announces its own result
         // ("running" only once the IDE is healthy); only outside changes are ours to report.
-        if let Ok(Some(_lock)) = self.try_lock_workspace(&id) {
-            if ws.status == status {
-                return;
-            }
-            let container = (status != Status::Missing).then_some(event.container_id.as_str());
-            let _ = self.db(|s| s.set_container(id, container, status));
-            let why = format!("changed outside Berth: {} → {status}", ws.status);
-            self.audit(&ws, "outside", Outcome::Info, &why);
-            self.emit_status(&ws, status);
+        let Ok(Some(_lock)) = self.try_lock_workspace(&id) else {
+            return;
+        };
+        let status = match docker.inspect_container(&event.container_id).await {
+            Ok(Some(c)) if c.running => Status::Running,
+            Ok(Some(_)) => Status::Stopped,
+            Ok(None) => Status::Missing,
+            Err(_) => hinted,
+        };
+        if ws.status == status {
+            return;
         }
+        let container = (status != Status::Missing).then_some(event.container_id.as_str());
+        let _ = self.db(|s| s.set_container(id, container, status));
+        let why = format!("changed outside Berth: {} → {status}", ws.status);
+        self.audit(&ws, "outside", Outcome::Info, &why);
+        self.emit_status(&ws, status);
     }
 }
 
@@ -112,7 +123,8 @@ fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The status a Docker action leaves a container in; `None` for actions that change nothing.
+/// The status a Docker action leaves a container in (used when Docker cannot be asked);
+/// `None` for actions that change nothing.
 fn status_after(action: &str) -> Option<Status> {
     match action {
         "start" => Some(Status::Running),
