@@ -8,6 +8,7 @@ pub mod daemon;
 pub mod docker;
 pub mod engine;
 pub mod error;
+pub mod gateway;
 pub mod lockfile;
 pub mod model;
 pub mod ports;

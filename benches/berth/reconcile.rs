@@ -46,7 +46,7 @@ pub async fn seed(fx: &Fixture, count: usize, running: usize) -> Vec<Workspace> 
         let ws = store
             .insert_workspace(&ws, |_| Ok(23000 + i as u16))
             .unwrap();
-        let mut plan = plan_container(&ws, &limits, install, &RunAs::default());
+        let mut plan = plan_container(&ws, &limits, install, &RunAs::default(), false);
         if let Some(hc) = plan.body.host_config.as_mut() {
             hc.network_mode = Some("bridge".into());
         }

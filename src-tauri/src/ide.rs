@@ -1,19 +1,26 @@
-//! IDE windows: one per workspace, on the workspace's URL. Remote content, so: no capability
-//! (nothing grants `ide-*` windows anything), navigation only within the workspace's own
-//! origin (other links go to the system browser), and a cookie/storage directory of its own.
+//! IDE windows: one per workspace, on the workspace's URL behind Berth's gateway. Remote,
+//! untrusted content, so: no capability (nothing grants `ide-*` windows anything),
+//! navigation only within the workspace's own origin (blocked, not forwarded), user-initiated
+//! new windows to the system browser (http(s), rate-limited), downloads held in Berth's data
+//! folder until the user picks a place in a save dialog, and a cookie/storage folder of its own.
 
 use crate::dto::IdeWindowView;
+use crate::ide_policy::{self, LinkLimiter};
 use crate::state::AppState;
 use berth::{Code, Error, Result};
-use tauri::webview::{Cookie, NewWindowResponse, PageLoadEvent};
+use std::sync::Mutex;
+use std::time::Instant;
+use tauri::webview::{DownloadEvent, NewWindowResponse, PageLoadEvent};
 use tauri::{AppHandle, Manager, Url, WebviewUrl, WebviewWindowBuilder};
+use tauri_plugin_dialog::DialogExt;
 
 fn label(id: &berth::model::WorkspaceId) -> String {
     format!("ide-{id}")
 }
 
-/// Starts the workspace if needed (progress reaches the main window as engine events), logs
-/// the window in, then opens its IDE window or brings the open one to the front.
+/// Starts the workspace if needed (progress reaches the main window as engine events), then
+/// opens its IDE window on a one-time login link (the gateway sets Berth's cookie in this
+/// window's own store and leads on to the IDE), or brings the open one to the front.
 pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWindowView> {
     let session = state.client.ide_login(name).await?;
     let ws = &session.workspace.workspace;
@@ -23,38 +30,38 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
         let _ = window.set_focus();
         return view_of(state, &label, &session.url);
     }
-    let bad_url = |e: url::ParseError| {
-        Error::new(Code::Io, format!("bad workspace URL {}: {e}", session.url))
-    };
+    let bad_url = |e: url::ParseError| Error::new(Code::Io, format!("bad workspace URL: {e}"));
     let url: Url = session.url.parse().map_err(bad_url)?;
-    // With a login, the window first opens a page that needs none (the health path, same
-    // origin), gets the session cookie in its own store, and only then loads the IDE.
-    let first: Url = match &session.cookie {
-        Some(_) => url.join(&ws.ide.health_path).map_err(bad_url)?,
-        None => url.clone(),
-    };
+    let login: Url = session.login_url.parse().map_err(bad_url)?;
+    if login.origin() != url.origin() {
+        return Err(Error::new(
+            Code::Io,
+            "the login link is not on the workspace's origin",
+        ));
+    }
     let origin = url.origin();
-    let data_dir = state
-        .client
-        .data_dir()
-        .join("webviews")
-        .join(ws.id.to_string());
+    let data_dir = state.client.data_dir().to_path_buf();
+    let staging = data_dir.join("downloads").join(ws.id.to_string());
+    let links = Mutex::new(LinkLimiter::new());
     let loaded_label = label.clone();
-    let window = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(first))
+    let builder = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(login))
         .title(ws.name.as_str())
         .inner_size(1280.0, 820.0)
-        .data_directory(data_dir)
-        .on_navigation(move |target| {
-            if target.origin() == origin {
-                return true;
+        .data_directory(data_dir.join("webviews").join(ws.id.to_string()))
+        // HTML5 drag and drop reaches the IDE (files dropped into its explorer upload there).
+        .disable_drag_drop_handler()
+        .on_navigation(move |target| ide_policy::navigation_allowed(&origin, target))
+        .on_new_window(move |target, _features| {
+            let allowed = links
+                .lock()
+                .expect("links lock")
+                .allow(&target, Instant::now());
+            if allowed {
+                let _ = tauri_plugin_opener::open_url(target.as_str(), None::<&str>);
             }
-            open_outside(target);
-            false
-        })
-        .on_new_window(|target, _features| {
-            open_outside(&target);
             NewWindowResponse::Deny
         })
+        .on_download(move |webview, event| on_download(&webview, &staging, event))
         .on_page_load(move |window, payload| {
             if payload.event() == PageLoadEvent::Finished {
                 let state = window.app_handle().state::<AppState>();
@@ -64,21 +71,60 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
                     .expect("ide lock")
                     .insert(loaded_label.clone(), payload.url().to_string());
             }
-        })
+        });
+    // WKWebView keeps cookies and storage per data store, not per folder: one per workspace.
+    #[cfg(target_os = "macos")]
+    let builder = builder.data_store_identifier(*ws.id.0.as_bytes());
+    builder
         .build()
         .map_err(|e| Error::new(Code::Io, format!("cannot open the IDE window: {e}")))?;
-    if let Some(login) = session.cookie {
-        let cookie = Cookie::build((login.name, login.value))
-            .domain("127.0.0.1")
-            .path("/")
-            .http_only(true)
-            .build();
-        window
-            .set_cookie(cookie)
-            .and_then(|_| window.navigate(url))
-            .map_err(|e| Error::new(Code::Io, format!("cannot log the IDE window in: {e}")))?;
-    }
     view_of(state, &label, &session.url)
+}
+
+/// A download lands in `staging` (private to the user, inside Berth's data folder); once it
+/// is complete a save dialog asks where it goes. Cancelled: the file is deleted.
+fn on_download(
+    webview: &tauri::Webview,
+    staging: &std::path::Path,
+    event: DownloadEvent<'_>,
+) -> bool {
+    match event {
+        DownloadEvent::Requested { destination, .. } => {
+            if std::fs::create_dir_all(staging).is_err() {
+                return false;
+            }
+            let nonce = uuid::Uuid::new_v4().as_u64_pair().0;
+            *destination = ide_policy::staging_path(staging, destination, nonce);
+            true
+        }
+        DownloadEvent::Finished { path, success, .. } => {
+            let Some(staged) = path.filter(|p| p.starts_with(staging)) else {
+                return true;
+            };
+            if !success {
+                let _ = std::fs::remove_file(&staged);
+                return true;
+            }
+            let name = ide_policy::offered_name(&staged);
+            webview
+                .app_handle()
+                .dialog()
+                .file()
+                .set_file_name(&name)
+                .save_file(move |chosen| {
+                    let target = chosen.and_then(|c| c.into_path().ok());
+                    if let Some(target) = target
+                        && std::fs::rename(&staged, &target).is_err()
+                        && std::fs::copy(&staged, &target).is_err()
+                    {
+                        eprintln!("berth: could not save the download to {}", target.display());
+                    }
+                    let _ = std::fs::remove_file(&staged);
+                });
+            true
+        }
+        _ => true,
+    }
 }
 
 /// The IDE window of `name`, if open.
@@ -115,10 +161,4 @@ fn view_of(state: &AppState, label: &str, url: &str) -> Result<IdeWindowView> {
         url: loaded.clone().unwrap_or_else(|| url.to_string()),
         loaded: loaded.is_some(),
     })
-}
-
-fn open_outside(url: &Url) {
-    if matches!(url.scheme(), "http" | "https" | "mailto") {
-        let _ = tauri_plugin_opener::open_url(url.as_str(), None::<&str>);
-    }
 }

@@ -79,24 +79,19 @@ pub struct EventEnvelope {
     pub event: EngineEvent,
 }
 
-/// Where to point an IDE window, and the cookie that logs it in. Only ever sent over the
-/// daemon's own socket (0600, the user's uid) to the app that sets it in that window's store.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// Where to point an IDE window or browser: the workspace's URL and a one-time login link
+/// (single use, two minutes) that sets Berth's login cookie and leads to the IDE. Only ever
+/// sent over the daemon's own socket (0600, the user's uid).
+#[derive(Clone, Serialize, Deserialize)]
 pub struct IdeLogin {
     pub workspace: WorkspaceView,
     pub url: String,
-    pub cookie: Option<IdeCookie>,
+    pub login_url: String,
 }
 
-#[derive(Clone, Serialize, Deserialize)]
-pub struct IdeCookie {
-    pub name: String,
-    pub value: String,
-}
-
-impl fmt::Debug for IdeCookie {
+impl fmt::Debug for IdeLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "IdeCookie({}=<redacted>)", self.name)
+        write!(f, "IdeLogin({}, login_url=<redacted>)", self.url)
     }
 }
 

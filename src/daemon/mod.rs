@@ -106,6 +106,13 @@ pub enum Outcome {
 
 /// Runs the daemon of `data_dir` on this thread until it ends.
 pub fn run(data_dir: &Path) -> Result<Outcome> {
+    // Everything the daemon makes (database, logs, secrets, the code-workspace files) is the
+    // user's alone: files 0600, folders 0700, whatever the login shell's umask says.
+    #[cfg(unix)]
+    // SAFETY: umask only sets the process's file mode mask; it cannot fail.
+    unsafe {
+        libc::umask(0o077);
+    }
     std::fs::create_dir_all(data_dir)
         .map_err(|e| Error::io(&format!("cannot create data dir {}", data_dir.display()), e))?;
     make_private(data_dir)?;
@@ -248,6 +255,7 @@ async fn serve(data_dir: &Path, endpoint: Endpoint) -> Result<()> {
     {
         tracing::warn!("background tasks did not stop in time");
     }
+    daemon.engine.gateway().close_all();
     daemon.engine.checkpoint();
     tracing::info!("berth daemon stopped ({reason:?})");
     Ok(())

@@ -243,10 +243,7 @@ async fn ide_login(State(d): D, Path(name): Path<String>) -> R<api::IdeLogin> {
     let session = detached(&d, async move { engine.ide_session(&name).await }).await?;
     Ok(Json(api::IdeLogin {
         url: session.url,
-        cookie: session.cookie.map(|(name, value)| api::IdeCookie {
-            name,
-            value: value.expose().clone(),
-        }),
+        login_url: session.login_url.expose().clone(),
         workspace: session.workspace.into(),
     }))
 }

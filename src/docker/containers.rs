@@ -25,8 +25,11 @@ pub struct ContainerInfo {
     pub exit_code: Option<i64>,
     /// The kernel killed it for going over its memory limit (inspect only).
     pub oom_killed: bool,
-    /// `HostPort` published for the IDE on 127.0.0.1, from inspect only.
+    /// Host ports Docker actually published (on 127.0.0.1), from inspect only. Only Docker
+    /// engines the host cannot route to (Docker Desktop) get any: see `gateway::upstream`.
     pub host_ports: Vec<u16>,
+    /// The container's address on its (only) network, from inspect of a running container.
+    pub ip: Option<String>,
 }
 
 impl ContainerInfo {
@@ -96,6 +99,7 @@ impl Client {
                 exit_code: None,
                 oom_killed: false,
                 host_ports: Vec::new(),
+                ip: None,
             })
             .collect())
     }
@@ -114,15 +118,22 @@ impl Client {
             }
         };
         let state = c.state.unwrap_or_default();
-        let host_ports = c
-            .host_config
-            .and_then(|h| h.port_bindings)
+        let network = c.network_settings.unwrap_or_default();
+        // What Docker bound, not what was asked for: an empty HostPort asks for any port.
+        let host_ports = network
+            .ports
             .into_iter()
             .flat_map(|m| m.into_values())
             .flatten()
             .flatten()
             .filter_map(|b| b.host_port.and_then(|p| p.parse().ok()))
             .collect();
+        let ip = network
+            .networks
+            .into_iter()
+            .flat_map(|m| m.into_values())
+            .filter_map(|n| n.ip_address)
+            .find(|ip| !ip.is_empty());
         Ok(Some(ContainerInfo {
             id: c.id.unwrap_or_default(),
             name: c
@@ -136,6 +147,7 @@ impl Client {
             exit_code: state.exit_code,
             oom_killed: state.oom_killed.unwrap_or(false),
             host_ports,
+            ip,
         }))
     }
 

@@ -17,6 +17,10 @@ pub struct ImageInfo {
     pub labels: HashMap<String, String>,
     /// The image's own `USER` (empty: root), from inspect only.
     pub user: String,
+    /// The image's `HOME` (from its `ENV`), from inspect only: where the home volume goes.
+    pub home: Option<String>,
+    /// The image brings its own `HEALTHCHECK` (inspect only); Berth then adds none.
+    pub has_healthcheck: bool,
 }
 
 impl ImageInfo {
@@ -32,9 +36,9 @@ impl ImageInfo {
             })?;
         }
         if let Some(raw) = self.labels.get(labels::IDE_HEALTH) {
-            if !raw.starts_with('/') || raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if !IdeEndpoint::health_path_ok(raw) {
                 return Err(Error::invalid(format!(
-                    "image label {}={raw:?} is not an absolute URL path",
+                    "image label {}={raw:?} is not a path on the IDE's own origin (it must start with one /)",
                     labels::IDE_HEALTH
                 )));
             }
@@ -80,6 +84,8 @@ impl Client {
                 created: i.created,
                 labels: i.labels,
                 user: String::new(),
+                home: None,
+                has_healthcheck: false,
             })
             .collect())
     }
@@ -94,6 +100,17 @@ impl Client {
                     tags: i.repo_tags.unwrap_or_default(),
                     size_bytes: i.size.unwrap_or_default(),
                     created: 0,
+                    home: config
+                        .env
+                        .iter()
+                        .flatten()
+                        .find_map(|e| e.strip_prefix("HOME="))
+                        .filter(|h| h.starts_with('/') && *h != "/")
+                        .map(str::to_string),
+                    has_healthcheck: config
+                        .healthcheck
+                        .and_then(|h| h.test)
+                        .is_some_and(|t| t.first().is_some_and(|c| c != "NONE")),
                     labels: config.labels.unwrap_or_default(),
                     user: config.user.unwrap_or_default(),
                 }))
@@ -227,6 +244,8 @@ mod tests {
             created: 0,
             labels: HashMap::new(),
             user: String::new(),
+            home: None,
+            has_healthcheck: false,
         };
         assert_eq!(img.ide_endpoint().unwrap(), IdeEndpoint::default());
         img.labels.insert(labels::IDE_PORT.into(), "3000".into());
@@ -236,5 +255,11 @@ mod tests {
         assert_eq!((ide.port, ide.health_path.as_str()), (3000, "/ready"));
         img.labels.insert(labels::IDE_PORT.into(), "x".into());
         assert!(img.ide_endpoint().is_err());
+        img.labels.insert(labels::IDE_PORT.into(), "3000".into());
+        // A health path that leaves the IDE's origin is refused, never probed.
+        img.labels
+            .insert(labels::IDE_HEALTH.into(), "//evil.example/".into());
+        let err = img.ide_endpoint().unwrap_err();
+        assert!(err.message.contains("own origin"), "{}", err.message);
     }
 }

@@ -17,6 +17,11 @@ pub const TOKEN: &str = "dev.berth.token";
 pub const IDE_PORT: &str = "dev.berth.ide.port";
 pub const IDE_HEALTH: &str = "dev.berth.ide.health";
 pub const IDE_AUTH: &str = "dev.berth.ide.auth";
+/// Which tool in the image Berth may use for Docker's health check: `wget`, `curl` or `node`.
+pub const IDE_PROBE: &str = "dev.berth.ide.probe";
+/// Which container layout Berth made a container with ([`crate::docker::SPEC`]): a container
+/// of an older layout is recreated at its next start (never while it runs).
+pub const SPEC: &str = "dev.berth.spec";
 /// Set by `berth image build` on bundled images: which bundle and which inputs made it.
 pub const BUNDLE: &str = "dev.berth.bundle";
 pub const CONTEXT_HASH: &str = "dev.berth.context-hash";

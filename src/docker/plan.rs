@@ -4,14 +4,25 @@
 use super::labels;
 use crate::model::{Limits, Workspace, folder_name};
 use bollard::models::{
-    ContainerCreateBody, HostConfig, HostConfigLogConfig, Mount, MountType, NetworkCreateRequest,
-    PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    ContainerCreateBody, HealthConfig, HostConfig, HostConfigLogConfig, Mount, MountType,
+    NetworkCreateRequest, PortBinding, RestartPolicy, RestartPolicyNameEnum, VolumeCreateRequest,
 };
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 /// Where projects appear inside the container.
 pub const WORKSPACE_ROOT: &str = "/workspace";
+
+/// The container layout this Berth makes (label `dev.berth.spec`). Raise it when the plan
+/// changes in a way a running container cannot pick up; older containers are then recreated
+/// at their next start. 2: read-only root, home volume, no published port, password file.
+pub const SPEC: &str = "2";
+
+/// Where Berth's private files for the IDE (code-server's config with the password hash) are
+/// mounted, read-only: a folder, so a repaired file (written by rename) is seen inside.
+pub const IDE_CONFIG_DIR: &str = "/run/berth";
+/// The home of an image that names none.
+const DEFAULT_HOME: &str = "/home/berth";
 
 /// Log rotation for the container's stdout/stderr: a chatty IDE must not fill the disk.
 const LOG_MAX_SIZE: &str = "10m";
@@ -27,8 +38,15 @@ pub struct ContainerPlan {
 pub struct RunAs {
     /// `uid:gid` the container runs as: the host user, so files made in projects are theirs.
     pub user: Option<String>,
-    /// argon2 hash of the workspace's IDE secret (never the secret itself).
-    pub ide_password_hash: Option<String>,
+    /// Host folder (0700, files 0600) mounted read-only at [`IDE_CONFIG_DIR`]: code-server's
+    /// config with the hash of the IDE secret. Nothing in the container's environment, labels
+    /// or layers (`docker inspect`, `docker commit`) logs anyone in.
+    pub ide_config_dir: Option<std::path::PathBuf>,
+    /// The image's `HOME`; the home volume goes there.
+    pub home: Option<String>,
+    /// The tool for Docker's health check (image label `dev.berth.ide.probe`); `None` when
+    /// the image has its own check or no tool Berth knows.
+    pub probe: Option<String>,
     /// Host file holding the multi-root `.code-workspace`, mounted at
     /// [`code_workspace_path`]. A bind mount costs nothing at create time; copying a file
     /// into the container took longer than creating the container.
@@ -37,49 +55,82 @@ pub struct RunAs {
     pub token: Option<String>,
 }
 
-/// The container for `ws`, publishing the IDE on `127.0.0.1:<ws.port>`.
+/// The container for `ws`. It publishes its IDE port only where the host cannot reach a
+/// container's own address (`publish`: Docker Desktop), and then on 127.0.0.1 at a port Docker
+/// picks; users only ever see the gateway's stable port.
 pub fn plan_container(
     ws: &Workspace,
     limits: &Limits,
     install: Uuid,
     run: &RunAs,
+    publish: bool,
 ) -> ContainerPlan {
+    let home = run.home.clone().unwrap_or_else(|| DEFAULT_HOME.to_string());
     let mut env = vec![
         format!("BERTH_OPEN={}", code_workspace_path(ws)),
         // For the image's own use (Berth's built-in extension shows it in the status bar).
         format!("BERTH_WORKSPACE={}", ws.name),
+        format!("HOME={home}"),
     ];
-    if let Some(hash) = &run.ide_password_hash {
-        env.push(format!("HASHED_PASSWORD={hash}"));
+    if run.ide_config_dir.is_some() {
+        // A path, not a secret: the file behind it is readable only inside the container.
+        env.push(format!(
+            "CODE_SERVER_CONFIG={IDE_CONFIG_DIR}/code-server.yaml"
+        ));
     }
     let ide_port = format!("{}/tcp", ws.ide.port);
-    let host_port = ws.port.map(|p| p.to_string()).unwrap_or_default();
-    let bind = |src: &std::path::Path, target: String| Mount {
+    let bind = |src: &std::path::Path, target: String, read_only: bool| Mount {
         // Structured mounts: a path with ':' or ',' cannot be misparsed, unlike `-v a:b`.
         typ: Some(MountType::BIND),
         source: Some(src.to_string_lossy().into_owned()),
         target: Some(target),
-        read_only: Some(false),
+        read_only: Some(read_only),
         ..Default::default()
     };
     let mut mounts: Vec<Mount> = ws
         .projects
         .iter()
         .zip(mount_targets(&ws.projects))
-        .map(|(src, target)| bind(src, target))
+        .map(|(src, target)| bind(src, target, false))
         .collect();
     if let Some(file) = &run.code_workspace_file {
-        mounts.push(bind(file, code_workspace_path(ws)));
+        mounts.push(bind(file, code_workspace_path(ws), false));
     }
-    let host_config = HostConfig {
-        port_bindings: Some(HashMap::from([(
+    if let Some(dir) = &run.ide_config_dir {
+        mounts.push(bind(dir, IDE_CONFIG_DIR.to_string(), true));
+    }
+    // The home folder outlives the container (recreated for a new image or layout): a
+    // volume of its own, filled from the image's home the first time, removed by `rm` only.
+    mounts.push(Mount {
+        typ: Some(MountType::VOLUME),
+        source: Some(home_volume_name(ws)),
+        target: Some(home),
+        read_only: Some(false),
+        ..Default::default()
+    });
+    let port_bindings = publish.then(|| {
+        HashMap::from([(
             ide_port.clone(),
             Some(vec![PortBinding {
                 host_ip: Some("127.0.0.1".to_string()),
-                host_port: Some(host_port),
+                // Empty: Docker picks a free port; the gateway reads it back.
+                host_port: Some(String::new()),
             }]),
-        )])),
+        )])
+    });
+    let host_config = HostConfig {
+        port_bindings,
         mounts: Some(mounts),
+        // Nothing outside the home volume, the projects and the tmpfs is writable: a
+        // compromised IDE cannot plant anything in the image's programs (CIS 5.13).
+        readonly_rootfs: Some(true),
+        tmpfs: Some(HashMap::from([
+            ("/tmp".to_string(), "rw,nosuid,nodev,mode=1777".to_string()),
+            (
+                "/run".to_string(),
+                "rw,nosuid,nodev,noexec,mode=755".to_string(),
+            ),
+        ])),
         network_mode: Some(ws.network_name()),
         cap_drop: Some(vec!["ALL".to_string()]),
         security_opt: Some(vec!["no-new-privileges:true".to_string()]),
@@ -114,16 +165,72 @@ pub fn plan_container(
             hostname: Some(ws.name.to_string()),
             labels: Some({
                 let mut l = labels::for_workspace(install, ws);
+                l.insert(labels::SPEC.to_string(), SPEC.to_string());
                 if let Some(token) = &run.token {
                     l.insert(labels::TOKEN.to_string(), token.clone());
                 }
                 l
             }),
+            healthcheck: run
+                .probe
+                .as_deref()
+                .and_then(|tool| health_check(tool, ws.ide.port, &ws.ide.health_path)),
             exposed_ports: Some(vec![ide_port]),
             working_dir: Some(WORKSPACE_ROOT.to_string()),
             host_config: Some(host_config),
             ..Default::default()
         },
+    }
+}
+
+/// The home volume of a workspace: by id, so it follows the workspace and nothing else.
+pub fn home_volume_name(ws: &Workspace) -> String {
+    format!("berth-home-{}", ws.id.0.simple())
+}
+
+pub fn plan_home_volume(ws: &Workspace, install: Uuid) -> VolumeCreateRequest {
+    VolumeCreateRequest {
+        name: Some(home_volume_name(ws)),
+        labels: Some(labels::for_workspace(install, ws)),
+        ..Default::default()
+    }
+}
+
+/// Docker's health check of the IDE (CIS 5.27), with a tool the image says it has. Docker runs
+/// it inside the container, so it asks the IDE on its own port; a status of 400 or more fails.
+fn health_check(tool: &str, port: u16, path: &str) -> Option<HealthConfig> {
+    let url = format!("http://127.0.0.1:{port}{path}");
+    let test: Vec<String> = match tool {
+        "wget" => vec!["CMD", "wget", "-q", "-O", "/dev/null", &url],
+        "curl" => vec!["CMD", "curl", "-fsS", "-o", "/dev/null", &url],
+        "node" => {
+            let script = format!(
+                "fetch({url:?}).then(r=>process.exit(r.status<400?0:1),()=>process.exit(1))"
+            );
+            return Some(health_config(vec![
+                "CMD".into(),
+                "node".into(),
+                "-e".into(),
+                script,
+            ]));
+        }
+        _ => return None,
+    }
+    .into_iter()
+    .map(str::to_string)
+    .collect();
+    Some(health_config(test))
+}
+
+fn health_config(test: Vec<String>) -> HealthConfig {
+    const SECOND: i64 = 1_000_000_000;
+    HealthConfig {
+        test: Some(test),
+        interval: Some(30 * SECOND),
+        timeout: Some(5 * SECOND),
+        retries: Some(3),
+        start_period: Some(60 * SECOND),
+        ..Default::default()
     }
 }
 
@@ -209,7 +316,7 @@ mod tests {
     fn container_is_hardened_and_labelled() {
         let install = Uuid::new_v4();
         let w = ws();
-        let plan = plan_container(&w, &LIMITS, install, &RunAs::default());
+        let plan = plan_container(&w, &LIMITS, install, &RunAs::default(), false);
         assert_eq!(plan.name, format!("berth-demo-{}", w.id.short()));
         assert_eq!(plan.body.hostname.as_deref(), Some("demo"));
         let hc = plan.body.host_config.unwrap();
@@ -227,10 +334,15 @@ mod tests {
         assert_eq!(hc.pids_limit, Some(256));
         assert_eq!(hc.network_mode.as_deref(), Some(w.network_name().as_str()));
         assert_eq!(hc.log_config.unwrap().typ.as_deref(), Some("json-file"));
-        let binding = &hc.port_bindings.unwrap()["8080/tcp"].clone().unwrap()[0];
-        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
-        assert_eq!(binding.host_port.as_deref(), Some("10042"));
+        assert_eq!(hc.readonly_rootfs, Some(true));
+        let tmpfs = hc.tmpfs.unwrap();
+        assert!(tmpfs["/tmp"].contains("nosuid") && tmpfs["/run"].contains("noexec"));
+        assert!(
+            hc.port_bindings.is_none(),
+            "publishes nothing: the gateway forwards"
+        );
         let labels = plan.body.labels.unwrap();
+        assert_eq!(labels[labels::SPEC], SPEC);
         assert_eq!(labels[labels::INSTALL], install.to_string());
         assert_eq!(labels[labels::ID], w.id.to_string());
         assert_eq!(labels[labels::KIND], "workspace");
@@ -240,7 +352,8 @@ mod tests {
 
     #[test]
     fn projects_are_structured_binds_with_unique_targets_and_no_socket() {
-        let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &RunAs::default());
+        let w = ws();
+        let plan = plan_container(&w, &LIMITS, Uuid::new_v4(), &RunAs::default(), false);
         let hc = plan.body.host_config.unwrap();
         assert!(hc.binds.is_none(), "no src:dst strings");
         let mounts = hc.mounts.unwrap();
@@ -250,10 +363,14 @@ mod tests {
             [
                 "/workspace/app",
                 "/workspace/app-2",
-                "/workspace/my project: v1, final"
+                "/workspace/my project: v1, final",
+                "/home/berth"
             ]
         );
-        assert!(mounts.iter().all(|m| m.typ == Some(MountType::BIND)));
+        assert!(mounts[..3].iter().all(|m| m.typ == Some(MountType::BIND)));
+        let home = &mounts[3];
+        assert_eq!(home.typ, Some(MountType::VOLUME));
+        assert_eq!(home.source.as_deref(), Some(home_volume_name(&w).as_str()));
         assert!(
             mounts
                 .iter()
@@ -265,19 +382,61 @@ mod tests {
     fn ide_port_from_the_image_contract() {
         let mut w = ws();
         w.ide.port = 3000;
-        let plan = plan_container(&w, &LIMITS, Uuid::new_v4(), &RunAs::default());
+        let plan = plan_container(&w, &LIMITS, Uuid::new_v4(), &RunAs::default(), false);
         assert_eq!(plan.body.exposed_ports.unwrap(), vec!["3000/tcp"]);
     }
 
     #[test]
-    fn runs_as_the_host_user_with_the_password_hash_only() {
+    fn where_the_host_cannot_route_to_containers_docker_picks_a_loopback_port() {
+        let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &RunAs::default(), true);
+        let bindings = plan.body.host_config.unwrap().port_bindings.unwrap();
+        let binding = &bindings["8080/tcp"].clone().unwrap()[0];
+        assert_eq!(binding.host_ip.as_deref(), Some("127.0.0.1"));
+        assert_eq!(binding.host_port.as_deref(), Some(""));
+    }
+
+    #[test]
+    fn health_checks_use_the_tool_the_image_names() {
+        let mut w = ws();
+        w.ide.health_path = "/ready".into();
+        let check = |tool: Option<&str>| {
+            let run = RunAs {
+                probe: tool.map(str::to_string),
+                ..RunAs::default()
+            };
+            plan_container(&w, &LIMITS, Uuid::new_v4(), &run, false)
+                .body
+                .healthcheck
+                .and_then(|h| h.test)
+        };
+        assert_eq!(
+            check(Some("wget")).unwrap(),
+            [
+                "CMD",
+                "wget",
+                "-q",
+                "-O",
+                "/dev/null",
+                "http://127.0.0.1:8080/ready"
+            ]
+        );
+        assert!(check(Some("node")).unwrap()[3].contains("fetch(\"http://127.0.0.1:8080/ready\")"));
+        assert_eq!(check(Some("curl")).unwrap()[1], "curl");
+        assert!(check(Some("rm")).is_none(), "only tools Berth knows");
+        assert!(check(None).is_none());
+    }
+
+    #[test]
+    fn runs_as_the_host_user_with_the_password_in_a_read_only_folder() {
         let run = RunAs {
             user: Some("1000:1000".into()),
-            ide_password_hash: Some("$argon2id$v=19$x".into()),
+            ide_config_dir: Some("/data/ide/x".into()),
             code_workspace_file: Some("/data/code-workspaces/x.code-workspace".into()),
             token: Some("t0k3n".into()),
+            home: Some("/home/coder".into()),
+            probe: None,
         };
-        let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &run);
+        let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &run, false);
         let labels = plan.body.labels.clone().unwrap();
         assert_eq!(labels.get(labels::TOKEN).map(String::as_str), Some("t0k3n"));
         let mounts = plan
@@ -288,18 +447,31 @@ mod tests {
             .mounts
             .clone()
             .unwrap();
-        let last = mounts.last().unwrap();
+        let by_target = |t: &str| {
+            mounts
+                .iter()
+                .find(|m| m.target.as_deref() == Some(t))
+                .unwrap()
+        };
         assert_eq!(
-            last.target.as_deref(),
-            Some("/workspace/demo.code-workspace")
-        );
-        assert_eq!(
-            last.source.as_deref(),
+            by_target("/workspace/demo.code-workspace")
+                .source
+                .as_deref(),
             Some("/data/code-workspaces/x.code-workspace")
         );
+        let config = by_target(IDE_CONFIG_DIR);
+        assert_eq!(config.source.as_deref(), Some("/data/ide/x"));
+        assert_eq!(config.read_only, Some(true));
+        assert_eq!(by_target("/home/coder").typ, Some(MountType::VOLUME));
         assert_eq!(plan.body.user.as_deref(), Some("1000:1000"));
         let env = plan.body.env.unwrap();
-        assert!(env.contains(&"HASHED_PASSWORD=$argon2id$v=19$x".to_string()));
+        assert!(
+            env.iter()
+                .all(|e| !e.contains("argon2") && !e.contains("PASSWORD=")),
+            "{env:?}"
+        );
+        assert!(env.contains(&"CODE_SERVER_CONFIG=/run/berth/code-server.yaml".to_string()));
+        assert!(env.contains(&"HOME=/home/coder".to_string()));
         assert!(env.contains(&"BERTH_OPEN=/workspace/demo.code-workspace".to_string()));
         assert!(env.contains(&"BERTH_WORKSPACE=demo".to_string()));
     }

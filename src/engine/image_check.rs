@@ -5,9 +5,9 @@
 
 use super::Engine;
 use super::health::{self, Health};
-use super::ide_login::code_server_login;
 use crate::docker::{self, labels};
 use crate::error::{Error, Result};
+use crate::gateway::upstream::code_server_login;
 use crate::model::{IdeAuth, ImageRef, Status, Workspace, WorkspaceId, WorkspaceName};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -108,7 +108,8 @@ impl Engine {
             limits: Default::default(),
             idle_timeout_secs: None,
             ide,
-            port: portpicker::pick_unused_port(),
+            // Never served: the check talks to the container itself.
+            port: None,
             container_id: None,
             status: Status::Stopped,
             created_at: 0,
@@ -120,6 +121,9 @@ impl Engine {
         // Whatever happened, nothing of the check stays behind.
         let _ = self.remove_containers_by_label(docker, &ws).await;
         let _ = self.remove_networks(docker, &ws).await;
+        let _ = docker
+            .remove_volume(&docker::home_volume_name(&ws), self.install)
+            .await;
         let _ = std::fs::remove_dir_all(&scratch);
         checks.extend(result?);
         Ok(finish(image.as_str(), checks))
@@ -135,31 +139,34 @@ impl Engine {
         promised: bool,
     ) -> Result<Vec<CheckItem>> {
         let mut checks = Vec::new();
-        let port = ws
-            .port
-            .ok_or_else(|| Error::invalid("no free port on 127.0.0.1"))?;
         std::fs::create_dir_all(&ws.projects[0])
             .map_err(|e| Error::io("cannot make the check's project folder", e))?;
         let code_workspace = scratch.join("check.code-workspace");
         std::fs::write(&code_workspace, docker::code_workspace(ws))
             .map_err(|e| Error::io("cannot write the check's .code-workspace", e))?;
-        let secret = crate::secrets::random_secret()?;
+        // The check's own secret, in the check's scratch folder (removed afterwards).
+        let secrets = crate::secrets::IdeSecrets::new(scratch);
+        let secret = secrets.get_or_create("check")?;
+        let ide_config = secrets.write_ide_config("check", &secret)?;
         let limits = self.settings()?.default_limits;
         let made = self
-            .make_container(docker, ws, &limits, code_workspace, Some(&secret), None)
+            .make_container(docker, ws, &limits, code_workspace, Some(ide_config), None)
             .await?;
         let (id, owner) = (made.id, made.owner);
         docker.start_container(&id).await?;
 
         // Health, under Berth's hardening.
         let timeout = Duration::from_secs(self.settings()?.start_timeout_secs);
-        let health = health::wait(docker, &id, port, &ws.ide.health_path, timeout).await?;
-        let healthy = matches!(health, Health::Healthy(_));
+        let health = health::wait(docker, &id, ws.ide.port, &ws.ide.health_path, timeout).await?;
+        let addr = match health {
+            Health::Healthy(_, addr) => Some(addr),
+            _ => None,
+        };
         checks.push(CheckItem::new(
             "health",
-            healthy,
+            addr.is_some(),
             true,
-            if let Health::Healthy(took) = health {
+            if let Health::Healthy(took, _) = health {
                 format!("GET {} answered after {:.1} s", ws.ide.health_path, took.as_secs_f64())
             } else {
                 format!(
@@ -169,12 +176,12 @@ impl Engine {
                 )
             },
         ));
-        if !healthy {
+        let Some(addr) = addr else {
             return Ok(checks);
-        }
+        };
 
         checks.push(match ws.ide.auth {
-            Some(IdeAuth::CodeServerPassword) => match code_server_login(port, &secret).await {
+            Some(IdeAuth::CodeServerPassword) => match code_server_login(addr, &secret).await {
                 Ok(_) => CheckItem::new("login", true, true, "code-server password: Berth's secret logs in"),
                 Err(e) => CheckItem::new("login", false, true, e.message),
             },
@@ -182,7 +189,7 @@ impl Engine {
                 "login",
                 true,
                 false,
-                "none of its own (label dev.berth.ide.auth absent): anything that reaches the port reaches the IDE",
+                "none of its own (label dev.berth.ide.auth absent): Berth's gateway login is its only lock",
             ),
         });
 

@@ -9,7 +9,6 @@ use crate::model::{
     validate_idle_timeout, validate_project_path,
 };
 use crate::ports;
-use crate::secrets::{Sensitive, argon2_hash};
 use crate::store::Outcome;
 use futures_util::stream::BoxStream;
 use serde::{Deserialize, Serialize};
@@ -210,8 +209,12 @@ impl Engine {
         self.progress(ws, "creating_container");
         let limits = ws.limits.over(&self.settings()?.default_limits);
         let code_workspace = self.write_code_workspace(ws)?;
-        let secret = match ws.ide.auth {
-            Some(_) => Some(self.secrets.get_or_create(&ws.id.to_string())?),
+        let ide_config = match ws.ide.auth {
+            Some(_) => {
+                let key = ws.id.to_string();
+                let secret = self.secrets.get_or_create(&key)?;
+                Some(self.secrets.write_ide_config(&key, &secret)?)
+            }
             None => None,
         };
         // Stored before Docker sees the container: if this process dies before recording the
@@ -219,30 +222,24 @@ impl Engine {
         let token = uuid::Uuid::new_v4().simple().to_string();
         self.db(|s| s.set_pending_token(ws.id, &token))?;
         let made = self
-            .make_container(
-                docker,
-                ws,
-                &limits,
-                code_workspace,
-                secret.as_ref(),
-                Some(token),
-            )
+            .make_container(docker, ws, &limits, code_workspace, ide_config, Some(token))
             .await?;
         failpoint("after-container-create");
         self.db(|s| s.set_container(ws.id, Some(&made.id), Status::Stopped))?;
         Ok(made.id)
     }
 
-    /// Network and container for `ws`, the way Berth runs every container: as the host user
-    /// (root inside on rootless engines, where that root already is the user), with only the
-    /// hash of the IDE's secret. One place, so a workspace and `berth image check` never differ.
+    /// Network, home volume and container for `ws`, the way Berth runs every container: as
+    /// the host user (root inside on rootless engines, where that root already is the user),
+    /// read-only but for home, projects and tmpfs, the IDE's password hash in a private
+    /// read-only folder. One place, so a workspace and `berth image check` never differ.
     pub(super) async fn make_container(
         &self,
         docker: &docker::Client,
         ws: &Workspace,
         limits: &Limits,
         code_workspace: PathBuf,
-        secret: Option<&Sensitive<String>>,
+        ide_config_dir: Option<PathBuf>,
         token: Option<String>,
     ) -> Result<MadeContainer> {
         let owner = if docker.rootless().await? {
@@ -250,17 +247,42 @@ impl Engine {
         } else {
             host_user()
         };
+        let image = docker
+            .inspect_image(ws.image.as_str())
+            .await?
+            .ok_or_else(|| {
+                Error::not_found(format!(
+                    "image {} is not on this machine (`berth image ls`)",
+                    ws.image
+                ))
+            })?;
         let run = docker::RunAs {
             token,
             user: owner.map(|(uid, gid)| format!("{uid}:{gid}")),
             code_workspace_file: Some(code_workspace),
-            ide_password_hash: secret.map(argon2_hash).transpose()?,
+            ide_config_dir,
+            home: image.home.clone(),
+            probe: (!image.has_healthcheck)
+                .then(|| image.labels.get(docker::labels::IDE_PROBE).cloned())
+                .flatten(),
         };
         docker
             .ensure_network(docker::plan_network(ws, self.install), self.install)
             .await?;
+        docker
+            .ensure_volume(docker::plan_home_volume(ws, self.install), self.install)
+            .await?;
+        // Where the host cannot route to a container (Docker Desktop), the IDE port is
+        // published on loopback for the gateway; on Linux nothing is published.
+        let publish = !cfg!(target_os = "linux");
         let id = docker
-            .create_container(docker::plan_container(ws, limits, self.install, &run))
+            .create_container(docker::plan_container(
+                ws,
+                limits,
+                self.install,
+                &run,
+                publish,
+            ))
             .await?;
         Ok(MadeContainer { id, owner })
     }
@@ -324,13 +346,20 @@ impl Engine {
             return Err(e);
         }
         let notes = self.remove_networks(docker, &ws).await?;
+        self.gateway.forget(ws.id);
+        docker
+            .remove_volume(&docker::home_volume_name(&ws), self.install)
+            .await?;
         self.db(|s| s.delete_workspace(ws.id))?;
         self.secrets.remove(&ws.id.to_string())?;
         let _ = std::fs::remove_file(self.code_workspace_file(&ws));
+        // The IDE window's cookies and storage (the app keeps them per workspace).
+        let _ = std::fs::remove_dir_all(self.data_dir.join("webviews").join(ws.id.to_string()));
         let detail = format!(
-            "removed container {}, network {} and port {}; project folders left untouched",
+            "removed container {}, network {}, home volume {} and port {}; project folders left untouched",
             ws.container_name(),
             ws.network_name(),
+            docker::home_volume_name(&ws),
             ws.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
         );
         self.audit(&ws, "delete", Outcome::Ok, &detail);
@@ -371,6 +400,7 @@ impl Engine {
 
     async fn stop_locked(&self, docker: &docker::Client, ws: &Workspace) -> Result<()> {
         let Some(container) = self.find_container(docker, ws).await? else {
+            self.gateway.close(ws.id);
             if ws.status != Status::Missing {
                 self.db(|s| s.set_container(ws.id, None, Status::Missing))?;
                 self.emit_status(ws, Status::Missing);
@@ -386,6 +416,7 @@ impl Engine {
             }
             self.audit(ws, "stop", Outcome::Ok, "");
         }
+        self.gateway.close(ws.id);
         self.db(|s| s.set_container(ws.id, Some(&container.id), Status::Stopped))?;
         self.emit_status(ws, Status::Stopped);
         Ok(())

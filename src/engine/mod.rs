@@ -7,25 +7,26 @@ mod containers;
 mod doctor;
 mod edit;
 mod health;
-mod ide_login;
 mod image_check;
 mod lifecycle;
 mod quit;
 mod reconcile;
+mod serving;
 mod start;
 mod watch;
 
 pub use bundled::{BUNDLED, BuildOutcome, Bundle, ImageEntry};
 pub use doctor::{DockerReport, DoctorReport};
 pub use edit::WorkspaceEdit;
-pub use ide_login::IdeSession;
 pub use image_check::{CheckItem, ImageCheck};
 pub use lifecycle::{CreateRequest, Deleted, Started};
 pub use quit::QuitOutcome;
 pub use reconcile::ReconcileReport;
+pub use serving::IdeSession;
 
 use crate::docker;
 use crate::error::{Code, Error, Result};
+use crate::gateway::Gateway;
 use crate::lockfile::{FileLock, lock_path};
 use crate::model::{Settings, Status, Workspace, WorkspaceId, WorkspaceView};
 use crate::secrets::IdeSecrets;
@@ -82,6 +83,7 @@ pub struct Engine {
     docker: OnceCell<docker::Client>,
     events: broadcast::Sender<EngineEvent>,
     secrets: IdeSecrets,
+    gateway: Gateway,
 }
 
 impl Engine {
@@ -96,11 +98,17 @@ impl Engine {
             docker: OnceCell::new(),
             events: broadcast::channel(256).0,
             secrets: IdeSecrets::new(data_dir),
+            gateway: Gateway::new(),
         })
     }
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
+    }
+
+    /// The IDE gateway: every running workspace's front door (the daemon closes it at exit).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
     }
 
     pub fn install_id(&self) -> Uuid {

@@ -30,6 +30,9 @@ impl Engine {
                     Ok(None) => Status::Missing,
                     Err(_) => ws.status,
                 };
+                if status != Status::Running {
+                    self.gateway.close(ws.id);
+                }
                 let _ = self.set_status(&ws, status);
                 Err(e)
             }
@@ -96,7 +99,10 @@ impl Engine {
             ));
         }
 
-        let port_ok = ws.port.is_some_and(|p| !ports::in_use(p));
+        // A port the gateway already holds for this workspace is not "in use by another".
+        let port_ok = ws
+            .port
+            .is_some_and(|p| self.gateway.holds(ws.id, p) || !ports::in_use(p));
         if !port_ok {
             let old = ws.port;
             let range = settings.port_range;
@@ -116,13 +122,22 @@ impl Engine {
             // Every client shows the new URL now, not after the start.
             self.emit_updated(&ws);
         }
-        // A container's published port is fixed when it is made: recreate it on a new port.
+        // A container made by an older Berth (another layout: a published port, a writable
+        // root) is made again; its home lives in the home volume and comes along.
         if let Some(c) = &container
-            && !c.host_ports.contains(&ws.port.unwrap_or_default())
+            && c.labels.get(docker::labels::SPEC).map(String::as_str) != Some(docker::SPEC)
         {
             docker.remove_container(&c.id).await?;
+            self.audit(
+                &ws,
+                "recreate",
+                Outcome::Info,
+                "made again with this Berth's container layout",
+            );
             container = None;
         }
+        // The port is Berth's before the container runs: nobody can take it in between.
+        self.bind_gateway(&ws).await?;
         let container_id = match container {
             Some(c) => c.id,
             None => self.create_container(docker, &ws).await?,
@@ -148,10 +163,21 @@ impl Engine {
         let port = ws
             .port
             .ok_or_else(|| Error::new(Code::StartFailed, "the workspace has no port"))?;
+        self.bind_gateway(&ws).await?;
         self.progress(&ws, "waiting_for_ide");
         let timeout = Duration::from_secs(self.settings()?.start_timeout_secs);
-        match health::wait(docker, container_id, port, &ws.ide.health_path, timeout).await? {
-            Health::Healthy(_) => {}
+        match health::wait(
+            docker,
+            container_id,
+            ws.ide.port,
+            &ws.ide.health_path,
+            timeout,
+        )
+        .await?
+        {
+            Health::Healthy(_, addr) => {
+                self.serve_healthy(docker, &ws, container_id, addr).await?;
+            }
             Health::Exited(info) => {
                 return Err(self.exited_error(docker, &ws, info.as_ref()).await);
             }
@@ -186,9 +212,10 @@ impl Engine {
         started_here: bool,
     ) -> Error {
         let what = format!(
-            "{} did not answer {} on port {port} within {} s",
+            "{} did not answer {} on its IDE port {} within {} s (Berth serves it on port {port})",
             ws.name,
             ws.ide.health_path,
+            ws.ide.port,
             timeout.as_secs()
         );
         let message = if started_here {

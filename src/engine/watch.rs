@@ -108,6 +108,14 @@ impl Engine {
         if ws.status == status {
             return;
         }
+        match status {
+            Status::Running => {
+                if let Ok(Some(c)) = docker.inspect_container(&event.container_id).await {
+                    self.serve_found(&ws, &c).await;
+                }
+            }
+            _ => self.gateway.close(ws.id),
+        }
         let container = (status != Status::Missing).then_some(event.container_id.as_str());
         let _ = self.db(|s| s.set_container(id, container, status));
         let why = format!("changed outside Berth: {} → {status}", ws.status);

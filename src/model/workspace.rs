@@ -120,7 +120,7 @@ pub struct IdeEndpoint {
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "kebab-case")]
 pub enum IdeAuth {
-    /// code-server `--auth password` with `HASHED_PASSWORD`; `POST /login` sets the session.
+    /// code-server `--auth password` with the hash in its config file; `POST /login` sets the session.
     CodeServerPassword,
 }
 
@@ -133,6 +133,23 @@ impl IdeAuth {
 
     pub fn parse(raw: &str) -> Option<IdeAuth> {
         (raw == "code-server-password").then_some(IdeAuth::CodeServerPassword)
+    }
+}
+
+impl IdeEndpoint {
+    /// Whether a health path stays on the IDE's own origin: an absolute path, not `//host`, no
+    /// backslash, scheme or control character. An image label is untrusted input.
+    pub fn health_path_ok(path: &str) -> bool {
+        let Ok(base) = url::Url::parse("http://127.0.0.1:1/") else {
+            return false;
+        };
+        path.starts_with('/')
+            && !path.starts_with("//")
+            && !path.contains('\\')
+            && !path.chars().any(|c| c.is_control() || c.is_whitespace())
+            && base
+                .join(path)
+                .is_ok_and(|u| u.origin() == base.origin() && u.path().starts_with('/'))
     }
 }
 
@@ -204,5 +221,28 @@ impl Workspace {
 
     pub fn url(&self) -> Option<String> {
         self.port.map(|p| format!("http://127.0.0.1:{p}/"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdeEndpoint;
+
+    #[test]
+    fn health_paths_stay_on_the_origin() {
+        for ok in ["/healthz", "/api/health?x=1", "/a/../b"] {
+            assert!(IdeEndpoint::health_path_ok(ok), "{ok}");
+        }
+        for bad in [
+            "healthz",
+            "//evil.example/x",
+            "/\\evil.example",
+            "http://evil.example/",
+            "/x\r\nHost: evil",
+            "/ x",
+            "",
+        ] {
+            assert!(!IdeEndpoint::health_path_ok(bad), "{bad:?}");
+        }
     }
 }

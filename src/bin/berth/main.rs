@@ -96,9 +96,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Start the workspace if needed and open its IDE in the browser.
+    /// Start the workspace if needed and open its IDE in the browser, logged in by Berth.
     Open {
         name: String,
+        /// Print the one-time login link (one use, two minutes) instead of opening a browser.
+        #[arg(long)]
+        print_link: bool,
     },
     /// Follow every change to workspaces, made by anyone (like `docker events`).
     Events {
@@ -297,14 +300,16 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 print_audit(&entries);
             }
         }
-        Command::Open { name } => {
-            let started = client.start(&name).await?;
-            print_notes(&started.notes);
-            println!("{}", started.url);
-            if std::io::stdout().is_terminal()
-                && let Err(e) = open_in_browser(&started.url)
-            {
-                eprintln!("berth: could not open a browser ({e}); open the URL above yourself");
+        Command::Open { name, print_link } => {
+            let session = client.ide_login(&name).await?;
+            println!("{}", session.url);
+            if print_link {
+                // For a browser elsewhere (an SSH tunnel): the link logs in once, for 2 min.
+                println!("{}", session.login_url);
+            } else if let Err(e) = open_in_browser(&session.login_url) {
+                eprintln!(
+                    "berth: could not open a browser ({e}); run `berth open --print-link {name}` and open the link yourself"
+                );
             }
         }
         Command::Events { json } => {

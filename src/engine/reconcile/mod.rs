@@ -94,6 +94,10 @@ impl Engine {
                 });
             }
         }
+        // Running workspaces are served, others not (after a daemon restart, or changes made
+        // outside Berth while nobody watched).
+        let locked: Vec<WorkspaceId> = locks.keys().copied().collect();
+        self.sync_gateway(docker, &locked).await;
         drop(locks);
         Ok(report)
     }

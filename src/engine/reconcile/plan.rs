@@ -196,6 +196,7 @@ mod tests {
             exit_code: None,
             oom_killed: false,
             host_ports: vec![],
+            ip: None,
         }
     }
 

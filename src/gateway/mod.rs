@@ -1,0 +1,197 @@
+//! The IDE gateway: Berth's front door on each running workspace's stable loopback port. It
+//! checks the Host header, requires Berth's own login for every image, strips every Berth
+//! cookie before forwarding, adds a Content-Security-Policy, and streams HTTP and WebSockets to
+//! where the IDE really listens (see [`upstream::address`]). The engine binds a workspace's
+//! port before its container starts, points it at the IDE once healthy, and closes it when the
+//! workspace stops; the gateway lives in the daemon with the engine.
+
+mod policy;
+mod proxy;
+mod sessions;
+pub mod upstream;
+
+pub use policy::cookie_name;
+
+use crate::error::{Code, Error, Result};
+use crate::model::WorkspaceId;
+use crate::secrets::Sensitive;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use sessions::Sessions;
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Where a route forwards to, once the IDE answered its health check.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub upstream: SocketAddr,
+    /// The IDE's own session cookie (code-server), added to every forwarded request.
+    pub ide_cookie: Option<(String, Sensitive<String>)>,
+    /// The IDE's password, when the gateway should log in itself at the first request (a
+    /// workspace found running, whose IDE may not be ready yet).
+    pub ide_secret: Option<Sensitive<String>>,
+}
+
+struct Route {
+    port: u16,
+    name: String,
+    target: Option<Target>,
+    accept: JoinHandle<()>,
+}
+
+pub(crate) struct Shared {
+    routes: Mutex<HashMap<WorkspaceId, Route>>,
+    sessions: Mutex<Sessions>,
+    client: HttpClient<HttpConnector, Incoming>,
+}
+
+#[derive(Clone)]
+pub struct Gateway {
+    shared: Arc<Shared>,
+}
+
+impl Default for Gateway {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Gateway {
+    pub fn new() -> Gateway {
+        let mut connector = HttpConnector::new();
+        connector.set_nodelay(true);
+        Gateway {
+            shared: Arc::new(Shared {
+                routes: Mutex::default(),
+                sessions: Mutex::default(),
+                client: HttpClient::builder(TokioExecutor::new()).build(connector),
+            }),
+        }
+    }
+
+    /// Takes `127.0.0.1:port` for workspace `id` (kept if it already holds it). Until
+    /// [`Gateway::serve`] names the IDE, requests get a "starting" page.
+    pub async fn bind(&self, id: WorkspaceId, name: &str, port: u16) -> Result<()> {
+        if self.holds(id, port) {
+            return Ok(());
+        }
+        self.close(id);
+        let listener = TcpListener::bind(("127.0.0.1", port)).await.map_err(|e| {
+            Error::new(
+                Code::PortsExhausted,
+                format!("cannot serve {name} on 127.0.0.1:{port}: {e}"),
+            )
+        })?;
+        let accept = tokio::spawn(proxy::accept(self.shared.clone(), id, port, listener));
+        let route = Route {
+            port,
+            name: name.to_string(),
+            target: None,
+            accept,
+        };
+        self.shared.routes().insert(id, route);
+        Ok(())
+    }
+
+    /// Points the bound route of `id` at its IDE.
+    pub fn serve(&self, id: WorkspaceId, target: Target) {
+        if let Some(route) = self.shared.routes().get_mut(&id) {
+            route.target = Some(target);
+        }
+    }
+
+    /// Stops serving `id`: its port is free again, new requests are refused.
+    pub fn close(&self, id: WorkspaceId) {
+        if let Some(route) = self.shared.routes().remove(&id) {
+            route.accept.abort();
+        }
+    }
+
+    /// Closes `id` and ends every login of it (the workspace was removed).
+    pub fn forget(&self, id: WorkspaceId) {
+        self.close(id);
+        self.shared.sessions().forget(id);
+    }
+
+    pub fn close_all(&self) {
+        for (_, route) in self.shared.routes().drain() {
+            route.accept.abort();
+        }
+    }
+
+    /// Whether the gateway already listens on `port` for `id`.
+    pub fn holds(&self, id: WorkspaceId, port: u16) -> bool {
+        self.shared
+            .routes()
+            .get(&id)
+            .is_some_and(|r| r.port == port)
+    }
+
+    /// Whether `id` is bound and forwarding.
+    pub fn serving(&self, id: WorkspaceId) -> bool {
+        self.shared
+            .routes()
+            .get(&id)
+            .is_some_and(|r| r.target.is_some())
+    }
+
+    /// A one-time login link for the running workspace `id`: opened by the app's IDE window
+    /// or the system browser, it sets Berth's login cookie and leads to the IDE.
+    pub fn login_link(&self, id: WorkspaceId) -> Result<Sensitive<String>> {
+        let port = self
+            .shared
+            .routes()
+            .get(&id)
+            .map(|r| r.port)
+            .ok_or_else(|| Error::new(Code::Conflict, "the workspace is not being served"))?;
+        let token = self.shared.sessions().issue_token(id, Instant::now())?;
+        Ok(Sensitive::new(format!(
+            "http://127.0.0.1:{port}{}?token={}",
+            policy::LOGIN_PATH,
+            token.expose()
+        )))
+    }
+}
+
+impl Shared {
+    fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Route>> {
+        self.routes.lock().expect("gateway routes")
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {
+        self.sessions.lock().expect("gateway sessions")
+    }
+
+    /// The name and target of `id`, if it is bound.
+    fn route(&self, id: WorkspaceId) -> Option<(String, Option<Target>)> {
+        self.routes()
+            .get(&id)
+            .map(|r| (r.name.clone(), r.target.clone()))
+    }
+
+    /// The target with the IDE's session: logs in to code-server if the gateway holds its
+    /// password but no session yet. A refused login forwards without one (code-server then
+    /// shows its own login page; the next `berth start` repairs the secret).
+    async fn logged_in(&self, id: WorkspaceId, target: Target) -> Target {
+        let (None, Some(secret)) = (&target.ide_cookie, &target.ide_secret) else {
+            return target;
+        };
+        let Ok(cookie) = upstream::code_server_login(target.upstream, secret).await else {
+            return target;
+        };
+        let mut routes = self.routes();
+        let Some(current) = routes.get_mut(&id).and_then(|r| r.target.as_mut()) else {
+            return target;
+        };
+        if current.upstream == target.upstream {
+            current.ide_cookie = Some(cookie);
+        }
+        current.clone()
+    }
+}

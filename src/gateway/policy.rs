@@ -1,0 +1,165 @@
+//! The gateway's rules as pure functions: which Host is ours, which cookies are Berth's, and
+//! the Content-Security-Policy that keeps an IDE page to its own origin. Tested without a
+//! socket; `proxy.rs` applies them to every request and response.
+
+use crate::model::WorkspaceId;
+
+/// Every Berth login cookie starts with this; the gateway strips all of them (any
+/// workspace's) before a request reaches a container, because cookies ignore ports.
+pub const COOKIE_PREFIX: &str = "berth_";
+
+/// The path of the one-time login link (`?token=`); the only path the gateway answers itself.
+pub const LOGIN_PATH: &str = "/_berth/login";
+
+/// The login cookie's name for one workspace: per workspace, so two workspaces on
+/// `127.0.0.1` (same cookie jar, different ports) never overwrite each other's login.
+pub fn cookie_name(id: &WorkspaceId) -> String {
+    format!("{COOKIE_PREFIX}{}", id.0.simple())
+}
+
+/// Whether a `Host` header names this listener: `127.0.0.1:PORT` or `localhost:PORT`, exactly.
+/// Anything else is DNS rebinding (a page of `evil.example` resolved to 127.0.0.1) or a
+/// misdirected request.
+pub fn host_allowed(host: Option<&str>, port: u16) -> bool {
+    let Some(host) = host else { return false };
+    let Some((name, p)) = host.rsplit_once(':') else {
+        return false;
+    };
+    p.parse::<u16>().ok() == Some(port)
+        && (name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost"))
+}
+
+/// The value of cookie `name` in a `Cookie` header, if present.
+pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+    header
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// A `Cookie` header without any Berth cookie, plus `extra` (the IDE's own session, which the
+/// gateway holds so the browser never does). `None` when nothing remains.
+pub fn forwarded_cookies(headers: &[&str], extra: Option<(&str, &str)>) -> Option<String> {
+    let mut kept: Vec<String> = headers
+        .iter()
+        .flat_map(|h| h.split(';'))
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .filter(|c| {
+            let name = c.split_once('=').map_or(*c, |(n, _)| n).trim();
+            !name.starts_with(COOKIE_PREFIX)
+                && extra.is_none_or(|(extra_name, _)| name != extra_name)
+        })
+        .map(str::to_string)
+        .collect();
+    if let Some((name, value)) = extra {
+        kept.push(format!("{name}={value}"));
+    }
+    (!kept.is_empty()).then(|| kept.join("; "))
+}
+
+/// Whether a `Set-Cookie` from a container may reach the browser: never one that names a Berth
+/// cookie (a workspace must not overwrite another workspace's login).
+pub fn set_cookie_allowed(value: &str) -> bool {
+    let name = value.split(['=', ';']).next().unwrap_or("").trim();
+    !name.to_ascii_lowercase().starts_with(COOKIE_PREFIX)
+}
+
+/// The `Set-Cookie` of a fresh login: HttpOnly (no script reads it), SameSite=Strict (no other
+/// site's page sends it), whole origin.
+pub fn login_cookie(id: &WorkspaceId, session: &str) -> String {
+    format!(
+        "{}={session}; Path=/; HttpOnly; SameSite=Strict",
+        cookie_name(id)
+    )
+}
+
+/// The policy on every answer of workspace port `port`: scripts and styles as the IDE needs
+/// them, but every fetch, socket, frame, image, form and worker only from the page's own
+/// origin. A page in the IDE window cannot reach another loopback port or the LAN through it.
+/// WebKit's `'self'` does not cover `ws:`, so the socket URLs are named.
+pub fn content_security_policy(port: u16) -> String {
+    [
+        "default-src 'self'".to_string(),
+        "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:".to_string(),
+        "style-src 'self' 'unsafe-inline'".to_string(),
+        "img-src 'self' data: blob:".to_string(),
+        "font-src 'self' data: blob:".to_string(),
+        "media-src 'self' data: blob:".to_string(),
+        format!("connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
+        "worker-src 'self' blob:".to_string(),
+        "frame-src 'self' blob:".to_string(),
+        "child-src 'self' blob:".to_string(),
+        "manifest-src 'self'".to_string(),
+        "object-src 'none'".to_string(),
+        "base-uri 'self'".to_string(),
+        "form-action 'self'".to_string(),
+        "frame-ancestors 'self'".to_string(),
+    ]
+    .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_names_with_this_port_pass() {
+        assert!(host_allowed(Some("127.0.0.1:10001"), 10001));
+        assert!(host_allowed(Some("localhost:10001"), 10001));
+        assert!(host_allowed(Some("LOCALHOST:10001"), 10001));
+        assert!(!host_allowed(Some("rebind.example:10001"), 10001));
+        assert!(!host_allowed(Some("127.0.0.1:10002"), 10001));
+        assert!(!host_allowed(Some("127.0.0.1"), 10001));
+        assert!(!host_allowed(Some("127.0.0.1.nip.io:10001"), 10001));
+        assert!(!host_allowed(Some("[::1]:10001"), 10001));
+        assert!(!host_allowed(None, 10001));
+    }
+
+    #[test]
+    fn every_berth_cookie_is_stripped_and_the_ide_session_added() {
+        let headers = [
+            "a=1; berth_0123=s3cret; code-server-session=forged",
+            "berth_ffff=other; b=2",
+        ];
+        assert_eq!(
+            forwarded_cookies(&headers, Some(("code-server-session", "real"))).as_deref(),
+            Some("a=1; b=2; code-server-session=real")
+        );
+        assert_eq!(forwarded_cookies(&["berth_x=1"], None), None);
+        assert_eq!(forwarded_cookies(&[], None), None);
+    }
+
+    #[test]
+    fn finds_a_cookie_by_exact_name() {
+        let h = "berth_ab=1; berth_abc=2";
+        assert_eq!(cookie_value(h, "berth_abc"), Some("2"));
+        assert_eq!(cookie_value(h, "berth_a"), None);
+    }
+
+    #[test]
+    fn containers_cannot_set_berth_cookies() {
+        assert!(!set_cookie_allowed("berth_00ff=x; Path=/"));
+        assert!(!set_cookie_allowed("  BERTH_00ff=x"));
+        assert!(set_cookie_allowed("code-server-session=x; Path=/"));
+    }
+
+    #[test]
+    fn login_cookie_is_http_only_and_strict() {
+        let id = WorkspaceId::new();
+        let c = login_cookie(&id, "v");
+        assert!(c.starts_with(&format!("berth_{}=v;", id.0.simple())));
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict"));
+    }
+
+    #[test]
+    fn the_policy_confines_connections_to_the_own_origin() {
+        let csp = content_security_policy(10007);
+        assert!(csp.contains("connect-src 'self' ws://127.0.0.1:10007 ws://localhost:10007;"));
+        assert!(csp.contains("default-src 'self';"));
+        assert!(csp.contains("frame-ancestors 'self'"));
+        assert!(!csp.contains('*'), "no wildcard source: {csp}");
+        assert!(!csp.contains("http:"), "no scheme source: {csp}");
+    }
+}

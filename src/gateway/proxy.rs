@@ -1,0 +1,404 @@
+//! One workspace port's HTTP service: the checks of `policy.rs` in order (Host, login,
+//! route), then the request streamed to the IDE and its answer streamed back with Berth's
+//! headers. WebSockets (the IDE's terminal and extension host) become a byte pipe after the
+//! upgrade. Nothing is buffered: bodies pass through as they arrive.
+
+use super::policy::{self, LOGIN_PATH};
+use super::{Shared, Target};
+use crate::model::WorkspaceId;
+use bytes::Bytes;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Empty, Full};
+use hyper::body::Incoming;
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::{TcpListener, TcpStream};
+
+type Body = UnsyncBoxBody<Bytes, hyper::Error>;
+
+pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, port: u16, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, hyper::Error>(handle(&shared, id, port, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades()
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    shared: &Shared,
+    id: WorkspaceId,
+    port: u16,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    if !policy::host_allowed(host, port) {
+        return page(
+            port,
+            StatusCode::MISDIRECTED_REQUEST,
+            "Not this address",
+            "Berth serves this workspace only as 127.0.0.1 or localhost.",
+        );
+    }
+    let Some((name, target)) = shared.route(id) else {
+        return page(
+            port,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not running",
+            "This workspace is not running.",
+        );
+    };
+    if req.uri().path() == LOGIN_PATH {
+        return login(shared, id, port, &req);
+    }
+    let cookies = cookie_headers(req.headers());
+    let logged_in = policy::cookie_value(&cookies.join("; "), &policy::cookie_name(&id))
+        .is_some_and(|s| shared.sessions().valid(id, s));
+    if !logged_in {
+        let body = format!(
+            "Open {} from Berth (the app, or `berth open {}` in a terminal): Berth logs you in.",
+            escape_html(&name),
+            escape_html(&name)
+        );
+        return page(
+            port,
+            StatusCode::UNAUTHORIZED,
+            "Log in through Berth",
+            &body,
+        );
+    }
+    let Some(target) = target else {
+        return page(
+            port,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Starting",
+            "The workspace is starting; reload in a moment.",
+        );
+    };
+    let target = shared.logged_in(id, target).await;
+    let answer = if is_upgrade(req.headers()) {
+        upgrade(&target, req).await
+    } else {
+        forward(shared, &target, req).await
+    };
+    match answer {
+        Ok(response) => with_berth_headers(response, port),
+        Err(e) => {
+            tracing::debug!("gateway {name}: {e}");
+            page(
+                port,
+                StatusCode::BAD_GATEWAY,
+                "No answer",
+                "The IDE did not answer.",
+            )
+        }
+    }
+}
+
+/// `GET /_berth/login?token=…`: a valid one-time token becomes the login cookie, then the IDE.
+fn login(shared: &Shared, id: WorkspaceId, port: u16, req: &Request<Incoming>) -> Response<Body> {
+    let token = req
+        .uri()
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("token="))
+        .unwrap_or("");
+    match shared.sessions().redeem(id, token, Instant::now()) {
+        Ok(Some(session)) => Response::builder()
+            .status(StatusCode::SEE_OTHER)
+            .header(header::LOCATION, "/")
+            .header(
+                header::SET_COOKIE,
+                policy::login_cookie(&id, session.expose()),
+            )
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(full(Bytes::new()))
+            .expect("static response parts"),
+        _ => page(
+            port,
+            StatusCode::UNAUTHORIZED,
+            "Link used or expired",
+            "A login link works once and for two minutes. Open the workspace from Berth again.",
+        ),
+    }
+}
+
+async fn forward(
+    shared: &Shared,
+    target: &Target,
+    req: Request<Incoming>,
+) -> Result<Response<Body>, String> {
+    let (mut parts, body) = req.into_parts();
+    prepare_request_headers(&mut parts.headers, target, false);
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    parts.uri = format!("http://{}{path}", target.upstream)
+        .parse()
+        .map_err(|e| format!("bad upstream URI: {e}"))?;
+    let response = shared
+        .client
+        .request(Request::from_parts(parts, body))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(response.map(|b| b.boxed_unsync()))
+}
+
+/// A WebSocket (or any Upgrade): the handshake goes to the IDE on a connection of its own;
+/// after `101`, both sides are spliced into one byte pipe.
+async fn upgrade(target: &Target, mut req: Request<Incoming>) -> Result<Response<Body>, String> {
+    let client_side = hyper::upgrade::on(&mut req);
+    let (mut parts, _) = req.into_parts();
+    prepare_request_headers(&mut parts.headers, target, true);
+    parts.uri = parts
+        .uri
+        .path_and_query()
+        .map_or("/", |p| p.as_str())
+        .parse()
+        .map_err(|e| format!("bad upstream URI: {e}"))?;
+    let stream = TcpStream::connect(target.upstream)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| e.to_string())?;
+    tokio::spawn(conn.with_upgrades());
+    let mut response = sender
+        .send_request(Request::from_parts(parts, Empty::<Bytes>::new()))
+        .await
+        .map_err(|e| e.to_string())?;
+    if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+        let ide_side = hyper::upgrade::on(&mut response);
+        tokio::spawn(async move {
+            if let (Ok(a), Ok(b)) = tokio::join!(client_side, ide_side) {
+                let _ =
+                    tokio::io::copy_bidirectional(&mut TokioIo::new(a), &mut TokioIo::new(b)).await;
+            }
+        });
+    }
+    Ok(response.map(|b| b.boxed_unsync()))
+}
+
+fn is_upgrade(headers: &HeaderMap) -> bool {
+    headers.contains_key(header::UPGRADE)
+        && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = String> + '_ {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_string())
+}
+
+/// Hop-by-hop headers belong to one connection, never forwarded (RFC 9110 7.6.1).
+const HOP_BY_HOP: [HeaderName; 6] = [
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+    let named: Vec<String> = connection_tokens(headers).collect();
+    for name in named {
+        if let Ok(name) = HeaderName::from_bytes(name.as_bytes())
+            && !(keep_upgrade && name == header::UPGRADE)
+        {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        if !(keep_upgrade && (name == header::UPGRADE || name == header::CONNECTION)) {
+            headers.remove(name);
+        }
+    }
+    headers.remove("keep-alive");
+    headers.remove("proxy-connection");
+}
+
+fn cookie_headers(headers: &HeaderMap) -> Vec<&str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect()
+}
+
+/// What reaches the IDE: no Berth cookie of any workspace, the IDE's own session added, the
+/// original Host kept (code-server checks a WebSocket's Origin against it).
+fn prepare_request_headers(headers: &mut HeaderMap, target: &Target, upgrade: bool) {
+    strip_hop_by_hop(headers, upgrade);
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+    }
+    let extra = target
+        .ide_cookie
+        .as_ref()
+        .map(|(n, v)| (n.as_str(), v.expose().as_str()));
+    let cookies = policy::forwarded_cookies(&cookie_headers(headers), extra);
+    headers.remove(header::COOKIE);
+    if let Some(c) = cookies.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(header::COOKIE, c);
+    }
+}
+
+/// The IDE's answer with Berth's rules: no Berth cookie set by a container, the CSP, and no
+/// embedding or reading from other origins.
+fn with_berth_headers(mut response: Response<Body>, port: u16) -> Response<Body> {
+    let upgraded = response.status() == StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    strip_hop_by_hop(headers, upgraded);
+    let kept: Vec<HeaderValue> = headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .filter(|v| v.to_str().is_ok_and(policy::set_cookie_allowed))
+        .cloned()
+        .collect();
+    headers.remove(header::SET_COOKIE);
+    for v in kept {
+        headers.append(header::SET_COOKIE, v);
+    }
+    add_policy_headers(headers, port);
+    response
+}
+
+fn add_policy_headers(headers: &mut HeaderMap, port: u16) {
+    if let Ok(csp) = HeaderValue::from_str(&policy::content_security_policy(port)) {
+        headers.append(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    headers.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+/// A small page of Berth's own (with the same policy as the IDE's pages).
+fn page(port: u16, status: StatusCode, title: &str, text: &str) -> Response<Body> {
+    let html = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · Berth</title>\
+         <style>body{{font:15px system-ui,sans-serif;margin:15vh auto;max-width:34em;color:#222}}</style>\
+         </head><body><h1>{title}</h1><p>{text}</p></body></html>"
+    );
+    let mut response = Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(full(Bytes::from(html)))
+        .expect("static response parts");
+    add_policy_headers(response.headers_mut(), port);
+    response
+}
+
+fn full(bytes: Bytes) -> Body {
+    Full::new(bytes)
+        .map_err(|never| match never {})
+        .boxed_unsync()
+}
+
+fn escape_html(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn forwarded_headers_lose_berth_cookies_and_hop_by_hop() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.append(header::COOKIE, HeaderValue::from_static("berth_aa=1; a=2"));
+        h.append(header::COOKIE, HeaderValue::from_static("berth_bb=3"));
+        let target = Target {
+            upstream: "127.0.0.1:1".parse().unwrap(),
+            ide_cookie: Some((
+                "code-server-session".into(),
+                crate::secrets::Sensitive::new("s".into()),
+            )),
+            ide_secret: None,
+        };
+        prepare_request_headers(&mut h, &target, false);
+        assert!(h.get(header::CONNECTION).is_none() && h.get("x-secret").is_none());
+        assert!(h.get(header::TE).is_none());
+        let cookies: Vec<_> = h.get_all(header::COOKIE).iter().collect();
+        assert_eq!(cookies, ["a=2; code-server-session=s"]);
+        assert!(!format!("{h:?}").contains(policy::COOKIE_PREFIX));
+    }
+
+    #[test]
+    fn upgrades_keep_their_handshake_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        assert!(is_upgrade(&h));
+        let target = Target {
+            upstream: "127.0.0.1:1".parse().unwrap(),
+            ide_cookie: None,
+            ide_secret: None,
+        };
+        prepare_request_headers(&mut h, &target, true);
+        assert_eq!(h[header::UPGRADE], "websocket");
+        assert_eq!(h[header::CONNECTION], "Upgrade");
+    }
+
+    #[test]
+    fn answers_carry_the_policy_and_no_berth_cookie() {
+        let response = Response::builder()
+            .header(header::SET_COOKIE, "berth_00=stolen; Path=/")
+            .header(header::SET_COOKIE, "theme=dark")
+            .body(full(Bytes::new()))
+            .unwrap();
+        let r = with_berth_headers(response, 10001);
+        let set: Vec<_> = r.headers().get_all(header::SET_COOKIE).iter().collect();
+        assert_eq!(set, ["theme=dark"]);
+        assert!(
+            r.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap()
+                .contains("ws://127.0.0.1:10001")
+        );
+    }
+
+    #[test]
+    fn pages_escape_names() {
+        assert_eq!(
+            escape_html("<a href=\"x\">&"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
+    }
+}
