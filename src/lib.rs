@@ -12,6 +12,7 @@ pub mod gateway;
 pub mod lockfile;
 pub mod model;
 pub mod ports;
+pub mod private;
 pub mod secrets;
 pub mod signals;
 pub mod store;

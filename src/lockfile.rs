@@ -3,7 +3,7 @@
 //! dies, so a killed process never leaves anything stuck, and no PID is ever trusted.
 
 use crate::error::{Code, Error, Result};
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -20,9 +20,10 @@ pub fn lock_path(data_dir: &Path, key: &str) -> PathBuf {
 
 fn open(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io("cannot create the locks folder", e))?;
+        crate::private::create_dir(dir)
+            .map_err(|e| Error::io("cannot create the locks folder", e))?;
     }
-    OpenOptions::new()
+    crate::private::file_options()
         .create(true)
         .truncate(false)
         .write(true)

@@ -51,6 +51,54 @@ struct Session {
     driver: Child,
     shots: PathBuf,
     lang: &'static str,
+    /// The app's own HOME (empty at launch): nothing may appear in it unasked.
+    home: PathBuf,
+    /// Every URL the app handed to the system browser (`xdg-open` on PATH is a recorder).
+    opened: PathBuf,
+}
+
+/// A HOME of its own for the app, and an `xdg-open` first on its PATH that only records what
+/// it was asked to open: no real browser starts, and a test sees every attempt.
+fn desktop_sandbox(data_dir: &Path) -> (PathBuf, PathBuf, std::ffi::OsString) {
+    let root = data_dir.parent().unwrap().join("desktop");
+    let home = root.join("home");
+    let bin = root.join("bin");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::create_dir_all(&bin).unwrap();
+    let opened = root.join("opened.log");
+    let shim = bin.join("xdg-open");
+    std::fs::write(
+        &shim,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    (home, opened, path)
+}
+
+/// The files under `dir`, recursively (none if it does not exist).
+fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
 }
 
 impl Drop for Session {
@@ -101,6 +149,7 @@ async fn launch(data_dir: &Path, lang: &'static str) -> Session {
     );
     let port = free_port();
     let native = free_port();
+    let (home, opened, path) = desktop_sandbox(data_dir);
     let driver = Command::new(tauri_driver())
         .args([
             "--port",
@@ -110,6 +159,8 @@ async fn launch(data_dir: &Path, lang: &'static str) -> Session {
         ])
         .process_group(0)
         .env("BERTH_DATA_DIR", data_dir)
+        .env("HOME", &home)
+        .env("PATH", path)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -143,6 +194,8 @@ async fn launch(data_dir: &Path, lang: &'static str) -> Session {
         driver,
         shots,
         lang,
+        home,
+        opened,
     }
 }
 
@@ -311,15 +364,7 @@ async fn x_window_shot(title: &str, path: &Path) {
 
 /// Screenshots the window titled `title` into `path`; its raw pixels if it has drawn a page.
 fn x_window_pixels(title: &str, path: &Path) -> Option<Vec<u8>> {
-    let tree = Command::new("xwininfo")
-        .args(["-root", "-tree"])
-        .output()
-        .expect("xwininfo (x11-utils)");
-    let needle = format!("\"{title}\"");
-    let id = String::from_utf8_lossy(&tree.stdout)
-        .lines()
-        .find(|l| l.contains(&needle))
-        .and_then(|l| l.split_whitespace().next().map(str::to_string))?;
+    let id = x_window_id(&format!("\"{title}\""))?;
     Command::new("/usr/bin/import")
         .args(["-window", &id])
         .arg(path)
@@ -345,6 +390,40 @@ fn x_window_pixels(title: &str, path: &Path) -> Option<Vec<u8>> {
         .output()
         .ok()?;
     Some(raw.stdout)
+}
+
+/// The X window whose line in `xwininfo -tree` contains `needle` (its quoted title).
+fn x_window_id(needle: &str) -> Option<String> {
+    let tree = Command::new("xwininfo")
+        .args(["-root", "-tree"])
+        .output()
+        .expect("xwininfo (x11-utils)");
+    String::from_utf8_lossy(&tree.stdout)
+        .lines()
+        .find(|l| l.contains(needle))
+        .and_then(|l| l.split_whitespace().next().map(str::to_string))
+}
+
+/// Waits for a window whose title starts with `title` (a native dialog: WebDriver cannot
+/// see it); its X id.
+async fn x_window_named(title: &str, timeout: Duration) -> String {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(id) = x_window_id(&format!("\"{title}")) {
+            return id;
+        }
+        assert!(Instant::now() < deadline, "no window {title:?} appeared");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Types `key` into X window `id`, as a user's keyboard does (XTEST, after focusing it).
+fn x_key(id: &str, key: &str) {
+    let status = Command::new("xdotool")
+        .args(["windowfocus", "--sync", id, "key", key])
+        .status()
+        .expect("xdotool");
+    assert!(status.success(), "xdotool could not type {key}");
 }
 
 fn docker(args: &[&str]) -> String {
@@ -492,7 +571,14 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     let ws = setup.show("e2e");
     let url = ws["url"].as_str().unwrap().to_string();
 
-    // The IDE window opens on the workspace URL and loads it.
+    // A service on the host's loopback, right beside the workspace's port: the IDE page will
+    // try to reach it.
+    let port = ws["port"].as_u64().unwrap() as u16;
+    let neighbour = std::net::TcpListener::bind(("127.0.0.1", port + 1)).unwrap();
+    neighbour.set_nonblocking(true).unwrap();
+
+    // The IDE window opens on the workspace URL (logged in by Berth's one-time link) and
+    // loads it.
     s.click("ws-open-e2e").await;
     let view = s
         .wait_for(
@@ -536,6 +622,45 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     assert!(
         report.starts_with(&url) && report.ends_with("nav=stayed"),
         "{report}"
+    );
+    // Its fetch, image and frame never reached the loopback service beside it.
+    assert!(report.contains("fetch=blocked"), "{report}");
+    match neighbour.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the IDE page reached a loopback service: {other:?}"),
+    }
+    // Nothing went to the system browser: not the outside frame, not the popup it opened
+    // without a click, not the navigations it tried.
+    assert!(
+        !s.opened.exists(),
+        "the app opened {:?}",
+        std::fs::read_to_string(&s.opened)
+    );
+    // Its download waits in Berth's private folder behind a save dialog; cancelled, it is
+    // gone, and no file ever appeared in the user's home.
+    let dialog = x_window_named("Save File", Duration::from_secs(20)).await;
+    let staged = setup
+        .data()
+        .join("downloads")
+        .join(ws["id"].as_str().unwrap());
+    assert_eq!(
+        files_under(&staged).len(),
+        1,
+        "the download waits for the user"
+    );
+    x_key(&dialog, "Escape");
+    s.wait_for(
+        "the cancelled download to go",
+        Duration::from_secs(10),
+        || async { files_under(&staged).is_empty().then_some(()) },
+    )
+    .await;
+    assert!(
+        files_under(&s.home)
+            .iter()
+            .all(|f| !f.ends_with("unasked.txt")),
+        "{:?}",
+        files_under(&s.home)
     );
     assert!(
         setup.show("e2e")["name"] == "e2e",

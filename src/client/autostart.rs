@@ -284,13 +284,13 @@ fn reap(mut child: std::process::Child) {
 fn open_log(data_dir: &Path) -> Result<std::fs::File> {
     let path = log_path(data_dir);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
+        crate::private::create_dir(dir)
             .map_err(|e| Error::io(&format!("cannot create {}", dir.display()), e))?;
     }
     if std::fs::metadata(&path).is_ok_and(|m| m.len() > LOG_ROTATE_BYTES) {
         let _ = std::fs::rename(&path, path.with_extension("log.1"));
     }
-    std::fs::OpenOptions::new()
+    crate::private::file_options()
         .create(true)
         .append(true)
         .open(&path)

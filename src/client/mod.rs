@@ -75,7 +75,7 @@ impl Client {
     /// than this client is asked to hand over to a new one (the newest binary wins); a newer
     /// one is used if it still speaks our protocol.
     pub async fn connect(data_dir: &Path, autostart: Autostart) -> Result<Client> {
-        std::fs::create_dir_all(data_dir)
+        crate::private::create_dir(data_dir)
             .map_err(|e| Error::io(&format!("cannot create data dir {}", data_dir.display()), e))?;
         let endpoint = Endpoint::for_data_dir(data_dir)?;
         let hello = Self::reach(data_dir, &endpoint, &autostart).await?;

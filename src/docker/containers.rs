@@ -30,6 +30,8 @@ pub struct ContainerInfo {
     pub host_ports: Vec<u16>,
     /// The container's address on its (only) network, from inspect of a running container.
     pub ip: Option<String>,
+    /// The host pid of its init process while it runs (inspect only).
+    pub pid: Option<i64>,
 }
 
 impl ContainerInfo {
@@ -100,6 +102,7 @@ impl Client {
                 oom_killed: false,
                 host_ports: Vec::new(),
                 ip: None,
+                pid: None,
             })
             .collect())
     }
@@ -148,6 +151,7 @@ impl Client {
             oom_killed: state.oom_killed.unwrap_or(false),
             host_ports,
             ip,
+            pid: state.pid,
         }))
     }
 

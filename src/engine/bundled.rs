@@ -49,6 +49,11 @@ pub const BUNDLED: &[Bundle] = &[
                 include_bytes!("../../docker/test/www/cgi-bin/hostname"),
                 0o755,
             ),
+            (
+                "www/cgi-bin/request",
+                include_bytes!("../../docker/test/www/cgi-bin/request"),
+                0o755,
+            ),
         ],
         host_files: &[
             (

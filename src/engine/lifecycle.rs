@@ -86,7 +86,11 @@ impl Engine {
         let ws = self.db(|s| {
             s.insert_workspace(&ws, |taken| ports::pick_free(range, taken, ports::in_use))
         })?;
-        match self.create_container(docker, &ws).await {
+        let made = match self.check_projects(&ws) {
+            Ok(_) => self.create_container(docker, &ws).await,
+            Err(e) => Err(e),
+        };
+        match made {
             Ok(_) => {
                 let detail = format!(
                     "image {}, port {}, projects {}",
@@ -103,6 +107,9 @@ impl Engine {
                 // Nothing half-made stays behind: no container, no network, no row, no port.
                 let _ = self.remove_containers(docker, &ws).await;
                 let _ = self.remove_networks(docker, &ws).await;
+                let _ = docker
+                    .remove_volume(&docker::home_volume_name(&ws), self.install)
+                    .await;
                 self.db(|s| s.delete_workspace(ws.id))?;
                 self.audit(&ws, "create", Outcome::Failed, &e.message);
                 Err(e)
@@ -149,6 +156,7 @@ impl Engine {
             validate_idle_timeout(Some(t.as_secs()))?;
         }
         self.check_name_free(&name)?;
+        self.check_overlaps(&projects)?;
         let settings = self.settings()?;
         Ok(Workspace {
             id: WorkspaceId::new(),
@@ -194,10 +202,7 @@ impl Engine {
     /// What no project may be, hold or be inside: the home folder (and above), credentials,
     /// and this install's data dir — which holds the daemon's socket.
     pub(super) fn protected_paths(&self) -> Protected {
-        Protected {
-            home: dirs::home_dir(),
-            data_dir: Some(self.data_dir.clone()),
-        }
+        Protected::of_user(&self.data_dir)
     }
 
     /// Network + container for `ws` (whose port is allocated); records the container id.

@@ -9,6 +9,7 @@ mod edit;
 mod health;
 mod image_check;
 mod lifecycle;
+mod projects;
 mod quit;
 mod reconcile;
 mod serving;
@@ -148,13 +149,16 @@ impl Engine {
         self.find(name)
     }
 
-    /// The audit log of a workspace by name (also after it was deleted). Needs no Docker.
+    /// The audit log of a workspace by name: the one of that name now, or else the last one
+    /// that had it (a deleted workspace's log stays readable). Needs no Docker.
     pub fn audit_log(&self, name: &str) -> Result<Vec<AuditEntry>> {
-        let entries = self.db(|s| s.audit_for(name))?;
-        if entries.is_empty() && self.db(|s| s.workspace_by_name(name))?.is_none() {
-            return Err(no_such_workspace(name));
-        }
-        Ok(entries)
+        let id = match self.db(|s| s.workspace_by_name(name))? {
+            Some(ws) => ws.id.to_string(),
+            None => self
+                .db(|s| s.last_audited_id(name))?
+                .ok_or_else(|| no_such_workspace(name))?,
+        };
+        self.db(|s| s.audit_for(&id))
     }
 
     fn find(&self, name: &str) -> Result<Workspace> {

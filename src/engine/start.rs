@@ -7,7 +7,7 @@ use super::{Engine, LOCK_WAIT, failpoint};
 use crate::docker::{self, ContainerInfo, LogLine};
 use crate::error::{Code, Error, Result};
 use crate::lockfile::{FileLock, lock_path};
-use crate::model::{Kind, Status, Workspace, validate_project_path};
+use crate::model::{Kind, Status, Workspace};
 use crate::ports;
 use crate::store::Outcome;
 use futures_util::StreamExt;
@@ -41,10 +41,7 @@ impl Engine {
 
     async fn start_inner(&self, docker: &docker::Client, mut ws: Workspace) -> Result<Started> {
         // The folders may have changed since create (a symlink swapped for one to `/`).
-        let protected = self.protected_paths();
-        for path in &ws.projects {
-            validate_project_path(path, &protected)?;
-        }
+        let folders = self.check_projects(&ws)?;
         let mut notes = Vec::new();
         let mut container = self.find_container(docker, &ws).await?;
         if let Some(c) = &container
@@ -146,6 +143,13 @@ impl Engine {
         self.progress(&ws, "starting_container");
         docker.start_container(&container_id).await?;
         failpoint("after-container-start");
+        if let Err(e) = self
+            .check_mounted(docker, &ws, &container_id, &folders)
+            .await
+        {
+            let _ = docker.stop_container(&container_id, 0).await;
+            return Err(e);
+        }
         drop(_gate);
         // No inspect here: the health loop's liveness check notices a container that died.
         self.await_healthy(docker, ws, &container_id, notes, true)
@@ -272,6 +276,8 @@ fn likely_cause(oom_killed: bool, output: &str) -> &'static str {
     let out = output.to_ascii_lowercase();
     if oom_killed {
         "the memory limit killed it (raise --memory)"
+    } else if out.contains("read-only file system") {
+        "it writes outside its home, the projects and /tmp, and Berth's root filesystem is read-only"
     } else if out.contains("operation not permitted") {
         "it needs a capability Berth drops (cap-drop ALL) or a privilege gain (no-new-privileges)"
     } else if out.contains("resource temporarily unavailable") || out.contains("can't fork") {
@@ -299,5 +305,6 @@ mod tests {
         );
         assert!(likely_cause(false, "open /home/x: Permission denied").contains("host user"));
         assert!(likely_cause(false, "segfault").contains("its own error"));
+        assert!(likely_cause(false, "touch: /www/x: Read-only file system").contains("read-only"));
     }
 }

@@ -159,6 +159,7 @@ mod tests {
             oom_killed: false,
             host_ports: ports.to_vec(),
             ip: ip.map(str::to_string),
+            pid: None,
         }
     }
 

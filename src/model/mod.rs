@@ -13,6 +13,8 @@ pub use limits::{
     parse_memory, parse_pids, validate_idle_timeout,
 };
 pub use name::WorkspaceName;
-pub use project::{Protected, folder_name, validate_project_path};
+pub use project::{
+    FolderId, Protected, check_same_folder, folder_name, validate_project_path, windows_key,
+};
 pub use settings::{PortRange, QuitBehavior, Settings};
 pub use workspace::{IdeAuth, IdeEndpoint, Kind, Status, Workspace, WorkspaceId, WorkspaceView};

@@ -29,7 +29,8 @@ const CREDENTIALS: &[&str] = &[
     ".azure",
     ".kube",
     ".docker",
-    ".config/gcloud",
+    // Whole: gcloud, gh, git credentials, rclone, op, ... all keep tokens somewhere in here.
+    ".config",
     ".password-store",
 ];
 
@@ -42,7 +43,29 @@ pub struct Protected {
     /// inside it and everything above it — a workspace that reached the daemon's socket could
     /// drive Berth.
     pub data_dir: Option<PathBuf>,
+    /// `$XDG_RUNTIME_DIR`: the session's sockets and keys (the keyring, the session bus, the
+    /// SSH agent). Refused itself and everything inside it.
+    pub runtime_dir: Option<PathBuf>,
 }
+
+impl Protected {
+    /// The folders of this user and process: home, `$XDG_RUNTIME_DIR`, and `data_dir`.
+    pub fn of_user(data_dir: &Path) -> Protected {
+        Protected {
+            home: dirs::home_dir(),
+            data_dir: Some(data_dir.to_path_buf()),
+            runtime_dir: std::env::var_os("XDG_RUNTIME_DIR")
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
+/// Shared scratch folders: everyone's sockets and temporary files live right in them.
+#[cfg(unix)]
+const SHARED_SCRATCH: &[&str] = &["/tmp"];
+#[cfg(not(unix))]
+const SHARED_SCRATCH: &[&str] = &[];
 
 /// Checks a project folder and returns its canonical path (the one that gets mounted).
 pub fn validate_project_path(raw: &Path, protected: &Protected) -> Result<PathBuf> {
@@ -91,37 +114,46 @@ pub fn validate_project_path(raw: &Path, protected: &Protected) -> Result<PathBu
     if canonical.parent().is_none() {
         return refuse("project_root", "is the root of the file system", "/");
     }
-    if let Some(root) = system_root_of(&canonical) {
+    // Compared as the platform compares paths (Windows: no verbatim prefix, any case).
+    let key = comparable(&canonical);
+    if SHARED_SCRATCH.iter().any(|t| canonical == Path::new(t)) {
+        let why = "is the shared temporary folder, where other programs keep their sockets; choose a folder inside it";
+        return refuse("project_tmp", why, "");
+    }
+    if let Some(run) = protected.runtime_dir.as_deref().and_then(resolve_key)
+        && (key.starts_with(&run) || run.starts_with(&key))
+    {
+        let why = format!(
+            "is or holds the session's runtime folder {} (keyring, session bus and agent sockets)",
+            run.display()
+        );
+        return refuse("project_runtime_dir", &why, &run.display().to_string());
+    }
+    if let Some(root) = system_root_of(&key) {
         let why = format!("is inside the system folder {root}");
         return refuse("project_system", &why, &root);
     }
-    let home = protected
-        .home
-        .as_deref()
-        .and_then(|h| std::fs::canonicalize(h).ok());
+    let home = protected.home.as_deref().and_then(resolve_key);
     if let Some(home) = &home {
-        if canonical == *home {
+        if key == *home {
             let why = "is your home folder itself; choose a project folder inside it";
             return refuse("project_home", why, "");
         }
-        if home.starts_with(&canonical) {
+        if home.starts_with(&key) {
             let why = "contains your home folder; choose a project folder inside it";
             return refuse("project_above_home", why, "");
         }
         if let Some(cred) = CREDENTIALS
             .iter()
             .map(|c| home.join(c))
-            .find(|c| canonical.starts_with(c))
+            .find(|c| key.starts_with(c))
         {
             let why = format!("is inside {}, where credentials live", cred.display());
             return refuse("project_credentials", &why, &cred.display().to_string());
         }
     }
-    if let Some(data) = protected
-        .data_dir
-        .as_deref()
-        .and_then(|d| std::fs::canonicalize(d).ok())
-        && (canonical.starts_with(&data) || data.starts_with(&canonical))
+    if let Some(data) = protected.data_dir.as_deref().and_then(resolve_key)
+        && (key.starts_with(&data) || data.starts_with(&key))
     {
         let why = format!(
             "holds or is inside Berth's data folder {} (its database and the daemon's socket)",
@@ -150,7 +182,10 @@ fn socket_in(dir: &Path) -> Option<PathBuf> {
 }
 
 fn system_root_of(path: &Path) -> Option<String> {
-    if let Some(root) = SYSTEM_ROOTS.iter().find(|root| path.starts_with(root)) {
+    if let Some(root) = SYSTEM_ROOTS
+        .iter()
+        .find(|root| path.starts_with(comparable(Path::new(root))))
+    {
         return Some(root.to_string());
     }
     // `/lib`, `/lib32`, `/lib64`, `/libx32`, ...: every top-level lib* folder.
@@ -181,6 +216,91 @@ fn is_socket_type(_t: &std::fs::FileType) -> bool {
     false
 }
 
+/// A folder's identity on its file system (device + inode): a path can name another folder
+/// later, an identity cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FolderId {
+    pub dev: u64,
+    pub ino: u64,
+}
+
+impl FolderId {
+    /// `None` where Berth reads no stable identity (Windows: not recorded, see the README).
+    pub fn of(path: &Path) -> Option<FolderId> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(path).ok()?;
+            Some(FolderId {
+                dev: meta.dev(),
+                ino: meta.ino(),
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = path;
+            None
+        }
+    }
+}
+
+/// Checks that the recorded project folder `path` (canonical when it was added) is still that
+/// folder: not replaced by a symbolic link (itself or a folder above it), and with the same
+/// identity as `recorded`. Returns the identity it has now.
+pub fn check_same_folder(path: &Path, recorded: Option<FolderId>) -> Result<Option<FolderId>> {
+    let shown = path.display();
+    let args = || [("path", path.display().to_string())];
+    let moved = |why: String| Err(Error::invalid(why).keyed("project_replaced", args()));
+    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
+        return moved(format!(
+            "project folder {shown:?} was replaced by a symbolic link since it was added; Berth does not follow it (recreate the workspace if the move was yours)"
+        ));
+    }
+    match std::fs::canonicalize(path) {
+        Ok(now) if comparable(&now) != comparable(path) => {
+            return moved(format!(
+                "project folder {shown:?} now resolves to {:?}: a folder above it was replaced by a symbolic link; Berth does not follow it",
+                now.display()
+            ));
+        }
+        _ => {}
+    }
+    let now = FolderId::of(path);
+    if let (Some(was), Some(is)) = (recorded, now)
+        && was != is
+    {
+        return moved(format!(
+            "project folder {shown:?} is not the folder it was when it was added (another folder was put in its place); Berth does not mount it (recreate the workspace if the change was yours)"
+        ));
+    }
+    Ok(now)
+}
+
+/// `path` resolved (symlinks followed) in the form the platform compares paths in.
+fn resolve_key(path: &Path) -> Option<PathBuf> {
+    std::fs::canonicalize(path).ok().map(|p| comparable(&p))
+}
+
+fn comparable(path: &Path) -> PathBuf {
+    if cfg!(windows) {
+        PathBuf::from(windows_key(&path.to_string_lossy()))
+    } else {
+        path.to_path_buf()
+    }
+}
+
+/// A path as Windows compares it: without the `\\?\` verbatim prefix (`\\?\UNC\` becomes
+/// `\\`), `/` as `\`, case-folded. `canonicalize` adds the prefix; the user's settings and
+/// `%USERPROFILE%` do not, so comparisons use this form.
+pub fn windows_key(path: &str) -> String {
+    let unprefixed = if let Some(unc) = path.strip_prefix(r"\\?\UNC\") {
+        format!(r"\\{unc}")
+    } else {
+        path.strip_prefix(r"\\?\").unwrap_or(path).to_string()
+    };
+    unprefixed.replace('/', r"\").to_lowercase()
+}
+
 /// The folder name a project is mounted under (`/workspace/<name>`).
 pub fn folder_name(path: &Path) -> String {
     path.file_name()
@@ -195,7 +315,7 @@ mod tests {
     fn with_home(home: Option<&Path>) -> Protected {
         Protected {
             home: home.map(Path::to_path_buf),
-            data_dir: None,
+            ..Protected::default()
         }
     }
 
@@ -254,7 +374,15 @@ mod tests {
     fn refuses_credential_folders_berths_data_and_folders_holding_sockets() {
         let dir = tempfile::tempdir().unwrap();
         let home = dir.path().join("home");
-        for cred in [".ssh/keys", ".config/gcloud", ".docker"] {
+        for cred in [
+            ".ssh/keys",
+            ".config/gcloud",
+            ".config",
+            ".docker",
+            ".gnupg",
+            ".aws",
+            ".kube",
+        ] {
             std::fs::create_dir_all(home.join(cred)).unwrap();
             assert!(
                 msg(&home.join(cred), Some(&home)).contains("where credentials live"),
@@ -268,6 +396,7 @@ mod tests {
         let protected = Protected {
             home: Some(home.clone()),
             data_dir: Some(data.clone()),
+            runtime_dir: None,
         };
         for bad in [data.clone(), data.join("sub"), home.join(".local")] {
             let m = validate_project_path(&bad, &protected).unwrap_err().message;
@@ -290,5 +419,65 @@ mod tests {
         let link = dir.path().join("link");
         std::os::unix::fs::symlink(&sock, &link).unwrap();
         assert!(msg(&link, None).contains("socket"));
+    }
+
+    #[test]
+    fn refuses_the_shared_tmp_and_the_session_runtime_folder() {
+        assert!(msg(Path::new("/tmp"), None).contains("shared temporary folder"));
+        let inside_tmp = tempfile::tempdir().unwrap();
+        assert!(validate_project_path(inside_tmp.path(), &Protected::default()).is_ok());
+        let run = inside_tmp.path().join("run-user");
+        std::fs::create_dir_all(run.join("keyring")).unwrap();
+        let protected = Protected {
+            runtime_dir: Some(run.clone()),
+            ..Protected::default()
+        };
+        for bad in [run.clone(), run.join("keyring")] {
+            let m = validate_project_path(&bad, &protected).unwrap_err().message;
+            assert!(m.contains("runtime folder"), "{m}");
+        }
+    }
+
+    #[test]
+    fn a_folder_swapped_for_a_link_or_another_folder_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let project = std::fs::canonicalize(dir.path()).unwrap().join("app");
+        std::fs::create_dir(&project).unwrap();
+        let id = check_same_folder(&project, None).unwrap();
+        assert!(id.is_some());
+        assert_eq!(check_same_folder(&project, id).unwrap(), id);
+
+        // Swapped for another folder of the same name.
+        std::fs::rename(&project, project.with_file_name("old-app")).unwrap();
+        std::fs::create_dir(&project).unwrap();
+        let m = check_same_folder(&project, id).unwrap_err().message;
+        assert!(m.contains("not the folder it was"), "{m}");
+
+        // Swapped for a symbolic link (to the very folder it was, even).
+        std::fs::remove_dir(&project).unwrap();
+        std::os::unix::fs::symlink(project.with_file_name("old-app"), &project).unwrap();
+        let m = check_same_folder(&project, id).unwrap_err().message;
+        assert!(m.contains("symbolic link"), "{m}");
+
+        // A folder above it swapped for a link.
+        let parent = std::fs::canonicalize(dir.path()).unwrap().join("parent");
+        std::fs::create_dir_all(parent.join("x")).unwrap();
+        let inner = parent.join("x");
+        let inner_id = check_same_folder(&inner, None).unwrap();
+        std::fs::rename(&parent, dir.path().join("elsewhere")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("elsewhere"), &parent).unwrap();
+        let m = check_same_folder(&inner, inner_id).unwrap_err().message;
+        assert!(m.contains("now resolves to"), "{m}");
+    }
+
+    #[test]
+    fn windows_paths_compare_without_the_verbatim_prefix_and_case() {
+        assert_eq!(windows_key(r"\\?\C:\Users\Ann"), r"c:\users\ann");
+        assert_eq!(windows_key("C:/Users/ann"), r"c:\users\ann");
+        assert_eq!(windows_key(r"\\?\UNC\srv\share\x"), r"\\srv\share\x");
+        assert_eq!(
+            windows_key(r"\\?\C:\Users\Ann"),
+            windows_key(r"c:\USERS\ann")
+        );
     }
 }

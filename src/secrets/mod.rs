@@ -129,7 +129,7 @@ pub fn argon2_hash(secret: &Sensitive<String>) -> Result<String> {
 fn write_private(dir: &Path, path: &Path, value: &str) -> Result<()> {
     use std::io::Write;
     let fail = |e| Error::io("cannot write the IDE secret", e);
-    create_private_dir(dir).map_err(fail)?;
+    crate::private::create_dir(dir).map_err(fail)?;
     // tempfile makes the file 0600 on Unix.
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     tmp.write_all(value.as_bytes())
@@ -142,17 +142,6 @@ fn write_private(dir: &Path, path: &Path, value: &str) -> Result<()> {
         .and_then(|d| d.sync_all())
         .map_err(fail)?;
     Ok(())
-}
-
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir)
 }
 
 #[cfg(test)]

@@ -89,14 +89,15 @@ impl Store {
         Ok(())
     }
 
-    /// Oldest first, by workspace name (so the log of a deleted workspace stays readable).
-    pub fn audit_for(&self, name: &str) -> Result<Vec<AuditEntry>> {
+    /// Oldest first, of one workspace by id: a workspace that reuses a deleted one's name
+    /// starts with a history of its own.
+    pub fn audit_for(&self, workspace_id: &str) -> Result<Vec<AuditEntry>> {
         let mut stmt = self.conn.prepare(
             "SELECT at_ms, workspace_id, workspace_name, action, outcome, detail
-             FROM audit_log WHERE workspace_name = ?1 ORDER BY id",
+             FROM audit_log WHERE workspace_id = ?1 ORDER BY id",
         )?;
         let rows = stmt
-            .query_map([name], |r| {
+            .query_map([workspace_id], |r| {
                 Ok(AuditEntry {
                     at_ms: r.get(0)?,
                     workspace_id: r.get(1)?,
@@ -108,5 +109,19 @@ impl Store {
             })?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
+    }
+
+    /// The id of the workspace last called `name` in the log (to read a deleted one's log).
+    pub fn last_audited_id(&self, name: &str) -> Result<Option<String>> {
+        use rusqlite::OptionalExtension;
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT workspace_id FROM audit_log
+                 WHERE workspace_name = ?1 AND workspace_id IS NOT NULL ORDER BY id DESC LIMIT 1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
     }
 }

@@ -2,6 +2,7 @@
 //! forward-only migrations atomically, and refuses a database written by a newer Berth.
 
 mod audit;
+mod projects;
 mod settings;
 mod workspaces;
 
@@ -10,7 +11,6 @@ pub use audit::{AuditEntry, Outcome};
 use crate::error::{Code, Error, Result};
 use rusqlite::Connection;
 use rusqlite_migration::{M, MigrationDefinitionError, Migrations};
-use std::fs::File;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -18,6 +18,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/001_init.sql")),
     M::up(include_str!("migrations/002_ide_auth.sql")),
     M::up(include_str!("migrations/003_container_token.sql")),
+    M::up(include_str!("migrations/004_project_identity.sql")),
 ];
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 
@@ -27,9 +28,24 @@ pub struct Store {
 
 impl Store {
     pub fn open(data_dir: &Path) -> Result<Store> {
-        std::fs::create_dir_all(data_dir)
+        crate::private::create_dir(data_dir)
             .map_err(|e| Error::io(&format!("cannot create data dir {}", data_dir.display()), e))?;
         let path = data_dir.join("berth.db");
+        // Made 0600 before SQLite opens it: its journal files take the database's mode.
+        crate::private::file_options()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|e| Error::io(&format!("cannot create {}", path.display()), e))?;
+        // A database made by an older Berth may be readable by others: not any more.
+        #[cfg(unix)]
+        for file in ["berth.db", "berth.db-wal", "berth.db-shm"] {
+            use std::os::unix::fs::PermissionsExt;
+            let _ = std::fs::set_permissions(
+                data_dir.join(file),
+                std::fs::Permissions::from_mode(0o600),
+            );
+        }
         let mut conn = Connection::open(&path)
             .map_err(|e| Error::new(Code::Store, format!("cannot open {}: {e}", path.display())))?;
         // Writers wait for each other instead of failing: several CLI processes and the app
@@ -41,7 +57,11 @@ impl Store {
 
         // Two first runs at once would both see version 0 and both try to create the tables;
         // a file lock makes the second wait and then find nothing to do.
-        let lock = File::create(data_dir.join("migrate.lock"))
+        let lock = crate::private::file_options()
+            .create(true)
+            .truncate(true)
+            .write(true)
+            .open(data_dir.join("migrate.lock"))
             .map_err(|e| Error::io("cannot create the migration lock", e))?;
         lock.lock()
             .map_err(|e| Error::io("cannot take the migration lock", e))?;

@@ -276,10 +276,10 @@ fn read_row(r: &Row) -> rusqlite::Result<Workspace> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn sample(name: &str) -> Workspace {
+    pub fn sample(name: &str) -> Workspace {
         Workspace {
             id: WorkspaceId::new(),
             name: WorkspaceName::parse(name).unwrap(),

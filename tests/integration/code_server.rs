@@ -15,9 +15,10 @@ pub fn ensure_image(env: &TestEnv) {
     });
 }
 
-/// A raw HTTP/1.1 exchange on a fresh connection: (status, headers+body).
-fn http(port: u16, request: &str) -> (u16, String) {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+/// A raw HTTP/1.1 exchange on a fresh connection to `addr` (`host:port`): (status,
+/// headers+body).
+fn http(addr: &str, request: &str) -> (u16, String) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(std::time::Duration::from_secs(15)))
         .unwrap();
     s.write_all(request.as_bytes()).unwrap();
@@ -42,22 +43,33 @@ fn http(port: u16, request: &str) -> (u16, String) {
     (status, text)
 }
 
-fn get(port: u16, path: &str, cookie: Option<&str>) -> (u16, String) {
+fn get(addr: &str, path: &str, cookie: Option<&str>) -> (u16, String) {
     let cookie = cookie
         .map(|c| format!("Cookie: {c}\r\n"))
         .unwrap_or_default();
     http(
-        port,
-        &format!(
-            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n{cookie}Connection: close\r\n\r\n"
-        ),
+        addr,
+        &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{cookie}Connection: close\r\n\r\n"),
     )
+}
+
+/// The gateway's address of a workspace.
+fn front(ws: &serde_json::Value) -> String {
+    format!("127.0.0.1:{}", ws["port"].as_u64().unwrap())
+}
+
+/// The container's own address, where code-server itself listens (no gateway in between).
+fn behind(ws: &serde_json::Value) -> String {
+    let c = inspect(ws["container_name"].as_str().unwrap());
+    let nets = c["NetworkSettings"]["Networks"].as_object().unwrap();
+    let ip = nets.values().next().unwrap()["IPAddress"].as_str().unwrap();
+    format!("{ip}:8080")
 }
 
 /// The status of the workbench for `cookie`: `/` redirects a logged-in user to the opened
 /// workspace (`./?workspace=...`), which is followed; a redirect to the login is returned.
-fn workbench(port: u16, cookie: Option<&str>) -> (u16, String) {
-    let (status, head) = get(port, "/", cookie);
+fn workbench(addr: &str, cookie: Option<&str>) -> (u16, String) {
+    let (status, head) = get(addr, "/", cookie);
     let location = head
         .lines()
         .find_map(|l| {
@@ -68,18 +80,19 @@ fn workbench(port: u16, cookie: Option<&str>) -> (u16, String) {
         .trim()
         .to_string();
     if status == 302 && !location.contains("login") && location.starts_with("./") {
-        return get(port, &location[1..], cookie);
+        return get(addr, &location[1..], cookie);
     }
     (status, head)
 }
 
-/// Logs in with `password`; the `name=value` session cookie, or None if refused.
-fn login(port: u16, password: &str) -> Option<String> {
+/// Logs in to code-server itself with `password`; the `name=value` session cookie, or None
+/// if refused.
+fn login(addr: &str, password: &str) -> Option<String> {
     let body = format!("password={password}");
     let (_, response) = http(
-        port,
+        addr,
         &format!(
-            "POST /login HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         ),
     );
@@ -107,7 +120,7 @@ fn create(env: &TestEnv, name: &str, projects: &[&std::path::Path]) {
 }
 
 #[test]
-fn code_server_with_two_projects_behind_berths_login() {
+fn code_server_with_two_projects_behind_berths_gateway() {
     let env = TestEnv::new();
     ensure_image(&env);
     let api = env.project("api");
@@ -115,17 +128,22 @@ fn code_server_with_two_projects_behind_berths_login() {
     create(&env, "ide", &[&api, &web]);
     let url = env.ok(&["start", "ide"]).trim().to_string();
     let ws = env.show("ide");
-    let port = ws["port"].as_u64().unwrap() as u16;
     let id = ws["id"].as_str().unwrap();
     let container = ws["container_name"].as_str().unwrap();
+    let (gateway, ide) = (front(&ws), behind(&ws));
 
-    assert_eq!(get(port, "/healthz", None).0, 200);
-    let (status, head) = get(port, "/", None);
+    // Without Berth's login the gateway answers itself; nothing reaches code-server.
+    assert_eq!(get(&gateway, "/healthz", None).0, 401);
+    assert_eq!(get(&gateway, "/", None).0, 401);
+    // Behind the gateway, code-server's own password is a second lock.
+    let (status, head) = get(&ide, "/", None);
     assert_eq!(status, 302, "no session: redirect to the login");
     assert!(head.to_lowercase().contains("location: ./login"), "{head}");
 
-    let cookie = login(port, &secret_of(&env, id)).expect("Berth's secret logs in");
-    let (status, page) = workbench(port, Some(&cookie));
+    // Berth's login is all a user needs: the gateway holds code-server's session.
+    let cookie = env.login("ide");
+    assert!(cookie.starts_with("berth_"), "{cookie}");
+    let (status, page) = workbench(&gateway, Some(&cookie));
     assert_eq!(
         status,
         200,
@@ -134,13 +152,13 @@ fn code_server_with_two_projects_behind_berths_login() {
     );
     assert!(page.contains("workbench"), "not the workbench");
     let (status, _) = http(
-        port,
+        &gateway,
         &format!(
-            "GET /?reconnectionToken=t{id}&reconnection=false&skipWebSocketFrames=false HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n"
+            "GET /?reconnectionToken=t{id}&reconnection=false&skipWebSocketFrames=false HTTP/1.1\r\nHost: {gateway}\r\nOrigin: http://{gateway}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nCookie: {cookie}\r\n\r\n"
         ),
     );
-    assert_eq!(status, 101, "WebSocket upgrade");
-    assert!(url.starts_with("http://127.0.0.1:"));
+    assert_eq!(status, 101, "WebSocket upgrade through the gateway");
+    assert_eq!(url, format!("http://{gateway}/"));
 
     // Both projects at their paths, and the multi-root workspace that lists them.
     assert_eq!(
@@ -179,10 +197,16 @@ fn code_server_with_two_projects_behind_berths_login() {
     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
     assert_eq!((meta.uid(), meta.gid()), (uid, gid));
 
-    // Hardening stays on with the real image.
+    // Hardening stays on with the real image: read-only root, home on its volume, and
+    // Docker's own health check (node, as the image's label says) turns healthy.
     let c = inspect(container);
     assert_eq!(c["HostConfig"]["CapDrop"], serde_json::json!(["ALL"]));
+    assert_eq!(c["HostConfig"]["ReadonlyRootfs"], true);
     assert_eq!(c["Config"]["User"], format!("{uid}:{gid}"));
+    assert_eq!(c["Config"]["Healthcheck"]["Test"][1], "node");
+    env.eventually("healthy", 120, || {
+        inspect(container)["State"]["Health"]["Status"] == "healthy"
+    });
     env.ok(&["rm", "ide"]);
     assert!(
         !env.data_dir().join("secrets").join(id).exists(),
@@ -191,14 +215,14 @@ fn code_server_with_two_projects_behind_berths_login() {
 }
 
 #[test]
-fn the_secret_never_leaks_and_a_wrong_one_is_refused() {
+fn nothing_in_docker_logs_anyone_in_and_a_lost_secret_is_repaired() {
     let env = TestEnv::new();
     ensure_image(&env);
     create(&env, "quiet", &[&env.project("quiet")]);
     env.ok(&["start", "quiet"]);
     let ws = env.show("quiet");
     let id = ws["id"].as_str().unwrap().to_string();
-    let port = ws["port"].as_u64().unwrap() as u16;
+    let container = ws["container_name"].as_str().unwrap().to_string();
     let secret = secret_of(&env, &id);
     assert_eq!(secret.len(), 64);
 
@@ -219,18 +243,57 @@ fn the_secret_never_leaks_and_a_wrong_one_is_refused() {
         &env.berth(&["create", "quiet", "--image", IMAGE, "--project", "/etc"])
             .stderr,
     );
-    seen += &docker(&["inspect", ws["container_name"].as_str().unwrap()]);
     assert!(!seen.contains(&secret), "the secret leaked");
+
+    // `docker inspect` and a `docker commit` of the container: no secret, no hash.
+    let inspected = docker(&["inspect", &container]);
+    for needle in [secret.as_str(), "$argon2id$", "PASSWORD="] {
+        assert!(!inspected.contains(needle), "docker inspect shows {needle}");
+    }
+    let copy = format!("berth-commit-test:{}", &id[..8]);
+    docker(&["commit", &container, &copy]);
+    let image = docker(&["image", "inspect", &copy]);
+    let found = std::process::Command::new("docker")
+        .args(["run", "--rm", "--entrypoint", "grep", &copy])
+        .args([
+            "-rlF",
+            "$argon2id$",
+            "/etc",
+            "/home",
+            "/run",
+            "/tmp",
+            "/workspace",
+            "/root",
+        ])
+        .output()
+        .unwrap();
+    docker(&["rmi", &copy]);
+    assert!(!image.contains("$argon2id$") && !image.contains(&secret));
     assert!(
-        seen.contains("HASHED_PASSWORD=$argon2id$"),
-        "only its hash reaches Docker"
+        String::from_utf8_lossy(&found.stdout).trim().is_empty(),
+        "a committed copy holds the hash: {}",
+        String::from_utf8_lossy(&found.stdout)
     );
 
+    // code-server itself takes Berth's secret and nothing else.
+    let ide = behind(&ws);
     assert!(
-        login(port, "wrong-secret").is_none(),
+        login(&ide, "wrong-secret").is_none(),
         "a wrong secret is refused"
     );
-    assert!(login(port, &secret).is_some());
+    assert!(login(&ide, &secret).is_some());
+
+    // The stored secret is lost (overwritten): the next start notices code-server refusing
+    // it, makes a new one, restarts the IDE, and the user never sees a login page.
+    std::fs::write(env.data_dir().join("secrets").join(&id), "0".repeat(64)).unwrap();
+    env.ok(&["restart", "quiet"]);
+    let renewed = secret_of(&env, &id);
+    assert_ne!(renewed, "0".repeat(64));
+    let log = env.ok(&["log", "quiet"]);
+    assert!(log.contains("ide-secret"), "{log}");
+    let ws = env.show("quiet");
+    let cookie = env.login("quiet");
+    assert_eq!(workbench(&front(&ws), Some(&cookie)).0, 200);
     env.ok(&["rm", "quiet"]);
 }
 
@@ -243,7 +306,6 @@ fn two_workspaces_stay_logged_in_side_by_side() {
     env.ok(&["start", "one"]);
     env.ok(&["start", "two"]);
     let (a, b) = (env.show("one"), env.show("two"));
-    let port = |w: &serde_json::Value| w["port"].as_u64().unwrap() as u16;
     let id = |w: &serde_json::Value| w["id"].as_str().unwrap().to_string();
     assert_ne!(
         secret_of(&env, &id(&a)),
@@ -251,16 +313,13 @@ fn two_workspaces_stay_logged_in_side_by_side() {
         "one secret each"
     );
 
-    // Two cookie jars, as two IDE windows with their own stores.
-    let jar_a = login(port(&a), &secret_of(&env, &id(&a))).unwrap();
-    let jar_b = login(port(&b), &secret_of(&env, &id(&b))).unwrap();
-    let status = |p, jar| workbench(p, Some(jar)).0;
-    assert_eq!(status(port(&a), &jar_a), 200, "one is still logged in");
-    assert_eq!(status(port(&b), &jar_b), 200);
-    // And one workspace's session opens nothing in the other.
-    let (code, head) = workbench(port(&b), Some(&jar_a));
-    assert_eq!(code, 302);
-    assert!(head.contains("login"), "{head}");
+    // One cookie jar, as a browser has: cookies ignore ports, so both go everywhere.
+    let jar = format!("{}; {}", env.login("one"), env.login("two"));
+    assert_eq!(workbench(&front(&a), Some(&jar)).0, 200, "one is logged in");
+    assert_eq!(workbench(&front(&b), Some(&jar)).0, 200, "and two");
+    // And one workspace's login opens nothing in the other.
+    let only_one = env.login("one");
+    assert_eq!(workbench(&front(&b), Some(&only_one)).0, 401);
     env.ok(&["rm", "one"]);
     env.ok(&["rm", "two"]);
 }

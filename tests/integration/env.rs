@@ -179,6 +179,38 @@ impl TestEnv {
         ))
     }
 
+    pub fn volumes(&self) -> Vec<String> {
+        lines(&docker(&[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=dev.berth.install={}", self.install),
+        ]))
+    }
+
+    /// Logs in to the IDE of `name` the way a browser does: `berth open --print-link`, then
+    /// the one-time link; the `Cookie` header value the gateway set.
+    pub fn login(&self, name: &str) -> String {
+        let out = self.ok(&["open", "--print-link", name]);
+        let link = out.lines().last().unwrap().to_string();
+        let answer = http(&link, &[]);
+        assert_eq!(answer.status, 303, "the login link logs in: {answer:?}");
+        answer
+            .headers
+            .iter()
+            .filter(|(k, _)| k == "set-cookie")
+            .map(|(_, v)| v.split(';').next().unwrap().to_string())
+            .next()
+            .expect("a login cookie")
+    }
+
+    /// The status of the IDE's health path through the gateway at `url`, logged in.
+    pub fn ide_status(&self, url: &str, name: &str) -> u16 {
+        let cookie = self.login(name);
+        http(&format!("{url}healthz"), &[("Cookie", &cookie)]).status
+    }
+
     pub fn networks(&self) -> Vec<String> {
         lines(&docker(&[
             "network",
@@ -206,6 +238,11 @@ impl Drop for TestEnv {
         }
         for id in self.networks() {
             let _ = Command::new("docker").args(["network", "rm", &id]).output();
+        }
+        for name in self.volumes() {
+            let _ = Command::new("docker")
+                .args(["volume", "rm", &name])
+                .output();
         }
     }
 }
@@ -260,6 +297,61 @@ pub fn http_status(url: &str) -> Option<u16> {
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     buf.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// An HTTP answer, as a test reads it.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    /// Lowercase names.
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// GET `url` on a fresh connection with extra `headers` (a `Host` among them replaces the
+/// default); the whole answer. Plain std I/O: a test client, not product code.
+pub fn http(url: &str, headers: &[(&str, &str)]) -> Answer {
+    use std::io::{Read, Write};
+    let rest = url.strip_prefix("http://").expect("http URL");
+    let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let mut s = std::net::TcpStream::connect(host).expect("connect");
+    let mut req = format!("GET /{path} HTTP/1.1\r\nConnection: close\r\n");
+    if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
+        req += &format!("Host: {host}\r\n");
+    }
+    for (k, v) in headers {
+        req += &format!("{k}: {v}\r\n");
+    }
+    req += "\r\n";
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw).unwrap();
+    let raw = String::from_utf8_lossy(&raw).to_string();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        .collect();
+    Answer {
+        status,
+        headers,
+        body: body.to_string(),
+    }
 }
 
 /// Builds the test image once per test run (a no-op when it is already built).

@@ -1,4 +1,4 @@
-use crate::env::{TestEnv, docker, http_status};
+use crate::env::{TestEnv, docker};
 use berth::store::Store;
 use std::process::Stdio;
 
@@ -64,7 +64,7 @@ fn a_daemon_killed_between_container_create_and_db_record_is_adopted() {
     assert_eq!(shown["container_id"].as_str(), Some(containers[0].as_str()));
     assert_eq!(shown["status"], "stopped");
     let url = env.ok(&["start", "crash"]).trim().to_string();
-    assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    assert_eq!(env.ide_status(&url, "crash"), 200);
     assert_eq!(
         env.containers(Some(&ws.id.to_string())),
         containers,
@@ -111,7 +111,7 @@ fn a_container_removed_behind_berths_back_shows_missing_and_start_recreates_it()
     assert!(listed.contains("missing"), "{listed}");
 
     let url = env.ok(&["start", "gone"]).trim().to_string();
-    assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    assert_eq!(env.ide_status(&url, "gone"), 200);
     let recreated = env.show("gone");
     assert_eq!(recreated["status"], "running");
     assert_ne!(recreated["container_id"], before["container_id"]);
@@ -187,7 +187,7 @@ fn an_image_broken_by_the_hardening_is_explained_not_restarted() {
     std::fs::write(
         ctx.join("Dockerfile"),
         format!(
-            "FROM {}\nUSER 0\nCMD [\"sh\", \"-c\", \"echo preparing; chown 1 /www && exec httpd -f -p 8080 -h /www\"]\n",
+            "FROM {}\nUSER 0\nCMD [\"sh\", \"-c\", \"echo preparing; chown 1 /tmp && exec httpd -f -p 8080 -h /www\"]\n",
             crate::env::IMAGE
         ),
     )
@@ -212,5 +212,29 @@ fn an_image_broken_by_the_hardening_is_explained_not_restarted() {
     assert_eq!(state["RestartCount"], 0);
     assert_eq!(state["HostConfig"]["RestartPolicy"]["Name"], "no");
     env.ok(&["rm", "broken"]);
+    docker(&["rmi", &tag]);
+
+    // An image that writes into its own programs meets the read-only root, and is told so.
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {}\nCMD [\"sh\", \"-c\", \"touch /www/cache && exec httpd -f -p 8080 -h /www\"]\n",
+            crate::env::IMAGE
+        ),
+    )
+    .unwrap();
+    docker(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()]);
+    env.ok(&[
+        "create",
+        "writer",
+        "--image",
+        &tag,
+        "--project",
+        project.to_str().unwrap(),
+    ]);
+    let err = env.fails(&["start", "writer"]);
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(err.contains("root filesystem is read-only"), "{err}");
+    env.ok(&["rm", "writer"]);
     docker(&["rmi", &tag]);
 }

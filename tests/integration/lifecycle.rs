@@ -19,7 +19,7 @@ fn full_lifecycle_through_the_cli() {
 
     let url = env.ok(&["start", "demo"]).trim().to_string();
     assert_eq!(url, format!("http://127.0.0.1:{port}/"));
-    assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    assert_eq!(env.ide_status(&url, "demo"), 200);
     assert_eq!(env.show("demo")["status"], "running");
     // Idempotent: a second start just reports the URL.
     assert_eq!(env.ok(&["start", "demo"]).trim(), url);
@@ -30,7 +30,7 @@ fn full_lifecycle_through_the_cli() {
 
     let again = env.ok(&["start", "demo"]).trim().to_string();
     assert_eq!(again, url, "same port after a restart");
-    assert_eq!(http_status(&format!("{again}healthz")), Some(200));
+    assert_eq!(env.ide_status(&again, "demo"), 200);
     let restarted = env.ok(&["restart", "demo"]).trim().to_string();
     assert_eq!(restarted, url);
 

@@ -8,6 +8,7 @@ mod concurrency;
 mod daemon;
 mod events;
 mod failures;
+mod gateway;
 mod hardening;
 mod lifecycle;
 mod ports;

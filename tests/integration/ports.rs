@@ -1,4 +1,4 @@
-use crate::env::{TestEnv, http_status};
+use crate::env::TestEnv;
 use berth::model::PortRange;
 use std::net::TcpListener;
 
@@ -80,7 +80,7 @@ fn a_port_taken_at_start_moves_the_workspace_and_says_so() {
     assert_ne!(new, old);
     assert!(env.range.contains(new));
     assert_eq!(url, format!("http://127.0.0.1:{new}/"));
-    assert_eq!(http_status(&format!("{url}healthz")), Some(200));
+    assert_eq!(env.ide_status(&url, "mover"), 200);
     let heard = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
     assert_eq!(
         heard.as_deref(),

@@ -197,6 +197,7 @@ mod tests {
             oom_killed: false,
             host_ports: vec![],
             ip: None,
+            pid: None,
         }
     }
 

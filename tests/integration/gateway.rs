@@ -1,0 +1,189 @@
+//! The IDE gateway, attacked from outside: a page of another site rebinding DNS to loopback,
+//! a local client without Berth's login, one workspace's login tried on another, and what a
+//! workspace could learn of logins from the requests it receives.
+
+use crate::env::{TestEnv, http, http_status};
+
+fn port(env: &TestEnv, name: &str) -> u16 {
+    env.show(name)["port"].as_u64().unwrap() as u16
+}
+
+#[test]
+fn rebinding_and_strangers_are_refused_and_logins_never_reach_a_workspace() {
+    let env = TestEnv::new();
+    env.create("front", &env.project("front"));
+    let url = env.ok(&["start", "front"]).trim().to_string();
+    let p = port(&env, "front");
+
+    // DNS rebinding: the browser sends the attacker's name as Host.
+    let rebound = http(
+        &format!("{url}healthz"),
+        &[("Host", &format!("rebind.example:{p}"))],
+    );
+    assert_eq!(rebound.status, 421, "{rebound:?}");
+    let other_port = http(
+        &format!("{url}healthz"),
+        &[("Host", &format!("127.0.0.1:{}", p + 1))],
+    );
+    assert_eq!(other_port.status, 421);
+
+    // No login: the test image has none of its own, and is still closed.
+    for path in ["", "healthz", "cgi-bin/request"] {
+        let answer = http(&format!("{url}{path}"), &[]);
+        assert_eq!(answer.status, 401, "/{path} without a login: {answer:?}");
+        assert!(answer.body.contains("berth open front"), "{}", answer.body);
+    }
+    let forged = format!(
+        "{}=guess",
+        berth::gateway::cookie_name(&id_of(&env, "front"))
+    );
+    assert_eq!(
+        http(&format!("{url}healthz"), &[("Cookie", &forged)]).status,
+        401
+    );
+
+    // The one-time link: works once.
+    let out = env.ok(&["open", "--print-link", "front"]);
+    let link = out.lines().last().unwrap();
+    assert!(
+        link.starts_with(&format!("{url}_berth/login?token=")),
+        "{link}"
+    );
+    let first = http(link, &[]);
+    assert_eq!(first.status, 303);
+    let set = first.header("set-cookie").unwrap();
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    assert_eq!(http(link, &[]).status, 401, "a login link works once");
+    let cookie = set.split(';').next().unwrap().to_string();
+
+    // Logged in: the IDE answers, with Berth's policy on every answer.
+    let page = http(&url, &[("Cookie", &cookie)]);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Berth test workspace"));
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.contains(&format!(
+            "connect-src 'self' ws://127.0.0.1:{p} ws://localhost:{p};"
+        )),
+        "{csp}"
+    );
+    assert!(csp.contains("default-src 'self'") && csp.contains("frame-ancestors 'self'"));
+
+    // What the workspace receives: no Berth cookie of its own or of any other workspace.
+    let with_others = format!("{cookie}; berth_00000000000000000000000000000000=other; theme=dark");
+    let seen = http(
+        &format!("{url}cgi-bin/request"),
+        &[("Cookie", &with_others)],
+    );
+    assert_eq!(seen.status, 200, "{seen:?}");
+    assert!(seen.body.contains("cookie: theme=dark\n"), "{}", seen.body);
+    assert!(!seen.body.contains("berth_"), "{}", seen.body);
+    env.ok(&["rm", "front"]);
+    assert_eq!(
+        http_status(&format!("{url}healthz")),
+        None,
+        "rm closes the port"
+    );
+}
+
+fn id_of(env: &TestEnv, name: &str) -> berth::model::WorkspaceId {
+    berth::model::WorkspaceId::parse(env.show(name)["id"].as_str().unwrap()).unwrap()
+}
+
+#[test]
+fn one_workspaces_login_opens_nothing_in_another() {
+    let env = TestEnv::new();
+    env.create("left", &env.project("left"));
+    env.create("right", &env.project("right"));
+    let left = env.ok(&["start", "left"]).trim().to_string();
+    let right = env.ok(&["start", "right"]).trim().to_string();
+    let left_cookie = env.login("left");
+    let right_cookie = env.login("right");
+    // Cookies ignore ports: a browser sends both to both. Each opens only its own.
+    let both = format!("{left_cookie}; {right_cookie}");
+    assert_eq!(
+        http(&format!("{left}healthz"), &[("Cookie", &both)]).status,
+        200
+    );
+    assert_eq!(
+        http(&format!("{right}healthz"), &[("Cookie", &left_cookie)]).status,
+        401
+    );
+    assert_eq!(
+        http(&format!("{left}healthz"), &[("Cookie", &right_cookie)]).status,
+        401
+    );
+    // A link of one workspace used on the other's port logs in nowhere.
+    let out = env.ok(&["open", "--print-link", "left"]);
+    let link = out.lines().last().unwrap().replace(&left, &right);
+    assert_eq!(http(&link, &[]).status, 401);
+}
+
+#[test]
+fn the_home_folder_survives_recreation_and_goes_with_rm() {
+    let env = TestEnv::new();
+    env.create("keep", &env.project("keep"));
+    env.ok(&["start", "keep"]);
+    let name = || {
+        env.show("keep")["container_name"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    crate::env::docker(&["exec", &name(), "sh", "-c", "echo kept > $HOME/notes.txt"]);
+    let first = env.show("keep")["container_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A restart, a port move and a recreation (the container removed behind Berth's back).
+    env.ok(&["restart", "keep"]);
+    env.ok(&["stop", "keep"]);
+    let old = port(&env, "keep");
+    let squatter = std::net::TcpListener::bind(("127.0.0.1", old)).unwrap();
+    crate::env::docker(&["rm", "-f", &first]);
+    env.eventually("missing", 10, || env.show("keep")["status"] == "missing");
+    env.ok(&["start", "keep"]);
+    drop(squatter);
+    assert_ne!(port(&env, "keep"), old, "moved off the taken port");
+    assert_ne!(env.show("keep")["container_id"].as_str().unwrap(), first);
+    let read = crate::env::docker(&["exec", &name(), "cat", "/home/berth/notes.txt"]);
+    assert_eq!(read.trim(), "kept");
+
+    assert_eq!(env.volumes().len(), 1);
+    env.ok(&["rm", "keep"]);
+    assert!(env.volumes().is_empty(), "rm removes the home volume");
+}
+
+#[test]
+fn the_data_dir_is_the_users_alone() {
+    let env = TestEnv::new();
+    env.create("private", &env.project("private"));
+    env.ok(&["start", "private"]);
+    env.login("private");
+    use std::os::unix::fs::PermissionsExt;
+    let mut checked = 0;
+    let mut stack = vec![env.data_dir()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let meta = std::fs::symlink_metadata(&path).unwrap();
+            let mode = meta.permissions().mode() & 0o777;
+            assert_eq!(mode & 0o077, 0, "{} is mode {mode:o}", path.display());
+            checked += 1;
+            if meta.is_dir() {
+                stack.push(path);
+            }
+        }
+    }
+    let root = std::fs::metadata(env.data_dir())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(root, 0o700);
+    assert!(checked > 8, "walked the data dir ({checked} entries)");
+}
