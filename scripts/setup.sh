@@ -1,7 +1,21 @@
 # Shared by scripts/run and scripts/test: install what is missing and start the Docker engine.
 # Sourced, not run. Works as root or with sudo, on Debian/Ubuntu (apt).
 
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/berth-target}"
+# Build caches are per user: ~/.cache/berth (0700, and refused unless it is ours). A shared
+# folder such as /var/tmp could be made first by another user, who could then plant files in
+# the build.
+berth_cache_dir() {
+    local dir="${XDG_CACHE_HOME:-$HOME/.cache}/berth"
+    mkdir -p "$dir" && chmod 0700 "$dir"
+    if [ ! -O "$dir" ]; then
+        echo "$dir is not owned by $(id -un); refusing to build in it" >&2
+        exit 1
+    fi
+    echo "$dir"
+}
+BERTH_CACHE_ROOT=$(berth_cache_dir)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$BERTH_CACHE_ROOT/target}"
+export BERTH_CACHE_DIR="${BERTH_CACHE_DIR:-$BERTH_CACHE_ROOT/images}"
 
 as_root() {
     if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
@@ -64,6 +78,9 @@ ensure_base() {
     ensure_rust
     # docker.io: engine and CLI; busybox-static + tini: the files of the test image.
     ensure_packages ca-certificates docker.io busybox-static tini
+    # Docker Bench for Security (the CIS test, run by the integration tests) reads sockets
+    # and processes with these.
+    ensure_packages iproute2 procps
     ensure_dockerd
 }
 

@@ -3,13 +3,14 @@
 //!
 //!   scripts/bench [CASE...]     (builds what it needs; cases: start, start-ide, create,
 //!                                stop-delete, reconcile, events, cli, cli-to-client,
-//!                                daemon-idle, desktop; default: all)
+//!                                daemon-idle, gateway, desktop; default: all)
 //!
 //! Every case alternates Berth and baseline, after a warm-up, and prints median and spread.
 
 mod daemon;
 mod desktop;
 mod fixture;
+mod gateway;
 mod lifecycle;
 mod proxy;
 mod reconcile;
@@ -27,6 +28,7 @@ const CASES: &[&str] = &[
     "cli",
     "cli-to-client",
     "daemon-idle",
+    "gateway",
     "desktop",
 ];
 
@@ -62,6 +64,7 @@ fn main() {
             "cli" => runtime.block_on(daemon::cli(&mut report, 20, 15)),
             "cli-to-client" => runtime.block_on(daemon::cli_to_client(&mut report, 9)),
             "daemon-idle" => runtime.block_on(daemon::idle(&mut report, 20)),
+            "gateway" => gateway::run(&mut report, 7),
             "desktop" => runtime.block_on(desktop::run(&mut report, 20)),
             _ => unreachable!(),
         }

@@ -14,7 +14,10 @@
 set -euo pipefail
 ctx=$1
 here=$(cd "$(dirname "$0")" && pwd)
-cache=${BERTH_CACHE_DIR:-/var/tmp/berth-cache}
+# Per user (never a shared folder another user could have made first), private, ours.
+cache=${BERTH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berth/images}
+mkdir -p "$cache" && chmod 0700 "$cache"
+[ -O "$cache" ] || { echo "$cache is not owned by $(id -un); refusing to use it" >&2; exit 1; }
 cs_version=4.99.4
 claude_version=2.1.331
 npm_version=10.9.4
@@ -33,11 +36,14 @@ need() {
 base=berth-base:bookworm-slim
 if ! docker image inspect "$base" >/dev/null 2>&1; then
     echo "Step A: Debian base image (debootstrap)"
-    need debootstrap
+    need debootstrap debian-archive-keyring gpgv
     mirror=$(sed -n 's/^URIs: *//p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
     mirror=${mirror:-http://deb.debian.org/debian}
     rootfs=$(mktemp -d)
-    as_root debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >/dev/null
+    # The mirror is plain http: every package is checked against Debian's archive keys.
+    as_root debootstrap --variant=minbase --force-check-gpg \
+        --keyring=/usr/share/keyrings/debian-archive-keyring.gpg \
+        bookworm "$rootfs" "$mirror" >/dev/null
     as_root rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
     # Translations, manuals and docs are ~50 MB nobody reads in a container (licences stay);
     # the same rule then holds for every package installed on top.

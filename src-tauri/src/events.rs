@@ -7,6 +7,7 @@ use crate::tray;
 use berth::client::ClientEvent;
 use berth::engine::EngineEvent;
 use berth::model::Status;
+use berth::model::escape_controls;
 use futures_util::StreamExt;
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
@@ -91,7 +92,7 @@ pub fn notify_failure(app: &AppHandle, action: &str, err: &berth::Error) {
         .title(state.t("notify.start_failed_title", &[]))
         .body(state.t(
             "notify.start_failed_body",
-            &[("name", name), ("message", &err.message)],
+            &[("name", name), ("message", &escape_controls(&err.message))],
         ))
         .show();
 }

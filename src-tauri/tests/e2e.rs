@@ -412,18 +412,41 @@ async fn x_window_named(title: &str, timeout: Duration) -> String {
         if let Some(id) = x_window_id(&format!("\"{title}")) {
             return id;
         }
-        assert!(Instant::now() < deadline, "no window {title:?} appeared");
+        if Instant::now() >= deadline {
+            let tree = Command::new("xwininfo")
+                .args(["-root", "-tree"])
+                .output()
+                .unwrap();
+            panic!(
+                "no window {title:?} appeared; windows:\n{}",
+                String::from_utf8_lossy(&tree.stdout)
+            );
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
-/// Types `key` into X window `id`, as a user's keyboard does (XTEST, after focusing it).
+/// Presses `key` in X window `id`, as a user's keyboard does (XTEST, after focusing it).
 fn x_key(id: &str, key: &str) {
+    x_keys(id, &[key]);
+}
+
+fn x_keys(id: &str, keys: &[&str]) {
     let status = Command::new("xdotool")
-        .args(["windowfocus", "--sync", id, "key", key])
+        .args(["windowfocus", "--sync", id, "key", "--delay", "100"])
+        .args(keys)
         .status()
         .expect("xdotool");
-    assert!(status.success(), "xdotool could not type {key}");
+    assert!(status.success(), "xdotool could not press {keys:?}");
+}
+
+/// Types `text` into X window `id` (`\n` is Return).
+fn x_type(id: &str, text: &str) {
+    let status = Command::new("xdotool")
+        .args(["windowfocus", "--sync", id, "type", "--delay", "30", text])
+        .status()
+        .expect("xdotool");
+    assert!(status.success(), "xdotool could not type {text:?}");
 }
 
 fn docker(args: &[&str]) -> String {
@@ -655,12 +678,12 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
         || async { files_under(&staged).is_empty().then_some(()) },
     )
     .await;
+    let in_home = files_under(&s.home);
     assert!(
-        files_under(&s.home)
+        in_home
             .iter()
-            .all(|f| !f.ends_with("unasked.txt")),
-        "{:?}",
-        files_under(&s.home)
+            .all(|f| !f.to_string_lossy().contains("unasked")),
+        "a download landed in the user's home: {in_home:?}"
     );
     assert!(
         setup.show("e2e")["name"] == "e2e",
@@ -763,9 +786,39 @@ async fn every_screen_reads_in_german() {
     s.client.clone().close().await.unwrap();
 }
 
-/// VS Code in a Berth window, logged in without a password prompt: the window ends on the
-/// workbench (not /login) of a code-server workspace with two projects. The screenshot
-/// (`en-ide-code-server.png`) shows the Explorer with both project folders.
+/// The `backend` project with a README that shows an image, the image not read since 2000.
+fn readme_project(setup: &Setup) -> String {
+    let dir = setup.project("backend");
+    let dir_path = Path::new(&dir);
+    std::fs::write(
+        dir_path.join("README.md"),
+        "# Backend\n\n![pixel](pixel.png)\n",
+    )
+    .unwrap();
+    // A 1×1 PNG.
+    const PIXEL: &[u8] = &[
+        0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44,
+        0x52, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f,
+        0x15, 0xc4, 0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0xf8,
+        0xcf, 0xc0, 0xf0, 0x1f, 0x00, 0x05, 0x00, 0x01, 0xff, 0x89, 0x99, 0x3d, 0x1d, 0x00, 0x00,
+        0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+    ];
+    let pixel = dir_path.join("pixel.png");
+    std::fs::write(&pixel, PIXEL).unwrap();
+    let status = Command::new("touch")
+        .args(["-a", "-d", "2000-01-01"])
+        .arg(&pixel)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    dir
+}
+
+/// VS Code in a Berth window behind Berth's gateway and its Content-Security-Policy, logged in
+/// without a password prompt: the window ends on the workbench (not /login) of a code-server
+/// workspace with two projects, Berth's extension runs in the extension host, a terminal
+/// typed into by the keyboard runs a command, and a Markdown preview (a webview) loads the
+/// README's image. The screenshot (`en-ide-code-server.png`) shows all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ide_window_opens_vs_code_logged_in() {
     let setup = Setup::new(22140);
@@ -775,7 +828,7 @@ async fn the_ide_window_opens_vs_code_logged_in() {
         .create(&berth::api::NewWorkspace {
             name: "vscode".into(),
             image: "berth-workspace-offline:4.99.4".into(),
-            projects: vec![setup.project("backend"), setup.project("frontend")],
+            projects: vec![readme_project(&setup), setup.project("frontend")],
             ..Default::default()
         })
         .await
@@ -824,6 +877,62 @@ async fn the_ide_window_opens_vs_code_logged_in() {
         },
     )
     .await;
+
+    // The keyboard, as a user: a terminal (a WebSocket to the pty host) runs a command.
+    let window = x_window_id("\"vscode\"").expect("the IDE window");
+    let backend = PathBuf::from(setup.project("backend"));
+    x_keys(&window, &["ctrl+grave"]);
+    x_type(
+        &window,
+        "echo terminal-ok > /workspace/backend/terminal-ok.txt\n",
+    );
+    s.wait_for(
+        "the terminal's command",
+        Duration::from_secs(60),
+        || async {
+            std::fs::read_to_string(backend.join("terminal-ok.txt"))
+                .ok()
+                .filter(|t| t.trim() == "terminal-ok")
+        },
+    )
+    .await;
+    // A webview: the README's preview shows its image, which the webview loads through
+    // its service worker from the IDE's origin (the file is read: its access time moves).
+    let atime = || {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(backend.join("pixel.png"))
+            .unwrap()
+            .atime()
+    };
+    let before = atime();
+    // code-server's CLI in the IDE's own terminal opens the file in this window.
+    x_type(&window, "code-server -r /workspace/backend/README.md\n");
+    // Then the preview; pressed again until it shows (the editor opens asynchronously, and
+    // in a terminal the keys only paste an empty clipboard).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while atime() == before {
+        if Instant::now() >= deadline {
+            let shot = s.shots.join("failed-markdown-preview.png");
+            let _ = Command::new("/usr/bin/import")
+                .args(["-window", "root"])
+                .arg(&shot)
+                .status();
+            let log =
+                std::fs::read_to_string(setup.data().join("logs/daemon.log")).unwrap_or_default();
+            let blocked: Vec<&str> = log.lines().filter(|l| l.contains("blocked")).collect();
+            panic!(
+                "the Markdown preview never loaded its image (screen: {}); the policy blocked: {blocked:#?}",
+                shot.display()
+            );
+        }
+        x_keys(&window, &["ctrl+shift+v"]);
+        let _ = tokio::time::timeout(Duration::from_secs(3), async {
+            while atime() == before {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+    }
     x_window_shot("vscode", &s.shots.join("en-ide-code-server.png")).await;
     // Still logged in after the workbench has talked to the server for a while.
     let v = s

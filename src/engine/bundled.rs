@@ -54,6 +54,11 @@ pub const BUNDLED: &[Bundle] = &[
                 include_bytes!("../../docker/test/www/cgi-bin/request"),
                 0o755,
             ),
+            (
+                "www/cgi-bin/stream",
+                include_bytes!("../../docker/test/www/cgi-bin/stream"),
+                0o755,
+            ),
         ],
         host_files: &[
             (

@@ -253,7 +253,7 @@ impl Engine {
             }
         }
         let cause = likely_cause(info.is_some_and(|c| c.oom_killed), &tail);
-        let tail = tail.trim().replace('\n', " | ");
+        let tail = crate::model::escape_controls(tail.trim()).replace('\n', " | ");
         Error::new(
             Code::StartFailed,
             format!(

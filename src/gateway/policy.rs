@@ -8,8 +8,10 @@ use crate::model::WorkspaceId;
 /// workspace's) before a request reaches a container, because cookies ignore ports.
 pub const COOKIE_PREFIX: &str = "berth_";
 
-/// The path of the one-time login link (`?token=`); the only path the gateway answers itself.
+/// The path of the one-time login link (`?token=`), answered by the gateway itself.
 pub const LOGIN_PATH: &str = "/_berth/login";
+/// Where browsers report what the policy blocked (logged by the daemon; logged-in pages only).
+pub const REPORT_PATH: &str = "/_berth/csp-report";
 
 /// The login cookie's name for one workspace: per workspace, so two workspaces on
 /// `127.0.0.1` (same cookie jar, different ports) never overwrite each other's login.
@@ -75,27 +77,36 @@ pub fn login_cookie(id: &WorkspaceId, session: &str) -> String {
     )
 }
 
+/// VS Code's webviews name their resources `https://file+.vscode-resource.vscode-cdn.net/...`;
+/// the webview's own service worker answers those from the IDE's origin, so they never leave
+/// the window. Allowed by name: they are not loopback or LAN addresses.
+const WEBVIEW_RESOURCES: &str = "https://*.vscode-cdn.net";
+
 /// The policy on every answer of workspace port `port`: scripts and styles as the IDE needs
 /// them, but every fetch, socket, frame, image, form and worker only from the page's own
-/// origin. A page in the IDE window cannot reach another loopback port or the LAN through it.
-/// WebKit's `'self'` does not cover `ws:`, so the socket URLs are named.
+/// origin (and VS Code's webview resources). A page in the IDE window cannot reach another
+/// loopback port or the LAN through it. WebKit's `'self'` does not cover `ws:`, so the socket
+/// URLs are named.
 pub fn content_security_policy(port: u16) -> String {
+    let w = WEBVIEW_RESOURCES;
     [
         "default-src 'self'".to_string(),
-        "script-src 'self' 'unsafe-inline' 'unsafe-eval' blob:".to_string(),
-        "style-src 'self' 'unsafe-inline'".to_string(),
-        "img-src 'self' data: blob:".to_string(),
-        "font-src 'self' data: blob:".to_string(),
-        "media-src 'self' data: blob:".to_string(),
-        format!("connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port}"),
+        format!("script-src 'self' 'unsafe-inline' 'unsafe-eval' blob: {w}"),
+        format!("style-src 'self' 'unsafe-inline' {w}"),
+        format!("img-src 'self' data: blob: {w}"),
+        format!("font-src 'self' data: blob: {w}"),
+        format!("media-src 'self' data: blob: {w}"),
+        format!("connect-src 'self' ws://127.0.0.1:{port} ws://localhost:{port} {w}"),
         "worker-src 'self' blob:".to_string(),
-        "frame-src 'self' blob:".to_string(),
-        "child-src 'self' blob:".to_string(),
+        format!("frame-src 'self' blob: {w}"),
+        format!("child-src 'self' blob: {w}"),
         "manifest-src 'self'".to_string(),
         "object-src 'none'".to_string(),
-        "base-uri 'self'".to_string(),
+        // The Markdown preview sets its <base> to the document's webview resource URL.
+        format!("base-uri 'self' {w}"),
         "form-action 'self'".to_string(),
         "frame-ancestors 'self'".to_string(),
+        format!("report-uri {REPORT_PATH}"),
     ]
     .join("; ")
 }
@@ -156,10 +167,21 @@ mod tests {
     #[test]
     fn the_policy_confines_connections_to_the_own_origin() {
         let csp = content_security_policy(10007);
-        assert!(csp.contains("connect-src 'self' ws://127.0.0.1:10007 ws://localhost:10007;"));
+        assert!(csp.contains(
+            "connect-src 'self' ws://127.0.0.1:10007 ws://localhost:10007 https://*.vscode-cdn.net;"
+        ));
         assert!(csp.contains("default-src 'self';"));
         assert!(csp.contains("frame-ancestors 'self'"));
-        assert!(!csp.contains('*'), "no wildcard source: {csp}");
-        assert!(!csp.contains("http:"), "no scheme source: {csp}");
+        // No source could name a loopback or LAN address: no bare wildcard, no scheme source.
+        for source in csp.split([';', ' ']) {
+            assert!(
+                source != "*" && !source.ends_with(':') || ["data:", "blob:"].contains(&source),
+                "{source} in {csp}"
+            );
+            assert!(!source.starts_with("http://"), "{source} in {csp}");
+            if source.contains('*') {
+                assert_eq!(source, "https://*.vscode-cdn.net");
+            }
+        }
     }
 }

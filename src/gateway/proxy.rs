@@ -3,7 +3,7 @@
 //! headers. WebSockets (the IDE's terminal and extension host) become a byte pipe after the
 //! upgrade. Nothing is buffered: bodies pass through as they arrive.
 
-use super::policy::{self, LOGIN_PATH};
+use super::policy::{self, LOGIN_PATH, REPORT_PATH};
 use super::{Shared, Target};
 use crate::model::WorkspaceId;
 use bytes::Bytes;
@@ -85,6 +85,9 @@ async fn handle(
             &body,
         );
     }
+    if req.uri().path() == REPORT_PATH {
+        return report(&name, port, req).await;
+    }
     let Some(target) = target else {
         return page(
             port,
@@ -111,6 +114,25 @@ async fn handle(
             )
         }
     }
+}
+
+/// What the policy blocked, as the browser reports it: to the daemon's log (capped), so an IDE
+/// that breaks under the policy says why.
+async fn report(name: &str, port: u16, req: Request<Incoming>) -> Response<Body> {
+    if let Ok(body) = http_body_util::Limited::new(req.into_body(), 8 * 1024)
+        .collect()
+        .await
+    {
+        let text = String::from_utf8_lossy(&body.to_bytes()).into_owned();
+        tracing::info!(
+            "{name}: the IDE page's policy blocked: {}",
+            crate::model::escape_controls(&text)
+        );
+    }
+    let mut response = Response::new(full(Bytes::new()));
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    add_policy_headers(response.headers_mut(), port);
+    response
 }
 
 /// `GET /_berth/login?token=…`: a valid one-time token becomes the login cookie, then the IDE.

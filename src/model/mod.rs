@@ -5,6 +5,7 @@ mod limits;
 mod name;
 mod project;
 mod settings;
+mod text;
 mod workspace;
 
 pub use image_ref::ImageRef;
@@ -17,4 +18,5 @@ pub use project::{
     FolderId, Protected, check_same_folder, folder_name, validate_project_path, windows_key,
 };
 pub use settings::{PortRange, QuitBehavior, Settings};
+pub use text::escape_controls;
 pub use workspace::{IdeAuth, IdeEndpoint, Kind, Status, Workspace, WorkspaceId, WorkspaceView};

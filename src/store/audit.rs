@@ -74,6 +74,9 @@ impl Store {
         outcome: Outcome,
         detail: &str,
     ) -> Result<()> {
+        // Details quote containers (their last output, their names): stored defused, so no
+        // reader of the log — terminal, app, export — meets an escape sequence.
+        let detail = crate::model::escape_controls(detail);
         self.conn.execute(
             "INSERT INTO audit_log (at_ms, workspace_id, workspace_name, action, outcome, detail)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)",

@@ -238,3 +238,47 @@ fn an_image_broken_by_the_hardening_is_explained_not_restarted() {
     env.ok(&["rm", "writer"]);
     docker(&["rmi", &tag]);
 }
+
+/// A container's last words carry an escape sequence (OSC 52 writes the clipboard, a bidi
+/// override disguises text): the start error on the terminal and the audit log show it
+/// escaped, never raw.
+#[test]
+fn escape_sequences_from_a_container_never_reach_a_terminal_or_the_audit_log() {
+    let env = TestEnv::new();
+    let tag = format!("berth-escapes:{}", &env.install[..8]);
+    let ctx = env.dir.path().join("ctx");
+    std::fs::create_dir_all(&ctx).unwrap();
+    std::fs::write(
+        ctx.join("Dockerfile"),
+        format!(
+            "FROM {}\nCMD [\"sh\", \"-c\", \"printf 'evil\\\\033]52;c;ZXZpbA==\\\\007 \\\\342\\\\200\\\\256txt.exe\\\\n'; exit 3\"]\n",
+            crate::env::IMAGE
+        ),
+    )
+    .unwrap();
+    docker(&["build", "-q", "-t", &tag, ctx.to_str().unwrap()]);
+    let project = env.project("escapes");
+    env.ok(&[
+        "create",
+        "escapes",
+        "--image",
+        &tag,
+        "--project",
+        project.to_str().unwrap(),
+    ]);
+    let err = env.fails(&["start", "escapes"]);
+    assert!(err.contains("exit code 3"), "{err}");
+    assert!(err.contains("evil\\u{1b}]52;c;ZXZpbA==\\u{7}"), "{err}");
+    assert!(err.contains("\\u{202e}txt.exe"), "{err}");
+    let log = env.ok(&["log", "escapes"]);
+    let stored = env.ok(&["log", "escapes", "--json"]);
+    for shown in [&err, &log, &stored] {
+        assert!(
+            !shown.contains('\u{1b}') && !shown.contains('\u{7}') && !shown.contains('\u{202e}'),
+            "a raw control character got through: {shown:?}"
+        );
+    }
+    assert!(log.contains("\\u{1b}]52"), "{log}");
+    env.ok(&["rm", "escapes"]);
+    docker(&["rmi", &tag]);
+}

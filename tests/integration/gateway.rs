@@ -66,7 +66,7 @@ fn rebinding_and_strangers_are_refused_and_logins_never_reach_a_workspace() {
     let csp = page.header("content-security-policy").unwrap();
     assert!(
         csp.contains(&format!(
-            "connect-src 'self' ws://127.0.0.1:{p} ws://localhost:{p};"
+            "connect-src 'self' ws://127.0.0.1:{p} ws://localhost:{p} "
         )),
         "{csp}"
     );

@@ -3,6 +3,7 @@
 
 mod env;
 
+mod cis;
 mod code_server;
 mod concurrency;
 mod daemon;

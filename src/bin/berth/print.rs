@@ -110,7 +110,7 @@ pub fn print_audit(entries: &[AuditEntry]) {
             humantime::format_rfc3339_seconds(at),
             e.action,
             outcome,
-            e.detail
+            berth::model::escape_controls(&e.detail)
         );
     }
 }
