@@ -79,7 +79,7 @@ pub fn run(report: &mut Report, rounds: usize) {
     stream(&front, &cookie);
     stream(&direct, "");
     let (mut through, mut bare) = (Vec::new(), Vec::new());
-    for _ in 0..rounds {
+    for _ in 0..rounds * 2 {
         through.push(stream(&front, &cookie));
         bare.push(stream(&direct, ""));
     }

@@ -440,6 +440,26 @@ fn x_keys(id: &str, keys: &[&str]) {
     assert!(status.success(), "xdotool could not press {keys:?}");
 }
 
+/// Drags with the left mouse button from `from` to `to` (screen coordinates), with pauses
+/// between the steps so each side of X's drag-and-drop protocol can answer.
+fn x_drag(from: (u32, u32), to: (u32, u32)) {
+    let at = |p: (u32, u32)| [p.0.to_string(), p.1.to_string()];
+    let mid = ((from.0 + to.0) / 2, (from.1 + to.1) / 2);
+    let status = Command::new("xdotool")
+        .arg("mousemove")
+        .args(at(from))
+        .args(["mousedown", "1", "sleep", "0.3", "mousemove"])
+        .args(at((from.0 - 20, from.1)))
+        .args(["sleep", "0.3", "mousemove"])
+        .args(at(mid))
+        .args(["sleep", "0.3", "mousemove"])
+        .args(at(to))
+        .args(["sleep", "0.5", "mouseup", "1"])
+        .status()
+        .expect("xdotool");
+    assert!(status.success(), "xdotool could not drag");
+}
+
 /// Types `text` into X window `id` (`\n` is Return).
 fn x_type(id: &str, text: &str) {
     let status = Command::new("xdotool")
@@ -933,6 +953,33 @@ async fn the_ide_window_opens_vs_code_logged_in() {
         })
         .await;
     }
+    // Drag and drop: a file dragged from a file manager onto the `backend` folder in the
+    // Explorer is uploaded there (Xvfb has no file manager: a small GTK window offers it).
+    let dropped = setup.dir.path().join("dropped.txt");
+    std::fs::write(&dropped, "dropped-ok\n").unwrap();
+    let mut source = Command::new("/usr/bin/python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/drag_source.py"))
+        .arg(&dropped)
+        .spawn()
+        .expect("python3 with GTK (python3-gi)");
+    x_window_named("berth-drag-source", Duration::from_secs(20)).await;
+    let arrived = backend.join("dropped.txt");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !arrived.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the dropped file never reached the project"
+        );
+        x_drag((1420, 160), (110, 102));
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while !arrived.exists() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+    }
+    let _ = source.kill();
+    let _ = source.wait();
     x_window_shot("vscode", &s.shots.join("en-ide-code-server.png")).await;
     // Still logged in after the workbench has talked to the server for a while.
     let v = s

@@ -409,6 +409,15 @@ mod tests {
                 .healthcheck
                 .and_then(|h| h.test)
         };
+        let run = RunAs {
+            probe: Some("wget".into()),
+            ..RunAs::default()
+        };
+        let hc = plan_container(&w, &LIMITS, Uuid::new_v4(), &run, false)
+            .body
+            .healthcheck
+            .unwrap();
+        assert_eq!(hc.interval, Some(30_000_000_000), "every 30 s");
         assert_eq!(
             check(Some("wget")).unwrap(),
             [

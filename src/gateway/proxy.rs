@@ -19,6 +19,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 
+const PIPE_BUFFER: usize = 64 * 1024;
+
 pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, port: u16, listener: TcpListener) {
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -211,12 +213,38 @@ async fn upgrade(target: &Target, mut req: Request<Incoming>) -> Result<Response
         let ide_side = hyper::upgrade::on(&mut response);
         tokio::spawn(async move {
             if let (Ok(a), Ok(b)) = tokio::join!(client_side, ide_side) {
-                let _ =
-                    tokio::io::copy_bidirectional(&mut TokioIo::new(a), &mut TokioIo::new(b)).await;
+                pipe(a, b).await;
             }
         });
     }
     Ok(response.map(|b| b.boxed_unsync()))
+}
+
+/// Splices an upgraded connection. Both sides are plain TCP streams underneath: taken back
+/// from hyper (with any bytes it read past the handshake sent on first), they are copied
+/// directly, 64 KiB a side (tokio's default is 8), so a terminal flooding output or a large
+/// file over the extension host costs few system calls and no extra layer.
+async fn pipe(client: hyper::upgrade::Upgraded, ide: hyper::upgrade::Upgraded) {
+    use tokio::io::AsyncWriteExt;
+    let (mut c, early_c) = unwrap_tcp(client);
+    let (mut i, early_i) = unwrap_tcp(ide);
+    if i.write_all(&early_c).await.is_err() || c.write_all(&early_i).await.is_err() {
+        return;
+    }
+    let _ =
+        tokio::io::copy_bidirectional_with_sizes(&mut c, &mut i, PIPE_BUFFER, PIPE_BUFFER).await;
+}
+
+trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send> Stream for T {}
+
+/// The TCP stream under an upgraded connection and the bytes hyper had already read from it;
+/// hyper's own wrapper if it is something else.
+fn unwrap_tcp(upgraded: hyper::upgrade::Upgraded) -> (Box<dyn Stream>, Bytes) {
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => (Box::new(parts.io.into_inner()), parts.read_buf),
+        Err(other) => (Box::new(TokioIo::new(other)), Bytes::new()),
+    }
 }
 
 fn is_upgrade(headers: &HeaderMap) -> bool {

@@ -81,6 +81,25 @@ fn rebinding_and_strangers_are_refused_and_logins_never_reach_a_workspace() {
     assert_eq!(seen.status, 200, "{seen:?}");
     assert!(seen.body.contains("cookie: theme=dark\n"), "{}", seen.body);
     assert!(!seen.body.contains("berth_"), "{}", seen.body);
+
+    // What a page's policy blocked reaches the daemon's log (from logged-in pages only).
+    let report = r#"{"csp-report":{"blocked-uri":"http://127.0.0.1:9/","violated-directive":"connect-src"}}"#;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        s,
+        "POST /_berth/csp-report HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nCookie: {cookie}\r\nContent-Type: application/csp-report\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{report}",
+        report.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    let log = std::fs::read_to_string(env.data_dir().join("logs/daemon.log")).unwrap();
+    assert!(
+        log.contains("front: the IDE page's policy blocked") && log.contains("127.0.0.1:9"),
+        "{log}"
+    );
     env.ok(&["rm", "front"]);
     assert_eq!(
         http_status(&format!("{url}healthz")),
@@ -154,8 +173,16 @@ fn the_home_folder_survives_recreation_and_goes_with_rm() {
     assert_eq!(read.trim(), "kept");
 
     assert_eq!(env.volumes().len(), 1);
+    // The IDE window's cookies and storage go with the workspace too.
+    let webviews = env
+        .data_dir()
+        .join("webviews")
+        .join(env.show("keep")["id"].as_str().unwrap());
+    std::fs::create_dir_all(&webviews).unwrap();
+    std::fs::write(webviews.join("cookies.sqlite"), "x").unwrap();
     env.ok(&["rm", "keep"]);
     assert!(env.volumes().is_empty(), "rm removes the home volume");
+    assert!(!webviews.exists(), "rm removes the IDE window's storage");
 }
 
 #[test]

@@ -117,3 +117,22 @@ async fn an_image_builds_from_a_context_folder_with_progress() {
     assert!(client.inspect_image(&tag).await.unwrap().is_some());
     crate::env::docker(&["rmi", &tag]);
 }
+
+/// The audit log belongs to a workspace, not to a name: a new workspace that reuses a deleted
+/// one's name starts with a history of its own, and the deleted one's stays readable until then.
+#[test]
+fn a_reused_name_starts_a_history_of_its_own() {
+    let env = TestEnv::new();
+    env.create("again", &env.project("first"));
+    env.ok(&["start", "again"]);
+    env.ok(&["rm", "again"]);
+    let old = env.ok(&["log", "again"]);
+    assert!(old.contains("delete"), "the deleted one's log stays: {old}");
+    env.create("again", &env.project("second"));
+    let new = env.ok(&["log", "again"]);
+    assert!(new.contains("create"), "{new}");
+    assert!(
+        !new.contains("delete") && !new.contains("start"),
+        "the new workspace inherited the old one's history: {new}"
+    );
+}

@@ -14,5 +14,6 @@ mod hardening;
 mod lifecycle;
 mod ports;
 mod reconcile;
+mod scripts;
 mod validation;
 mod workspace_image;
