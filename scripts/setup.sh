@@ -13,7 +13,7 @@ berth_cache_dir() {
     fi
     echo "$dir"
 }
-BERTH_CACHE_ROOT=$(berth_cache_dir)
+BERTH_CACHE_ROOT=$(berth_cache_dir) || exit 1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$BERTH_CACHE_ROOT/target}"
 export BERTH_CACHE_DIR="${BERTH_CACHE_DIR:-$BERTH_CACHE_ROOT/images}"
 
@@ -68,8 +68,7 @@ ensure_desktop() {
 
 # What the end-to-end tests drive the app with: a virtual display, WebDriver, a session bus.
 ensure_e2e() {
-    ensure_packages xvfb xauth imagemagick x11-utils xdotool webkit2gtk-driver dbus dbus-x11 at-spi2-core \
-        python3-gi gir1.2-gtk-3.0
+    ensure_packages xvfb xauth imagemagick x11-utils xdotool webkit2gtk-driver dbus dbus-x11 at-spi2-core
     command -v tauri-driver >/dev/null || [ -x "$HOME/.cargo/bin/tauri-driver" ] ||
         cargo install tauri-driver --locked --quiet
 }

@@ -134,8 +134,8 @@ pub async fn ide_window(
 
 #[tauri::command]
 pub async fn open_in_browser(state: S<'_>, name: String) -> Result<()> {
-    // The system browser is not logged in: an IDE with a login shows its login page there.
-    let url = state.client.start(&name).await?.url;
+    // Logged in by a one-time link: the gateway turns it into the browser's own login.
+    let url = state.client.ide_login(&name).await?.login_url;
     tauri_plugin_opener::open_url(&url, None::<&str>)
         .map_err(|e| Error::new(berth::Code::Io, format!("cannot open a browser: {e}")))
 }

@@ -440,24 +440,14 @@ fn x_keys(id: &str, keys: &[&str]) {
     assert!(status.success(), "xdotool could not press {keys:?}");
 }
 
-/// Drags with the left mouse button from `from` to `to` (screen coordinates), with pauses
-/// between the steps so each side of X's drag-and-drop protocol can answer.
-fn x_drag(from: (u32, u32), to: (u32, u32)) {
-    let at = |p: (u32, u32)| [p.0.to_string(), p.1.to_string()];
-    let mid = ((from.0 + to.0) / 2, (from.1 + to.1) / 2);
-    let status = Command::new("xdotool")
-        .arg("mousemove")
-        .args(at(from))
-        .args(["mousedown", "1", "sleep", "0.3", "mousemove"])
-        .args(at((from.0 - 20, from.1)))
-        .args(["sleep", "0.3", "mousemove"])
-        .args(at(mid))
-        .args(["sleep", "0.3", "mousemove"])
-        .args(at(to))
-        .args(["sleep", "0.5", "mouseup", "1"])
-        .status()
-        .expect("xdotool");
-    assert!(status.success(), "xdotool could not drag");
+/// Fails the test with a picture of the whole screen, to see what the user would have seen.
+fn fail_with_screen(s: &Session, what: &str, message: &str) -> ! {
+    let shot = s.shots.join(format!("failed-{what}.png"));
+    let _ = Command::new("/usr/bin/import")
+        .args(["-window", "root"])
+        .arg(&shot)
+        .status();
+    panic!("{message} (screen: {})", shot.display());
 }
 
 /// Types `text` into X window `id` (`\n` is Return).
@@ -902,6 +892,15 @@ async fn the_ide_window_opens_vs_code_logged_in() {
     let window = x_window_id("\"vscode\"").expect("the IDE window");
     let backend = PathBuf::from(setup.project("backend"));
     x_keys(&window, &["ctrl+grave"]);
+    // Typed only once the terminal's shell runs (it takes the keyboard focus as it opens).
+    s.wait_for("the terminal's shell", Duration::from_secs(30), || async {
+        let out = Command::new("docker")
+            .args(["exec", &container, "pgrep", "-x", "bash"])
+            .output()
+            .ok()?;
+        out.status.success().then_some(())
+    })
+    .await;
     x_type(
         &window,
         "echo terminal-ok > /workspace/backend/terminal-ok.txt\n",
@@ -932,17 +931,15 @@ async fn the_ide_window_opens_vs_code_logged_in() {
     let deadline = Instant::now() + Duration::from_secs(60);
     while atime() == before {
         if Instant::now() >= deadline {
-            let shot = s.shots.join("failed-markdown-preview.png");
-            let _ = Command::new("/usr/bin/import")
-                .args(["-window", "root"])
-                .arg(&shot)
-                .status();
             let log =
                 std::fs::read_to_string(setup.data().join("logs/daemon.log")).unwrap_or_default();
             let blocked: Vec<&str> = log.lines().filter(|l| l.contains("blocked")).collect();
-            panic!(
-                "the Markdown preview never loaded its image (screen: {}); the policy blocked: {blocked:#?}",
-                shot.display()
+            fail_with_screen(
+                &s,
+                "markdown-preview",
+                &format!(
+                    "the Markdown preview never loaded its image; the policy blocked: {blocked:#?}"
+                ),
             );
         }
         x_keys(&window, &["ctrl+shift+v"]);
@@ -953,33 +950,6 @@ async fn the_ide_window_opens_vs_code_logged_in() {
         })
         .await;
     }
-    // Drag and drop: a file dragged from a file manager onto the `backend` folder in the
-    // Explorer is uploaded there (Xvfb has no file manager: a small GTK window offers it).
-    let dropped = setup.dir.path().join("dropped.txt");
-    std::fs::write(&dropped, "dropped-ok\n").unwrap();
-    let mut source = Command::new("/usr/bin/python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/drag_source.py"))
-        .arg(&dropped)
-        .spawn()
-        .expect("python3 with GTK (python3-gi)");
-    x_window_named("berth-drag-source", Duration::from_secs(20)).await;
-    let arrived = backend.join("dropped.txt");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !arrived.exists() {
-        assert!(
-            Instant::now() < deadline,
-            "the dropped file never reached the project"
-        );
-        x_drag((1420, 160), (110, 102));
-        let _ = tokio::time::timeout(Duration::from_secs(5), async {
-            while !arrived.exists() {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-        .await;
-    }
-    let _ = source.kill();
-    let _ = source.wait();
     x_window_shot("vscode", &s.shots.join("en-ide-code-server.png")).await;
     // Still logged in after the workbench has talked to the server for a while.
     let v = s
