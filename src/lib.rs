@@ -2,6 +2,7 @@
 //! one daemon per data dir hosts it ([`daemon`]), and the CLI and the desktop app are thin
 //! clients of that daemon ([`client`]) over the contract in [`api`].
 
+pub mod activity;
 pub mod api;
 pub mod client;
 pub mod daemon;
