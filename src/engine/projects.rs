@@ -98,11 +98,41 @@ impl Engine {
     }
 }
 
-/// The identity of `target` as the container with init `pid` sees it.
+/// The identity of `target` as the container with init `pid` sees it. Every component is
+/// looked at without following links: behind `/proc/<pid>/root` an absolute symlink the image
+/// planted would resolve against the host's root, not the container's.
 fn inside(pid: i64, target: &str) -> Option<FolderId> {
     if !cfg!(target_os = "linux") {
         return None;
     }
-    let root = PathBuf::from(format!("/proc/{pid}/root"));
-    FolderId::of(&root.join(Path::new(target).strip_prefix("/").ok()?))
+    let mut path = PathBuf::from(format!("/proc/{pid}/root"));
+    for part in Path::new(target).strip_prefix("/").ok()?.components() {
+        path.push(part);
+        if std::fs::symlink_metadata(&path)
+            .ok()?
+            .file_type()
+            .is_symlink()
+        {
+            return None;
+        }
+    }
+    FolderId::of(&path)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_link_behind_the_containers_root_is_never_followed() {
+        // This process's own root stands in for a container's.
+        let pid = std::process::id() as i64;
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap();
+        std::fs::create_dir_all(real.join("ws/app")).unwrap();
+        std::os::unix::fs::symlink(real.join("ws"), real.join("link")).unwrap();
+        let seen = inside(pid, real.join("ws/app").to_str().unwrap());
+        assert_eq!(seen, FolderId::of(&real.join("ws/app")));
+        assert_eq!(inside(pid, real.join("link/app").to_str().unwrap()), None);
+    }
 }
