@@ -31,12 +31,14 @@ pub fn host_allowed(host: Option<&str>, port: u16) -> bool {
         && (name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost"))
 }
 
-/// The value of cookie `name` in a `Cookie` header, if present.
-pub fn cookie_value<'a>(header: &'a str, name: &str) -> Option<&'a str> {
+/// Every value of cookie `name` in a `Cookie` header. Several can come: another workspace's
+/// page (same host, other port) may set a cookie of that name with a narrower path, which the
+/// browser sends first; it must not shadow the real login.
+pub fn cookie_values<'a>(header: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
     header
         .split(';')
         .filter_map(|c| c.trim().split_once('='))
-        .find(|(n, _)| *n == name)
+        .filter(move |(n, _)| *n == name)
         .map(|(_, v)| v)
 }
 
@@ -143,10 +145,13 @@ mod tests {
     }
 
     #[test]
-    fn finds_a_cookie_by_exact_name() {
-        let h = "berth_ab=1; berth_abc=2";
-        assert_eq!(cookie_value(h, "berth_abc"), Some("2"));
-        assert_eq!(cookie_value(h, "berth_a"), None);
+    fn finds_every_value_of_a_cookie_by_exact_name() {
+        let h = "berth_abc=shadow; berth_ab=1; berth_abc=2";
+        assert_eq!(
+            cookie_values(h, "berth_abc").collect::<Vec<_>>(),
+            ["shadow", "2"]
+        );
+        assert_eq!(cookie_values(h, "berth_a").count(), 0);
     }
 
     #[test]

@@ -72,8 +72,9 @@ async fn handle(
         return login(shared, id, port, &req);
     }
     let cookies = cookie_headers(req.headers());
-    let logged_in = policy::cookie_value(&cookies.join("; "), &policy::cookie_name(&id))
-        .is_some_and(|s| shared.sessions().valid(id, s));
+    let (joined, name_of_login) = (cookies.join("; "), policy::cookie_name(&id));
+    let logged_in =
+        policy::cookie_values(&joined, &name_of_login).any(|s| shared.sessions().valid(id, s));
     if !logged_in {
         let body = format!(
             "Open {} from Berth (the app, or `berth open {}` in a terminal): Berth logs you in.",

@@ -62,6 +62,11 @@ fn rebinding_and_strangers_are_refused_and_logins_never_reach_a_workspace() {
     // Logged in: the IDE answers, with Berth's policy on every answer.
     let page = http(&url, &[("Cookie", &cookie)]);
     assert_eq!(page.status, 200);
+    // A cookie of the same name that another workspace's page set (narrower path, sent
+    // first) does not shadow the login.
+    let (name, _) = cookie.split_once('=').unwrap();
+    let shadowed = format!("{name}=planted; {cookie}");
+    assert_eq!(http(&url, &[("Cookie", &shadowed)]).status, 200);
     assert!(page.body.contains("Berth test workspace"));
     let csp = page.header("content-security-policy").unwrap();
     assert!(
