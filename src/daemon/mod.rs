@@ -116,6 +116,7 @@ pub fn run(data_dir: &Path) -> Result<Outcome> {
     std::fs::create_dir_all(data_dir)
         .map_err(|e| Error::io(&format!("cannot create data dir {}", data_dir.display()), e))?;
     make_private(data_dir)?;
+    raise_file_limit();
     // 1. The lock is the daemon's identity, held for life; the kernel frees it on a crash.
     let Some(lock) = take_lock(&data_dir.join(endpoint::LOCK_FILE))? else {
         return Ok(Outcome::AlreadyRunning);
@@ -368,6 +369,27 @@ fn write_info(data_dir: &Path, endpoint: &Endpoint) -> Result<()> {
     )
     .and_then(|_| std::fs::rename(&tmp, &path))
     .map_err(|e| Error::io(&format!("cannot write {}", path.display()), e))
+}
+
+/// Every IDE connection through the gateway holds file descriptors; the soft limit (often
+/// 1024) is raised to the hard one so that many open IDE windows never starve the daemon.
+fn raise_file_limit() {
+    #[cfg(unix)]
+    {
+        let mut limit = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        // SAFETY: getrlimit/setrlimit only read and write the struct passed.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0
+                && limit.rlim_cur < limit.rlim_max
+            {
+                limit.rlim_cur = limit.rlim_max;
+                let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
+        }
+    }
 }
 
 /// The data dir holds the database, secrets and the socket: the user's alone.

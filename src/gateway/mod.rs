@@ -43,6 +43,24 @@ struct Route {
     name: String,
     target: Option<Target>,
     accept: JoinHandle<()>,
+    /// Live upgraded connections of this workspace (a page opening sockets in a loop must
+    /// not take the daemon's file descriptors).
+    upgrades: Arc<tokio::sync::Semaphore>,
+    /// Policy reports logged in the current minute (a page posting them in a loop must not
+    /// fill the disk).
+    reports: (Instant, u32),
+}
+
+/// Upgraded connections (WebSockets) at once per workspace; an IDE window uses a handful.
+pub(crate) const MAX_UPGRADES: usize = 64;
+/// Policy reports logged per workspace and minute; the rest are answered and dropped.
+const MAX_REPORTS_PER_MINUTE: u32 = 20;
+
+/// What a request needs of its route.
+pub(crate) struct RouteView {
+    pub name: String,
+    pub target: Option<Target>,
+    pub upgrades: Arc<tokio::sync::Semaphore>,
 }
 
 pub(crate) struct Shared {
@@ -94,6 +112,8 @@ impl Gateway {
             name: name.to_string(),
             target: None,
             accept,
+            upgrades: Arc::new(tokio::sync::Semaphore::new(MAX_UPGRADES)),
+            reports: (Instant::now(), 0),
         };
         self.shared.routes().insert(id, route);
         Ok(())
@@ -106,17 +126,18 @@ impl Gateway {
         }
     }
 
-    /// Stops serving `id`: its port is free again, new requests are refused.
+    /// Stops serving `id`: its port is free again, new requests are refused, and every
+    /// login of it ends (whoever takes the freed port meanwhile collects nothing that works).
     pub fn close(&self, id: WorkspaceId) {
         if let Some(route) = self.shared.routes().remove(&id) {
             route.accept.abort();
         }
+        self.shared.sessions().forget(id);
     }
 
-    /// Closes `id` and ends every login of it (the workspace was removed).
+    /// Closes `id` for good (the workspace was removed).
     pub fn forget(&self, id: WorkspaceId) {
         self.close(id);
-        self.shared.sessions().forget(id);
     }
 
     pub fn close_all(&self) {
@@ -168,11 +189,28 @@ impl Shared {
         self.sessions.lock().expect("gateway sessions")
     }
 
-    /// The name and target of `id`, if it is bound.
-    fn route(&self, id: WorkspaceId) -> Option<(String, Option<Target>)> {
-        self.routes()
-            .get(&id)
-            .map(|r| (r.name.clone(), r.target.clone()))
+    /// What a request of `id` needs, if it is bound.
+    fn route(&self, id: WorkspaceId) -> Option<RouteView> {
+        self.routes().get(&id).map(|r| RouteView {
+            name: r.name.clone(),
+            target: r.target.clone(),
+            upgrades: r.upgrades.clone(),
+        })
+    }
+
+    /// Whether one more policy report of `id` may be logged this minute.
+    fn report_allowed(&self, id: WorkspaceId) -> bool {
+        let mut routes = self.routes();
+        let Some(route) = routes.get_mut(&id) else {
+            return false;
+        };
+        let (since, count) = &mut route.reports;
+        if since.elapsed() >= std::time::Duration::from_secs(60) {
+            *since = Instant::now();
+            *count = 0;
+        }
+        *count += 1;
+        *count <= MAX_REPORTS_PER_MINUTE
     }
 
     /// The target with the IDE's session: logs in to code-server if the gateway holds its

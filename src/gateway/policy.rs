@@ -66,8 +66,14 @@ pub fn forwarded_cookies(headers: &[&str], extra: Option<(&str, &str)>) -> Optio
 /// Whether a `Set-Cookie` from a container may reach the browser: never one that names a Berth
 /// cookie (a workspace must not overwrite another workspace's login).
 pub fn set_cookie_allowed(value: &str) -> bool {
-    let name = value.split(['=', ';']).next().unwrap_or("").trim();
-    !name.to_ascii_lowercase().starts_with(COOKIE_PREFIX)
+    let pair = value.split(';').next().unwrap_or("").trim();
+    let sent_as = match pair.split_once('=') {
+        Some((name, _)) if !name.trim().is_empty() => name.trim(),
+        // A nameless cookie (`=berth_x=1`, or `berth_x` alone) goes out as its value alone.
+        Some((_, value)) => value.trim(),
+        None => pair,
+    };
+    !sent_as.to_ascii_lowercase().starts_with(COOKIE_PREFIX)
 }
 
 /// The `Set-Cookie` of a fresh login: HttpOnly (no script reads it), SameSite=Strict (no other
@@ -159,6 +165,8 @@ mod tests {
         assert!(!set_cookie_allowed("berth_00ff=x; Path=/"));
         assert!(!set_cookie_allowed("  BERTH_00ff=x"));
         assert!(set_cookie_allowed("code-server-session=x; Path=/"));
+        assert!(!set_cookie_allowed("=berth_00ff=fixated; Path=/"));
+        assert!(!set_cookie_allowed("berth_00ff; Path=/"));
     }
 
     #[test]

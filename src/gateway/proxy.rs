@@ -20,11 +20,21 @@ use tokio::net::{TcpListener, TcpStream};
 type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 
 const PIPE_BUFFER: usize = 64 * 1024;
+/// How long an IDE may take to answer a WebSocket handshake.
+const UPGRADE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(30);
+/// How long one side of a spliced connection may stay open after the other closed.
+const HALF_CLOSED_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, port: u16, listener: TcpListener) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else {
-            continue;
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                // Out of file descriptors, most likely: retrying at once would spin.
+                tracing::warn!("gateway on port {port}: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
         };
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
@@ -60,7 +70,12 @@ async fn handle(
             "Berth serves this workspace only as 127.0.0.1 or localhost.",
         );
     }
-    let Some((name, target)) = shared.route(id) else {
+    let Some(super::RouteView {
+        name,
+        target,
+        upgrades,
+    }) = shared.route(id)
+    else {
         return page(
             port,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -89,7 +104,7 @@ async fn handle(
         );
     }
     if req.uri().path() == REPORT_PATH {
-        return report(&name, port, req).await;
+        return report(&name, port, shared.report_allowed(id), req).await;
     }
     let Some(target) = target else {
         return page(
@@ -101,7 +116,15 @@ async fn handle(
     };
     let target = shared.logged_in(id, target).await;
     let answer = if is_upgrade(req.headers()) {
-        upgrade(&target, req).await
+        let Ok(permit) = upgrades.try_acquire_owned() else {
+            return page(
+                port,
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Too many connections",
+                "This workspace has too many open connections.",
+            );
+        };
+        upgrade(&target, req, permit).await
     } else {
         forward(shared, &target, req).await
     };
@@ -121,10 +144,11 @@ async fn handle(
 
 /// What the policy blocked, as the browser reports it: to the daemon's log (capped), so an IDE
 /// that breaks under the policy says why.
-async fn report(name: &str, port: u16, req: Request<Incoming>) -> Response<Body> {
-    if let Ok(body) = http_body_util::Limited::new(req.into_body(), 8 * 1024)
-        .collect()
-        .await
+async fn report(name: &str, port: u16, log: bool, req: Request<Incoming>) -> Response<Body> {
+    if log
+        && let Ok(body) = http_body_util::Limited::new(req.into_body(), 8 * 1024)
+            .collect()
+            .await
     {
         let text = String::from_utf8_lossy(&body.to_bytes()).into_owned();
         tracing::info!(
@@ -188,7 +212,11 @@ async fn forward(
 
 /// A WebSocket (or any Upgrade): the handshake goes to the IDE on a connection of its own;
 /// after `101`, both sides are spliced into one byte pipe.
-async fn upgrade(target: &Target, mut req: Request<Incoming>) -> Result<Response<Body>, String> {
+async fn upgrade(
+    target: &Target,
+    mut req: Request<Incoming>,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<Response<Body>, String> {
     let client_side = hyper::upgrade::on(&mut req);
     let (mut parts, _) = req.into_parts();
     prepare_request_headers(&mut parts.headers, target, true);
@@ -198,24 +226,31 @@ async fn upgrade(target: &Target, mut req: Request<Incoming>) -> Result<Response
         .map_or("/", |p| p.as_str())
         .parse()
         .map_err(|e| format!("bad upstream URI: {e}"))?;
-    let stream = TcpStream::connect(target.upstream)
+    // An IDE that never answers the handshake must not hold the connection forever.
+    let handshake = async {
+        let stream = TcpStream::connect(target.upstream)
+            .await
+            .map_err(|e| e.to_string())?;
+        let _ = stream.set_nodelay(true);
+        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn.with_upgrades());
+        sender
+            .send_request(Request::from_parts(parts, Empty::<Bytes>::new()))
+            .await
+            .map_err(|e| e.to_string())
+    };
+    let mut response = tokio::time::timeout(UPGRADE_HANDSHAKE, handshake)
         .await
-        .map_err(|e| e.to_string())?;
-    let _ = stream.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
-    tokio::spawn(conn.with_upgrades());
-    let mut response = sender
-        .send_request(Request::from_parts(parts, Empty::<Bytes>::new()))
-        .await
-        .map_err(|e| e.to_string())?;
+        .map_err(|_| "no answer to the upgrade".to_string())??;
     if response.status() == StatusCode::SWITCHING_PROTOCOLS {
         let ide_side = hyper::upgrade::on(&mut response);
         tokio::spawn(async move {
             if let (Ok(a), Ok(b)) = tokio::join!(client_side, ide_side) {
                 pipe(a, b).await;
             }
+            drop(permit);
         });
     }
     Ok(response.map(|b| b.boxed_unsync()))
@@ -223,17 +258,32 @@ async fn upgrade(target: &Target, mut req: Request<Incoming>) -> Result<Response
 
 /// Splices an upgraded connection. Both sides are plain TCP streams underneath: taken back
 /// from hyper (with any bytes it read past the handshake sent on first), they are copied
-/// directly, 64 KiB a side (tokio's default is 8), so a terminal flooding output or a large
-/// file over the extension host costs few system calls and no extra layer.
+/// directly, 64 KiB at a time (tokio's default is 8), so a terminal flooding output or a large
+/// file over the extension host costs few system calls and no extra layer. Once one side has
+/// closed, the other gets [`HALF_CLOSED_GRACE`] to finish: an IDE that never closes its side
+/// must not hold the connection (and a file descriptor) forever.
 async fn pipe(client: hyper::upgrade::Upgraded, ide: hyper::upgrade::Upgraded) {
-    use tokio::io::AsyncWriteExt;
+    use tokio::io::{AsyncWriteExt, BufReader};
     let (mut c, early_c) = unwrap_tcp(client);
     let (mut i, early_i) = unwrap_tcp(ide);
     if i.write_all(&early_c).await.is_err() || c.write_all(&early_i).await.is_err() {
         return;
     }
-    let _ =
-        tokio::io::copy_bidirectional_with_sizes(&mut c, &mut i, PIPE_BUFFER, PIPE_BUFFER).await;
+    let (cr, mut cw) = tokio::io::split(c);
+    let (ir, mut iw) = tokio::io::split(i);
+    let up = async {
+        let _ = tokio::io::copy_buf(&mut BufReader::with_capacity(PIPE_BUFFER, cr), &mut iw).await;
+        let _ = iw.shutdown().await;
+    };
+    let down = async {
+        let _ = tokio::io::copy_buf(&mut BufReader::with_capacity(PIPE_BUFFER, ir), &mut cw).await;
+        let _ = cw.shutdown().await;
+    };
+    tokio::pin!(up, down);
+    tokio::select! {
+        _ = &mut up => { let _ = tokio::time::timeout(HALF_CLOSED_GRACE, down).await; }
+        _ = &mut down => { let _ = tokio::time::timeout(HALF_CLOSED_GRACE, up).await; }
+    }
 }
 
 trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send {}

@@ -66,20 +66,25 @@ async fn once(
     result
 }
 
-fn request(addr: SocketAddr, method: &str, path: &str, body: Bytes) -> Request<Full<Bytes>> {
+fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Bytes,
+) -> std::result::Result<Request<Full<Bytes>>, String> {
     Request::builder()
         .method(method)
         .uri(path)
         .header(HOST, addr.to_string())
         .header(CONNECTION, "close")
         .body(Full::new(body))
-        .expect("static request parts")
+        .map_err(|e| format!("cannot ask for {path:?}: {e}"))
 }
 
 /// The HTTP status of `GET path`, or `None` if nothing answered in time. Only the head
 /// matters: the body is read up to 4 KiB and dropped.
 pub async fn probe(addr: SocketAddr, path: &str) -> Option<u16> {
-    let req = request(addr, "GET", path, Bytes::new());
+    let req = request(addr, "GET", path, Bytes::new()).ok()?;
     match tokio::time::timeout(PROBE_TIMEOUT, once(addr, req, 4096)).await {
         Ok(Ok((parts, _))) => Some(parts.status.as_u16()),
         // A body over the cap still came with a status line, but a probe needs none of it.
@@ -100,7 +105,7 @@ pub async fn code_server_login(
         )
     };
     let body = format!("password={}", secret.expose());
-    let mut req = request(addr, "POST", "/login", Bytes::from(body));
+    let mut req = request(addr, "POST", "/login", Bytes::from(body)).map_err(|e| fail(&e))?;
     req.headers_mut().insert(
         CONTENT_TYPE,
         "application/x-www-form-urlencoded".parse().expect("static"),

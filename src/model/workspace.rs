@@ -145,6 +145,9 @@ impl IdeEndpoint {
         };
         path.starts_with('/')
             && !path.starts_with("//")
+            // Only characters a request line may carry as they are (an image label is
+            // untrusted; `<x>` once panicked the health probe).
+            && path.chars().all(|c| c.is_ascii_graphic() && !"<>\"{}|^`".contains(c))
             && !path.contains('\\')
             && !path.chars().any(|c| c.is_control() || c.is_whitespace())
             && base
@@ -240,6 +243,8 @@ mod tests {
             "http://evil.example/",
             "/x\r\nHost: evil",
             "/ x",
+            "/<x>",
+            "/ä",
             "",
         ] {
             assert!(!IdeEndpoint::health_path_ok(bad), "{bad:?}");

@@ -279,6 +279,25 @@ fn escape_sequences_from_a_container_never_reach_a_terminal_or_the_audit_log() {
         );
     }
     assert!(log.contains("\\u{1b}]52"), "{log}");
+    // A project folder whose name carries an escape sequence is listed escaped.
+    let odd = env.project("clear\u{1b}[2Jscreen");
+    env.ok(&[
+        "create",
+        "odd",
+        "--image",
+        crate::env::IMAGE,
+        "--project",
+        odd.to_str().unwrap(),
+    ]);
+    for args in [vec!["ls"], vec!["image", "ls"], vec!["show", "odd"]] {
+        let shown = env.ok(&args);
+        assert!(
+            !shown.contains('\u{1b}'),
+            "{args:?} printed a raw escape: {shown:?}"
+        );
+    }
+    assert!(env.ok(&["show", "odd"]).contains("clear\\u{1b}[2Jscreen"));
+    env.ok(&["rm", "odd"]);
     env.ok(&["rm", "escapes"]);
     docker(&["rmi", &tag]);
 }

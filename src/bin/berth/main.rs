@@ -350,7 +350,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             let outcome = client
                 .build_image(&name, |event| {
                     if let berth::api::BuildEvent::Line { text } = event {
-                        eprintln!("{text}");
+                        eprintln!("{}", escape_controls(&text));
                     }
                 })
                 .await?;

@@ -6,6 +6,15 @@ use berth::store::AuditEntry;
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// A line for a person: names, descriptions, paths and image labels may carry escape
+/// sequences (an image's title, a folder's name), so every control character is shown
+/// escaped. (`--json` needs nothing: JSON escapes them itself.)
+macro_rules! say {
+    ($($arg:tt)*) => {
+        println!("{}", berth::model::escape_controls(&format!($($arg)*)))
+    };
+}
+
 pub fn print_json(value: &impl Serialize) {
     println!(
         "{}",
@@ -15,9 +24,7 @@ pub fn print_json(value: &impl Serialize) {
 
 pub fn print_list(list: &[WorkspaceView]) {
     if list.is_empty() {
-        println!(
-            "no workspaces yet; create one with `berth create NAME --image IMAGE --project PATH`"
-        );
+        say!("no workspaces yet; create one with `berth create NAME --image IMAGE --project PATH`");
         return;
     }
     let rows: Vec<[String; 5]> = list
@@ -56,7 +63,7 @@ fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
                 out.push_str(&format!("{cell:<w$}  "));
             }
         }
-        println!("{}", out.trim_end());
+        say!("{}", out.trim_end());
     };
     line(header.to_vec());
     for row in rows {
@@ -66,36 +73,36 @@ fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
 
 pub fn print_workspace(v: &WorkspaceView, defaults: Option<Limits>) {
     let ws = &v.workspace;
-    println!("name:         {}", ws.name);
-    println!("status:       {}", ws.status);
-    println!("url:          {}", v.url.as_deref().unwrap_or("-"));
-    println!("image:        {}", ws.image);
+    say!("name:         {}", ws.name);
+    say!("status:       {}", ws.status);
+    say!("url:          {}", v.url.as_deref().unwrap_or("-"));
+    say!("image:        {}", ws.image);
     if !ws.description.is_empty() {
-        println!("description:  {}", ws.description);
+        say!("description:  {}", ws.description);
     }
     for (path, target) in ws
         .projects
         .iter()
         .zip(berth::docker::mount_targets(&ws.projects))
     {
-        println!("project:      {} -> {target}", path.display());
+        say!("project:      {} -> {target}", path.display());
     }
     if let Some(l) = defaults.map(|d| ws.limits.over(&d)) {
-        println!(
+        say!(
             "limits:       {} cpus, {} memory, {} processes",
             l.cpus,
             format_memory(l.memory_bytes),
             l.pids
         );
     }
-    println!(
+    say!(
         "idle timeout: {}",
         ws.idle_timeout_secs
             .map(|s| humantime::format_duration(Duration::from_secs(s)).to_string())
             .unwrap_or_else(|| "off".into())
     );
-    println!("container:    {}", v.container_name);
-    println!("id:           {}", ws.id);
+    say!("container:    {}", v.container_name);
+    say!("id:           {}", ws.id);
 }
 
 pub fn print_audit(entries: &[AuditEntry]) {
@@ -105,12 +112,12 @@ pub fn print_audit(entries: &[AuditEntry]) {
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default();
-        println!(
+        say!(
             "{}  {:<13} {:<8} {}",
             humantime::format_rfc3339_seconds(at),
             e.action,
             outcome,
-            berth::model::escape_controls(&e.detail)
+            e.detail
         );
     }
 }
@@ -151,35 +158,39 @@ pub fn print_image_check(report: &ImageCheck) {
         .collect();
     print_table(["CHECK", "RESULT", "DETAIL"], &rows);
     if report.passed {
-        println!("{} keeps Berth's image contract", report.image);
+        say!("{} keeps Berth's image contract", report.image);
     } else {
-        println!("{} does not keep Berth's image contract", report.image);
+        say!("{} does not keep Berth's image contract", report.image);
     }
 }
 
 pub fn print_doctor(r: &DoctorReport) {
-    println!("berth {}", r.berth_version);
-    println!("data dir:   {}", r.data_dir.display());
-    println!("install id: {}", r.install_id);
+    say!("berth {}", r.berth_version);
+    say!("data dir:   {}", r.data_dir.display());
+    say!("install id: {}", r.install_id);
     match (&r.docker.version, &r.docker.error) {
-        (Some(v), _) => println!(
+        (Some(v), _) => say!(
             "docker:     {} — engine {} (API {}, {}/{})",
-            r.docker.host, v.version, v.api_version, v.os, v.arch
+            r.docker.host,
+            v.version,
+            v.api_version,
+            v.os,
+            v.arch
         ),
-        (None, Some(e)) => println!("docker:     unreachable — {e}"),
-        (None, None) => println!("docker:     {} (version unknown)", r.docker.host),
+        (None, Some(e)) => say!("docker:     unreachable — {e}"),
+        (None, None) => say!("docker:     {} (version unknown)", r.docker.host),
     }
     for (tag, built) in &r.images {
-        println!(
+        say!(
             "image:      {tag} {}",
             if *built { "built" } else { "not built" }
         );
     }
     if r.problems.is_empty() {
-        println!("everything Berth needs is here");
+        say!("everything Berth needs is here");
     }
     for p in &r.problems {
-        println!("problem:    {p}");
+        say!("problem:    {p}");
     }
 }
 
