@@ -134,9 +134,12 @@ pub async fn ide_window(
 
 #[tauri::command]
 pub async fn open_in_browser(state: S<'_>, name: String) -> Result<()> {
-    // Logged in by a one-time link: the gateway turns it into the browser's own login.
+    // Logged in by a one-time link (the gateway turns it into the browser's own login),
+    // handed over in a private page: a link on the browser's command line could be read and
+    // redeemed first by another local user.
     let url = state.client.ide_login(&name).await?.login_url;
-    tauri_plugin_opener::open_url(&url, None::<&str>)
+    let page = berth::client::login_page::write(state.client.data_dir(), &url)?;
+    tauri_plugin_opener::open_url(format!("file://{}", page.display()), None::<&str>)
         .map_err(|e| Error::new(berth::Code::Io, format!("cannot open a browser: {e}")))
 }
 

@@ -219,3 +219,53 @@ fn the_data_dir_is_the_users_alone() {
     assert_eq!(root, 0o700);
     assert!(checked > 8, "walked the data dir ({checked} entries)");
 }
+
+/// `berth open` hands the browser a private page that forwards to the one-time link: the
+/// link never appears on a command line, where any local user could read it first.
+#[test]
+fn the_login_link_never_reaches_a_command_line() {
+    let env = TestEnv::new();
+    env.create("shy", &env.project("shy"));
+    let bin = env.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let seen = env.dir.path().join("xdg-open.args");
+    let shim = bin.join("xdg-open");
+    std::fs::write(
+        &shim,
+        format!("#!/bin/sh\necho \"$@\" >> '{}'\n", seen.display()),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let out = env
+        .cmd()
+        .args(["open", "shy"])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let arg = std::fs::read_to_string(&seen).unwrap().trim().to_string();
+    assert!(
+        arg.starts_with("file://") && !arg.contains("token"),
+        "{arg}"
+    );
+    let page = std::path::PathBuf::from(arg.trim_start_matches("file://"));
+    assert_eq!(
+        std::fs::metadata(&page).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let html = std::fs::read_to_string(&page).unwrap();
+    let link = html
+        .split("url=")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    assert!(link.contains("/_berth/login?token="), "{html}");
+    assert_eq!(http(&link, &[]).status, 303, "the page's link logs in");
+}

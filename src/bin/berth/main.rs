@@ -308,7 +308,10 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if print_link {
                 // For a browser elsewhere (an SSH tunnel): the link logs in once, for 2 min.
                 println!("{}", session.login_url);
-            } else if let Err(e) = open_in_browser(&session.login_url) {
+            } else if let Err(e) = client::login_page::write(client.data_dir(), &session.login_url)
+                .map_err(|e| std::io::Error::other(e.message))
+                .and_then(|page| open_in_browser(&format!("file://{}", page.display())))
+            {
                 eprintln!(
                     "berth: could not open a browser ({e}); run `berth open --print-link {name}` and open the link yourself"
                 );
