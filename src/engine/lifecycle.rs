@@ -84,7 +84,10 @@ impl Engine {
         let _lock = self.lock_workspace(&ws).await?;
         let range = self.settings()?.port_range;
         let ws = self.db(|s| {
-            s.insert_workspace(&ws, |taken| ports::pick_free(range, taken, ports::in_use))
+            let after = s.last_port()?;
+            s.insert_workspace(&ws, |taken| {
+                ports::pick_free(range, taken, ports::in_use, after)
+            })
         })?;
         let made = match self.check_projects(&ws) {
             Ok(_) => self.create_container(docker, &ws).await,

@@ -104,7 +104,10 @@ impl Engine {
             let old = ws.port;
             let range = settings.port_range;
             let new = self.db(|s| {
-                s.reassign_port(ws.id, |taken| ports::pick_free(range, taken, ports::in_use))
+                let after = s.last_port()?;
+                s.reassign_port(ws.id, |taken| {
+                    ports::pick_free(range, taken, ports::in_use, after)
+                })
             })?;
             let note = match old {
                 Some(old) => format!(

@@ -71,6 +71,7 @@ impl Store {
                 "INSERT INTO port_allocations (port, workspace_id, allocated_at) VALUES (?1, ?2, ?3)",
                 params![port, ws.id.to_string(), now],
             )?;
+            record_last_port(tx, port)?;
             Ok(())
         })?;
         self.workspace(id)?
@@ -91,8 +92,22 @@ impl Store {
                     allocated_at = excluded.allocated_at",
                 params![port, id.to_string(), now_secs()],
             )?;
+            record_last_port(tx, port)?;
             Ok(port)
         })
+    }
+
+    /// The port handed out last, if any.
+    pub fn last_port(&self) -> Result<Option<u16>> {
+        let raw: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM settings WHERE key = 'last_port'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(raw.and_then(|r| r.parse().ok()))
     }
 
     pub fn workspace(&self, id: WorkspaceId) -> Result<Option<Workspace>> {
@@ -222,6 +237,16 @@ impl Store {
             .collect::<Result<Vec<_>, _>>()?;
         Ok(ws)
     }
+}
+
+/// The port handed out last (see `ports::pick_free`: next-fit).
+fn record_last_port(tx: &Transaction, port: u16) -> Result<()> {
+    tx.execute(
+        "INSERT INTO settings (key, value) VALUES ('last_port', ?1)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        [port.to_string()],
+    )?;
+    Ok(())
 }
 
 fn allocated_ports(tx: &Transaction) -> Result<BTreeSet<u16>> {
