@@ -249,6 +249,10 @@ fn the_login_link_never_reaches_a_command_line() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // `berth open` starts the browser and returns; the shim writes when it runs.
+    env.eventually("the browser to be started", 10, || {
+        std::fs::read_to_string(&seen).is_ok_and(|a| a.ends_with('\n'))
+    });
     let arg = std::fs::read_to_string(&seen).unwrap().trim().to_string();
     assert!(
         arg.starts_with("file://") && !arg.contains("token"),
