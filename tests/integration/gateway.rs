@@ -273,3 +273,52 @@ fn the_login_link_never_reaches_a_command_line() {
     assert!(link.contains("/_berth/login?token="), "{html}");
     assert_eq!(http(&link, &[]).status, 303, "the page's link logs in");
 }
+
+/// A page cannot take the daemon's resources through the gateway: at most 64 upgraded
+/// connections per workspace at once, and at most 20 policy reports a minute in the log.
+#[test]
+fn a_page_cannot_flood_the_daemon() {
+    use std::io::{Read, Write};
+    let env = TestEnv::new();
+    env.create("flood", &env.project("flood"));
+    env.ok(&["start", "flood"]);
+    let p = port(&env, "flood");
+    let cookie = env.login("flood");
+    let upgrade = |cookie: &str| {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+        // A stream far longer than anyone reads: the connection stays open.
+        write!(
+            s,
+            "GET /cgi-bin/stream?4000000000 HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nCookie: {cookie}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
+        )
+        .unwrap();
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head).unwrap();
+        (String::from_utf8_lossy(&head).to_string(), s)
+    };
+    let mut open = Vec::new();
+    for _ in 0..64 {
+        let (status, s) = upgrade(&cookie);
+        assert_eq!(status, "HTTP/1.1 101", "an upgrade within the cap");
+        open.push(s);
+    }
+    let (status, _) = upgrade(&cookie);
+    assert_eq!(status, "HTTP/1.1 503", "the 65th upgrade is refused");
+    drop(open);
+
+    let report = r#"{"csp-report":{"blocked-uri":"http://127.0.0.1:9/flood"}}"#;
+    for _ in 0..25 {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
+        write!(
+            s,
+            "POST /_berth/csp-report HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nCookie: {cookie}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{report}",
+            report.len()
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    }
+    let log = std::fs::read_to_string(env.data_dir().join("logs/daemon.log")).unwrap();
+    assert_eq!(log.matches("127.0.0.1:9/flood").count(), 20, "{log}");
+}
