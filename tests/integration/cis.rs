@@ -8,15 +8,21 @@ use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The unmodified copy the team is measured against (`../shared/third_party`), or
-/// `BERTH_DOCKER_BENCH`.
+/// The unmodified copy the team is measured against: `BERTH_DOCKER_BENCH`, or
+/// `shared/third_party/docker-bench-security` beside the checkout (`../shared`) or beside any
+/// folder above it, wherever CI put the clone.
 fn docker_bench() -> PathBuf {
+    let beside = || {
+        let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+        manifest
+            .ancestors()
+            .map(|a| a.join("shared/third_party/docker-bench-security"))
+            .find(|d| d.join("docker-bench-security.sh").exists())
+            .unwrap_or_else(|| manifest.join("../shared/third_party/docker-bench-security"))
+    };
     let dir = std::env::var_os("BERTH_DOCKER_BENCH")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/third_party/docker-bench-security")
-        });
+        .unwrap_or_else(beside);
     assert!(
         dir.join("docker-bench-security.sh").exists(),
         "Docker Bench for Security is not at {} (set BERTH_DOCKER_BENCH)",
