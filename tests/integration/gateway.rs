@@ -144,6 +144,17 @@ fn one_workspaces_login_opens_nothing_in_another() {
     let out = env.ok(&["open", "--print-link", "left"]);
     let link = out.lines().last().unwrap().replace(&left, &right);
     assert_eq!(http(&link, &[]).status, 401);
+
+    // A stop ends every login of the workspace: a cookie from before is worth nothing after.
+    env.ok(&["restart", "left"]);
+    assert_eq!(
+        http(&format!("{left}healthz"), &[("Cookie", &left_cookie)]).status,
+        401
+    );
+    assert_eq!(
+        http(&format!("{right}healthz"), &[("Cookie", &right_cookie)]).status,
+        200
+    );
 }
 
 #[test]
