@@ -1,7 +1,7 @@
 //! Containers and networks: create, start, stop, remove, inspect, list by label, logs.
 
 use super::{Client, ContainerPlan, labels};
-use crate::error::{Code, Error, Result};
+use crate::error::{Error, Result};
 use crate::model::Kind;
 use bollard::models::{ContainerSummaryStateEnum, NetworkCreateRequest};
 use bollard::query_parameters::{
@@ -109,16 +109,9 @@ impl Client {
 
     /// `None` when the container does not exist.
     pub async fn inspect_container(&self, id: &str) -> Result<Option<ContainerInfo>> {
-        let c = match self.api.inspect_container(id, None).await {
-            Ok(c) => c,
-            Err(e) => {
-                let err = self.fail("inspect container", e);
-                return if err.code == Code::NotFound {
-                    Ok(None)
-                } else {
-                    Err(err)
-                };
-            }
+        let answer = self.api.inspect_container(id, None).await;
+        let Some(c) = self.found("inspect container", answer)? else {
+            return Ok(None);
         };
         let state = c.state.unwrap_or_default();
         let network = c.network_settings.unwrap_or_default();
@@ -202,10 +195,8 @@ impl Client {
     /// Removes the container (even running); an absent one is fine.
     pub async fn remove_container(&self, id: &str) -> Result<()> {
         let opts = RemoveContainerOptionsBuilder::default().force(true).build();
-        match self.api.remove_container(id, Some(opts)).await {
-            Ok(()) => Ok(()),
-            Err(e) => ignore_not_found(self.fail("remove container", e)),
-        }
+        let answer = self.api.remove_container(id, Some(opts)).await;
+        self.found("remove container", answer).map(drop)
     }
 
     /// Container output (stdout and stderr), optionally following and from the last `tail`.
@@ -242,20 +233,16 @@ impl Client {
     /// happily creates two networks with one name (and then refuses to attach either), so
     /// look first; the caller holds the workspace lock, so nobody races us here.
     pub async fn ensure_network(&self, req: NetworkCreateRequest, install: Uuid) -> Result<()> {
-        match self.api.inspect_network(&req.name, None).await {
-            Ok(net) if labels::is_ours(net.labels.as_ref(), install) => return Ok(()),
-            Ok(_) => {
+        let answer = self.api.inspect_network(&req.name, None).await;
+        match self.found("inspect network", answer)? {
+            Some(net) if labels::is_ours(net.labels.as_ref(), install) => return Ok(()),
+            Some(_) => {
                 return Err(Error::conflict(format!(
                     "a Docker network named {:?} exists that this Berth did not create; remove or rename it",
                     req.name
                 )));
             }
-            Err(e) => {
-                let err = self.fail("inspect network", e);
-                if err.code != Code::NotFound {
-                    return Err(err);
-                }
-            }
+            None => {}
         }
         self.api
             .create_network(req)
@@ -290,18 +277,8 @@ impl Client {
     }
 
     pub async fn remove_network(&self, name: &str) -> Result<()> {
-        match self.api.remove_network(name).await {
-            Ok(()) => Ok(()),
-            Err(e) => ignore_not_found(self.fail("remove network", e)),
-        }
-    }
-}
-
-fn ignore_not_found(err: Error) -> Result<()> {
-    if err.code == Code::NotFound {
-        Ok(())
-    } else {
-        Err(err)
+        let answer = self.api.remove_network(name).await;
+        self.found("remove network", answer).map(drop)
     }
 }
 

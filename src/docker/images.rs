@@ -92,38 +92,29 @@ impl Client {
 
     /// `None` when no local image has that reference (there is no registry to pull from).
     pub async fn inspect_image(&self, reference: &str) -> Result<Option<ImageInfo>> {
-        match self.api.inspect_image(reference).await {
-            Ok(i) => {
-                let config = i.config.unwrap_or_default();
-                Ok(Some(ImageInfo {
-                    id: i.id.unwrap_or_default(),
-                    tags: i.repo_tags.unwrap_or_default(),
-                    size_bytes: i.size.unwrap_or_default(),
-                    created: 0,
-                    home: config
-                        .env
-                        .iter()
-                        .flatten()
-                        .find_map(|e| e.strip_prefix("HOME="))
-                        .filter(|h| h.starts_with('/') && *h != "/")
-                        .map(str::to_string),
-                    has_healthcheck: config
-                        .healthcheck
-                        .and_then(|h| h.test)
-                        .is_some_and(|t| t.first().is_some_and(|c| c != "NONE")),
-                    labels: config.labels.unwrap_or_default(),
-                    user: config.user.unwrap_or_default(),
-                }))
+        let answer = self.api.inspect_image(reference).await;
+        Ok(self.found("inspect image", answer)?.map(|i| {
+            let config = i.config.unwrap_or_default();
+            ImageInfo {
+                id: i.id.unwrap_or_default(),
+                tags: i.repo_tags.unwrap_or_default(),
+                size_bytes: i.size.unwrap_or_default(),
+                created: 0,
+                home: config
+                    .env
+                    .iter()
+                    .flatten()
+                    .find_map(|e| e.strip_prefix("HOME="))
+                    .filter(|h| h.starts_with('/') && *h != "/")
+                    .map(str::to_string),
+                has_healthcheck: config
+                    .healthcheck
+                    .and_then(|h| h.test)
+                    .is_some_and(|t| t.first().is_some_and(|c| c != "NONE")),
+                labels: config.labels.unwrap_or_default(),
+                user: config.user.unwrap_or_default(),
             }
-            Err(e) => {
-                let err = self.fail("inspect image", e);
-                if err.code == Code::NotFound {
-                    Ok(None)
-                } else {
-                    Err(err)
-                }
-            }
-        }
+        }))
     }
 
     /// Builds `tag` from an uncompressed tar of the context (Dockerfile at its root), adding

@@ -97,6 +97,21 @@ impl Client {
             .any(|o| o.split(',').any(|part| part == "name=rootless")))
     }
 
+    /// Docker's answer to `op` where "no such object" is an answer too: `None`.
+    fn found<T>(
+        &self,
+        op: &str,
+        answer: std::result::Result<T, bollard::errors::Error>,
+    ) -> Result<Option<T>> {
+        match answer {
+            Ok(value) => Ok(Some(value)),
+            Err(e) => match self.fail(op, e) {
+                err if err.code == Code::NotFound => Ok(None),
+                err => Err(err),
+            },
+        }
+    }
+
     /// Wraps a bollard error with the operation. A refused connection becomes
     /// `DockerUnavailable`; an answer from the engine keeps its message.
     fn fail(&self, op: &str, err: bollard::errors::Error) -> Error {
