@@ -139,7 +139,7 @@ pub async fn open_in_browser(state: S<'_>, name: String) -> Result<()> {
     // redeemed first by another local user.
     let url = state.client.ide_login(&name).await?.login_url;
     let page = berth::client::login_page::write(state.client.data_dir(), &url)?;
-    tauri_plugin_opener::open_url(format!("file://{}", page.display()), None::<&str>)
+    tauri_plugin_opener::open_url(page, None::<&str>)
         .map_err(|e| Error::new(berth::Code::Io, format!("cannot open a browser: {e}")))
 }
 

@@ -5,14 +5,15 @@
 
 use crate::error::{Error, Result};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 /// Pages older than this are removed (their links expired after two minutes anyway).
 const KEEP: Duration = Duration::from_secs(300);
 
-/// Writes the forwarding page for `login_url` under `data_dir` and returns its path.
-pub fn write(data_dir: &Path, login_url: &str) -> Result<PathBuf> {
+/// Writes the forwarding page for `login_url` under `data_dir`; the `file://` URL to give
+/// the browser.
+pub fn write(data_dir: &Path, login_url: &str) -> Result<String> {
     let dir = data_dir.join("login");
     let fail = |e| Error::io("cannot write the login page", e);
     crate::private::create_dir(&dir).map_err(fail)?;
@@ -35,7 +36,7 @@ pub fn write(data_dir: &Path, login_url: &str) -> Result<PathBuf> {
         .open(&path)
         .map_err(fail)?;
     file.write_all(html.as_bytes()).map_err(fail)?;
-    Ok(path)
+    Ok(format!("file://{}", path.display()))
 }
 
 /// Removes pages written more than [`KEEP`] ago.
@@ -64,7 +65,8 @@ mod tests {
     fn the_link_sits_in_a_private_page_not_on_a_command_line() {
         let data = tempfile::tempdir().unwrap();
         let link = "http://127.0.0.1:10000/_berth/login?token=abc";
-        let page = write(data.path(), link).unwrap();
+        let url = write(data.path(), link).unwrap();
+        let page = std::path::PathBuf::from(url.strip_prefix("file://").unwrap());
         let html = std::fs::read_to_string(&page).unwrap();
         assert!(html.contains("content=\"0;url=http://127.0.0.1:10000/_berth/login?token=abc\""));
         #[cfg(unix)]

@@ -2,9 +2,11 @@
 //! `gateway::upstream::address`), through the gateway's HTTP stack. Used by every start and by
 //! `berth image check`, so both judge an IDE alike.
 
+use super::Engine;
 use crate::docker::{self, ContainerInfo};
 use crate::error::Result;
 use crate::gateway::upstream;
+use crate::model::Workspace;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -19,6 +21,28 @@ pub enum Health {
     /// The container stopped (or vanished) while we waited.
     Exited(Option<ContainerInfo>),
     TimedOut,
+}
+
+impl Engine {
+    /// Waits for the IDE of `ws` in `container_id` as every start does: its port and health
+    /// path, the start timeout of the settings (returned too, for the caller's message).
+    pub(super) async fn wait_for_ide(
+        &self,
+        docker: &docker::Client,
+        ws: &Workspace,
+        container_id: &str,
+    ) -> Result<(Health, Duration)> {
+        let timeout = Duration::from_secs(self.settings()?.start_timeout_secs);
+        let health = wait(
+            docker,
+            container_id,
+            ws.ide.port,
+            &ws.ide.health_path,
+            timeout,
+        )
+        .await?;
+        Ok((health, timeout))
+    }
 }
 
 /// Polls `path` on the container's IDE port until it answers 2xx, the container dies, or

@@ -4,7 +4,7 @@
 //! image gets exactly the answer Berth's images get.
 
 use super::Engine;
-use super::health::{self, Health};
+use super::health::Health;
 use crate::docker::{self, labels};
 use crate::error::{Error, Result};
 use crate::gateway::upstream::code_server_login;
@@ -156,8 +156,7 @@ impl Engine {
         docker.start_container(&id).await?;
 
         // Health, under Berth's hardening.
-        let timeout = Duration::from_secs(self.settings()?.start_timeout_secs);
-        let health = health::wait(docker, &id, ws.ide.port, &ws.ide.health_path, timeout).await?;
+        let (health, timeout) = self.wait_for_ide(docker, ws, &id).await?;
         let addr = match health {
             Health::Healthy(_, addr) => Some(addr),
             _ => None,

@@ -354,7 +354,7 @@ impl Engine {
             return Err(e);
         }
         let notes = self.remove_networks(docker, &ws).await?;
-        self.gateway.forget(ws.id);
+        self.gateway.close(ws.id);
         docker
             .remove_volume(&docker::home_volume_name(&ws), self.install)
             .await?;

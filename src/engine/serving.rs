@@ -48,30 +48,27 @@ impl Engine {
         ws: &Workspace,
         container_id: &str,
         addr: SocketAddr,
-    ) -> Result<SocketAddr> {
+    ) -> Result<()> {
         let Some(IdeAuth::CodeServerPassword) = ws.ide.auth else {
             self.gateway.serve(ws.id, target(addr, None, None));
-            return Ok(addr);
+            return Ok(());
         };
         let secret = self.secrets.get_or_create(&ws.id.to_string())?;
         match upstream::code_server_login(addr, &secret).await {
             Ok(cookie) => {
                 self.gateway
                     .serve(ws.id, target(addr, Some(cookie), Some(secret)));
-                Ok(addr)
+                Ok(())
             }
-            Err(refused) => {
-                let addr = self
-                    .repair_secret(docker, ws, container_id)
-                    .await
-                    .map_err(|e| {
-                        Error::new(
-                            Code::StartFailed,
-                            format!("{}; repairing it failed: {}", refused.message, e.message),
-                        )
-                    })?;
-                Ok(addr)
-            }
+            Err(refused) => self
+                .repair_secret(docker, ws, container_id)
+                .await
+                .map_err(|e| {
+                    Error::new(
+                        Code::StartFailed,
+                        format!("{}; repairing it failed: {}", refused.message, e.message),
+                    )
+                }),
         }
     }
 
@@ -80,7 +77,7 @@ impl Engine {
         docker: &docker::Client,
         ws: &Workspace,
         container_id: &str,
-    ) -> Result<SocketAddr> {
+    ) -> Result<()> {
         let secret = self.secrets.renew(&ws.id.to_string())?;
         self.secrets.write_ide_config(&ws.id.to_string(), &secret)?;
         // code-server reads its config at start.
@@ -88,16 +85,7 @@ impl Engine {
             .stop_container(container_id, super::lifecycle::STOP_GRACE_SECS)
             .await?;
         docker.start_container(container_id).await?;
-        let timeout = std::time::Duration::from_secs(self.settings()?.start_timeout_secs);
-        let addr = match super::health::wait(
-            docker,
-            container_id,
-            ws.ide.port,
-            &ws.ide.health_path,
-            timeout,
-        )
-        .await?
-        {
+        let addr = match self.wait_for_ide(docker, ws, container_id).await?.0 {
             super::health::Health::Healthy(_, addr) => addr,
             _ => {
                 return Err(Error::new(
@@ -115,7 +103,7 @@ impl Engine {
             Outcome::Repaired,
             "the IDE refused Berth's secret; made a new one and restarted the IDE",
         );
-        Ok(addr)
+        Ok(())
     }
 
     /// Serves a workspace found running (after a daemon restart, or started outside Berth)

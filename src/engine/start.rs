@@ -1,7 +1,7 @@
 //! Starting: find or make the container, respect the running cap and the port, start it, and
 //! wait until its IDE answers. A start never stops a workspace that was already running.
 
-use super::health::{self, Health};
+use super::health::Health;
 use super::lifecycle::{STOP_GRACE_SECS, Started};
 use super::{Engine, LOCK_WAIT, failpoint};
 use crate::docker::{self, ContainerInfo, LogLine};
@@ -172,16 +172,8 @@ impl Engine {
             .ok_or_else(|| Error::new(Code::StartFailed, "the workspace has no port"))?;
         self.bind_gateway(&ws).await?;
         self.progress(&ws, "waiting_for_ide");
-        let timeout = Duration::from_secs(self.settings()?.start_timeout_secs);
-        match health::wait(
-            docker,
-            container_id,
-            ws.ide.port,
-            &ws.ide.health_path,
-            timeout,
-        )
-        .await?
-        {
+        let (health, timeout) = self.wait_for_ide(docker, &ws, container_id).await?;
+        match health {
             Health::Healthy(_, addr) => {
                 self.serve_healthy(docker, &ws, container_id, addr).await?;
             }

@@ -99,7 +99,8 @@ impl Engine {
         let Ok(Some(_lock)) = self.try_lock_workspace(&id) else {
             return;
         };
-        let status = match docker.inspect_container(&event.container_id).await {
+        let inspected = docker.inspect_container(&event.container_id).await;
+        let status = match &inspected {
             Ok(Some(c)) if c.running => Status::Running,
             Ok(Some(_)) => Status::Stopped,
             Ok(None) => Status::Missing,
@@ -108,12 +109,9 @@ impl Engine {
         if ws.status == status {
             return;
         }
-        match status {
-            Status::Running => {
-                if let Ok(Some(c)) = docker.inspect_container(&event.container_id).await {
-                    self.serve_found(&ws, &c).await;
-                }
-            }
+        match (status, &inspected) {
+            (Status::Running, Ok(Some(c))) => self.serve_found(&ws, c).await,
+            (Status::Running, _) => {}
             _ => self.gateway.close(ws.id),
         }
         let container = (status != Status::Missing).then_some(event.container_id.as_str());

@@ -135,11 +135,6 @@ impl Gateway {
         self.shared.sessions().forget(id);
     }
 
-    /// Closes `id` for good (the workspace was removed).
-    pub fn forget(&self, id: WorkspaceId) {
-        self.close(id);
-    }
-
     pub fn close_all(&self) {
         for (_, route) in self.shared.routes().drain() {
             route.accept.abort();

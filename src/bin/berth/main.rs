@@ -310,7 +310,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 println!("{}", session.login_url);
             } else if let Err(e) = client::login_page::write(client.data_dir(), &session.login_url)
                 .map_err(|e| std::io::Error::other(e.message))
-                .and_then(|page| open_in_browser(&format!("file://{}", page.display())))
+                .and_then(|page| open_in_browser(&page))
             {
                 eprintln!(
                     "berth: could not open a browser ({e}); run `berth open --print-link {name}` and open the link yourself"
