@@ -240,16 +240,9 @@ impl Session {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = Option<T>>,
     {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(v) = f().await {
-                return v;
-            }
-            if Instant::now() > deadline {
-                panic!("timed out after {timeout:?} waiting for {what}");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        poll(timeout, f)
+            .await
+            .unwrap_or_else(|| panic!("timed out after {timeout:?} waiting for {what}"))
     }
 
     async fn wait_text(&self, testid: &str, needle: &str) -> String {
@@ -335,6 +328,24 @@ impl Session {
     }
 }
 
+/// Polls `f` every 50 ms until it yields `Some`; `None` once `timeout` has passed.
+async fn poll<T, F, Fut>(timeout: Duration, f: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f().await {
+            return Some(v);
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A picture of the X window titled `title` (an IDE window: WebDriver sees only the main
 /// window), taken once it has drawn its page and settled: more than a handful of colours, and
 /// the same pixels in three pictures in a row (polled, with a deadline).
@@ -407,23 +418,18 @@ fn x_window_id(needle: &str) -> Option<String> {
 /// Waits for a window whose title starts with `title` (a native dialog: WebDriver cannot
 /// see it); its X id.
 async fn x_window_named(title: &str, timeout: Duration) -> String {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(id) = x_window_id(&format!("\"{title}")) {
-            return id;
-        }
-        if Instant::now() >= deadline {
-            let tree = Command::new("xwininfo")
-                .args(["-root", "-tree"])
-                .output()
-                .unwrap();
-            panic!(
-                "no window {title:?} appeared; windows:\n{}",
-                String::from_utf8_lossy(&tree.stdout)
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let needle = format!("\"{title}");
+    if let Some(id) = poll(timeout, || async { x_window_id(&needle) }).await {
+        return id;
     }
+    let tree = Command::new("xwininfo")
+        .args(["-root", "-tree"])
+        .output()
+        .unwrap();
+    panic!(
+        "no window {title:?} appeared; windows:\n{}",
+        String::from_utf8_lossy(&tree.stdout)
+    );
 }
 
 /// Presses `key` in X window `id`, as a user's keyboard does (XTEST, after focusing it).
@@ -515,6 +521,20 @@ impl Setup {
 
     fn cli(&self, args: &[&str]) -> String {
         cli(&self.data(), args)
+    }
+
+    /// `berth create NAME` on `project` with the test image, as a user at a terminal would.
+    fn create(&self, name: &str, project: &str) {
+        self.cli(&[
+            "create",
+            name,
+            "--image",
+            IMAGE,
+            "--project",
+            project,
+            "--memory",
+            "64m",
+        ]);
     }
 
     fn show(&self, name: &str) -> Value {
@@ -943,10 +963,8 @@ async fn the_ide_window_opens_vs_code_logged_in() {
             );
         }
         x_keys(&window, &["ctrl+shift+v"]);
-        let _ = tokio::time::timeout(Duration::from_secs(3), async {
-            while atime() == before {
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
+        poll(Duration::from_secs(3), || async {
+            (atime() != before).then_some(())
         })
         .await;
     }
@@ -969,16 +987,7 @@ async fn changes_made_with_the_cli_show_in_the_app_within_a_second() {
     let s = launch(&setup.data(), "en").await;
     s.wait_text("empty-state", "No workspaces yet").await;
     let second = Duration::from_secs(1);
-    setup.cli(&[
-        "create",
-        "cli",
-        "--image",
-        IMAGE,
-        "--project",
-        &project,
-        "--memory",
-        "64m",
-    ]);
+    setup.create("cli", &project);
     s.wait_status("cli", "stopped", second).await;
     s.wait_tray("cli — Stopped", second).await;
     setup.cli(&["start", "cli"]);
@@ -1009,16 +1018,7 @@ async fn a_sigterm_to_the_app_stops_workspaces_when_the_settings_say_so() {
     let project = setup.project("bye");
     let s = launch(&setup.data(), "en").await;
     s.wait_text("empty-state", "No workspaces yet").await;
-    setup.cli(&[
-        "create",
-        "bye",
-        "--image",
-        IMAGE,
-        "--project",
-        &project,
-        "--memory",
-        "64m",
-    ]);
+    setup.create("bye", &project);
     setup.cli(&["start", "bye"]);
     s.wait_status("bye", "running", Duration::from_secs(5))
         .await;
@@ -1032,14 +1032,12 @@ async fn a_sigterm_to_the_app_stops_workspaces_when_the_settings_say_so() {
         .unwrap();
     assert!(killed.success(), "no app process to signal");
     let running = || docker(&["inspect", "-f", "{{.State.Running}}", &container]).trim() == "true";
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while running() {
-        assert!(
-            Instant::now() < deadline,
-            "the workspace still runs after the app quit"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    s.wait_for(
+        "the workspace to stop after the app quit",
+        Duration::from_secs(30),
+        || async { (!running()).then_some(()) },
+    )
+    .await;
     assert_eq!(setup.show("bye")["status"], "stopped");
     setup.cli(&["rm", "bye"]);
     drop(s);

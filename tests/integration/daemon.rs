@@ -173,20 +173,7 @@ fn an_over_long_data_dir_gets_a_private_socket_in_tmp() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(3), "nothing runs yet");
-    let run = |args: &[&str]| {
-        let out = env
-            .cmd()
-            .env("BERTH_DATA_DIR", &long)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |args: &[&str]| env.ok_with(args, &[("BERTH_DATA_DIR", long.as_ref())]);
     run(&["ls"]);
     let s: Value = serde_json::from_str(&run(&["daemon", "status", "--json"])).unwrap();
     let sock = Path::new(s["endpoint"].as_str().unwrap()).to_path_buf();

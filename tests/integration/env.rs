@@ -126,7 +126,17 @@ impl TestEnv {
 
     /// Runs berth and insists on success; returns stdout.
     pub fn ok(&self, args: &[&str]) -> String {
-        let out = self.berth(args);
+        self.ok_with(args, &[])
+    }
+
+    /// [`TestEnv::ok`] with extra environment variables.
+    pub fn ok_with(&self, args: &[&str], vars: &[(&str, &std::ffi::OsStr)]) -> String {
+        let out = self
+            .cmd()
+            .args(args)
+            .envs(vars.iter().copied())
+            .output()
+            .expect("run berth");
         assert!(
             out.status.success(),
             "berth {args:?} failed: {}{}",
@@ -320,11 +330,19 @@ impl Answer {
 /// GET `url` on a fresh connection with extra `headers` (a `Host` among them replaces the
 /// default); the whole answer. Plain std I/O: a test client, not product code.
 pub fn http(url: &str, headers: &[(&str, &str)]) -> Answer {
+    request("GET", url, headers, "")
+}
+
+/// `method` `url` with `headers` and `body` on a fresh connection; the whole answer.
+pub fn request(method: &str, url: &str, headers: &[(&str, &str)], body: &str) -> Answer {
     use std::io::{Read, Write};
     let rest = url.strip_prefix("http://").expect("http URL");
     let (host, path) = rest.split_once('/').unwrap_or((rest, ""));
     let mut s = std::net::TcpStream::connect(host).expect("connect");
-    let mut req = format!("GET /{path} HTTP/1.1\r\nConnection: close\r\n");
+    let mut req = format!("{method} /{path} HTTP/1.1\r\nConnection: close\r\n");
+    if !body.is_empty() {
+        req += &format!("Content-Length: {}\r\n", body.len());
+    }
     if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
         req += &format!("Host: {host}\r\n");
     }
@@ -332,6 +350,7 @@ pub fn http(url: &str, headers: &[(&str, &str)]) -> Answer {
         req += &format!("{k}: {v}\r\n");
     }
     req += "\r\n";
+    req += body;
     s.write_all(req.as_bytes()).unwrap();
     let mut raw = Vec::new();
     s.read_to_end(&mut raw).unwrap();

@@ -2,7 +2,7 @@
 //! a local client without Berth's login, one workspace's login tried on another, and what a
 //! workspace could learn of logins from the requests it receives.
 
-use crate::env::{TestEnv, http, http_status};
+use crate::env::{TestEnv, http, http_status, request};
 
 fn port(env: &TestEnv, name: &str) -> u16 {
     env.show(name)["port"].as_u64().unwrap() as u16
@@ -89,17 +89,7 @@ fn rebinding_and_strangers_are_refused_and_logins_never_reach_a_workspace() {
 
     // What a page's policy blocked reaches the daemon's log (from logged-in pages only).
     let report = r#"{"csp-report":{"blocked-uri":"http://127.0.0.1:9/","violated-directive":"connect-src"}}"#;
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
-    use std::io::{Read, Write};
-    write!(
-        s,
-        "POST /_berth/csp-report HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nCookie: {cookie}\r\nContent-Type: application/csp-report\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{report}",
-        report.len()
-    )
-    .unwrap();
-    let mut answer = String::new();
-    s.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+    assert_eq!(post_report(&url, &cookie, report), 204);
     let log = std::fs::read_to_string(env.data_dir().join("logs/daemon.log")).unwrap();
     assert!(
         log.contains("front: the IDE page's policy blocked") && log.contains("127.0.0.1:9"),
@@ -111,6 +101,15 @@ fn rebinding_and_strangers_are_refused_and_logins_never_reach_a_workspace() {
         None,
         "rm closes the port"
     );
+}
+
+/// Posts a policy report to the workspace at `url`, logged in with `cookie`; the status.
+fn post_report(url: &str, cookie: &str, report: &str) -> u16 {
+    let headers = [
+        ("Cookie", cookie),
+        ("Content-Type", "application/csp-report"),
+    ];
+    request("POST", &format!("{url}_berth/csp-report"), &headers, report).status
 }
 
 fn id_of(env: &TestEnv, name: &str) -> berth::model::WorkspaceId {
@@ -249,17 +248,7 @@ fn the_login_link_never_reaches_a_command_line() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&shim, std::fs::Permissions::from_mode(0o755)).unwrap();
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let out = env
-        .cmd()
-        .args(["open", "shy"])
-        .env("PATH", path)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    env.ok_with(&["open", "shy"], &[("PATH", path.as_ref())]);
     // `berth open` starts the browser and returns; the shim writes when it runs.
     env.eventually("the browser to be started", 10, || {
         std::fs::read_to_string(&seen).is_ok_and(|a| a.ends_with('\n'))
@@ -318,17 +307,9 @@ fn a_page_cannot_flood_the_daemon() {
     drop(open);
 
     let report = r#"{"csp-report":{"blocked-uri":"http://127.0.0.1:9/flood"}}"#;
+    let url = format!("http://127.0.0.1:{p}/");
     for _ in 0..25 {
-        let mut s = std::net::TcpStream::connect(("127.0.0.1", p)).unwrap();
-        write!(
-            s,
-            "POST /_berth/csp-report HTTP/1.1\r\nHost: 127.0.0.1:{p}\r\nCookie: {cookie}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{report}",
-            report.len()
-        )
-        .unwrap();
-        let mut answer = String::new();
-        s.read_to_string(&mut answer).unwrap();
-        assert!(answer.starts_with("HTTP/1.1 204"), "{answer}");
+        assert_eq!(post_report(&url, &cookie, report), 204);
     }
     let log = std::fs::read_to_string(env.data_dir().join("logs/daemon.log")).unwrap();
     assert_eq!(log.matches("127.0.0.1:9/flood").count(), 20, "{log}");
