@@ -5,6 +5,7 @@
 //! port before its container starts, points it at the IDE once healthy, and closes it when the
 //! workspace stops; the gateway lives in the daemon with the engine.
 
+mod pages;
 mod policy;
 mod proxy;
 mod sessions;

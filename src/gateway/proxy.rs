@@ -3,12 +3,13 @@
 //! headers. WebSockets (the IDE's terminal and extension host) become a byte pipe after the
 //! upgrade. Nothing is buffered: bodies pass through as they arrive.
 
+use super::pages::{self, Lang, full, page};
 use super::policy::{self, LOGIN_PATH, REPORT_PATH};
 use super::{Shared, Target};
 use crate::model::WorkspaceId;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
-use http_body_util::{BodyExt, Empty, Full};
+use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
@@ -17,7 +18,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::net::{TcpListener, TcpStream};
 
-type Body = UnsyncBoxBody<Bytes, hyper::Error>;
+pub(super) type Body = UnsyncBoxBody<Bytes, hyper::Error>;
 
 const PIPE_BUFFER: usize = 64 * 1024;
 /// How long an IDE may take to answer a WebSocket handshake.
@@ -58,6 +59,7 @@ async fn handle(
     port: u16,
     req: Request<Incoming>,
 ) -> Response<Body> {
+    let lang = pages::language(req.headers());
     let host = req
         .headers()
         .get(header::HOST)
@@ -66,8 +68,9 @@ async fn handle(
         return page(
             port,
             StatusCode::MISDIRECTED_REQUEST,
-            "Not this address",
-            "Berth serves this workspace only as 127.0.0.1 or localhost.",
+            lang,
+            "misdirected",
+            &[],
         );
     }
     let Some(super::RouteView {
@@ -79,50 +82,32 @@ async fn handle(
         return page(
             port,
             StatusCode::SERVICE_UNAVAILABLE,
-            "Not running",
-            "This workspace is not running.",
+            lang,
+            "not_running",
+            &[],
         );
     };
     if req.uri().path() == LOGIN_PATH {
-        return login(shared, id, port, &req);
+        return login(shared, id, port, lang, &req);
     }
     let cookies = cookie_headers(req.headers());
     let (joined, name_of_login) = (cookies.join("; "), policy::cookie_name(&id));
     let logged_in =
         policy::cookie_values(&joined, &name_of_login).any(|s| shared.sessions().valid(id, s));
     if !logged_in {
-        let body = format!(
-            "Open {} from Berth (the app, or `berth open {}` in a terminal): Berth logs you in.",
-            escape_html(&name),
-            escape_html(&name)
-        );
-        return page(
-            port,
-            StatusCode::UNAUTHORIZED,
-            "Log in through Berth",
-            &body,
-        );
+        let args = [("name", name.as_str())];
+        return page(port, StatusCode::UNAUTHORIZED, lang, "login", &args);
     }
     if req.uri().path() == REPORT_PATH {
         return report(&name, port, shared.report_allowed(id), req).await;
     }
     let Some(target) = target else {
-        return page(
-            port,
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Starting",
-            "The workspace is starting; reload in a moment.",
-        );
+        return page(port, StatusCode::SERVICE_UNAVAILABLE, lang, "starting", &[]);
     };
     let target = shared.logged_in(id, target).await;
     let answer = if is_upgrade(req.headers()) {
         let Ok(permit) = upgrades.try_acquire_owned() else {
-            return page(
-                port,
-                StatusCode::SERVICE_UNAVAILABLE,
-                "Too many connections",
-                "This workspace has too many open connections.",
-            );
+            return page(port, StatusCode::SERVICE_UNAVAILABLE, lang, "too_many", &[]);
         };
         upgrade(&target, req, permit).await
     } else {
@@ -132,12 +117,7 @@ async fn handle(
         Ok(response) => with_berth_headers(response, port),
         Err(e) => {
             tracing::debug!("gateway {name}: {e}");
-            page(
-                port,
-                StatusCode::BAD_GATEWAY,
-                "No answer",
-                "The IDE did not answer.",
-            )
+            page(port, StatusCode::BAD_GATEWAY, lang, "no_answer", &[])
         }
     }
 }
@@ -163,7 +143,13 @@ async fn report(name: &str, port: u16, log: bool, req: Request<Incoming>) -> Res
 }
 
 /// `GET /_berth/login?token=…`: a valid one-time token becomes the login cookie, then the IDE.
-fn login(shared: &Shared, id: WorkspaceId, port: u16, req: &Request<Incoming>) -> Response<Body> {
+fn login(
+    shared: &Shared,
+    id: WorkspaceId,
+    port: u16,
+    lang: Lang,
+    req: &Request<Incoming>,
+) -> Response<Body> {
     let token = req
         .uri()
         .query()
@@ -182,12 +168,7 @@ fn login(shared: &Shared, id: WorkspaceId, port: u16, req: &Request<Incoming>) -
             .header(header::CACHE_CONTROL, "no-store")
             .body(full(Bytes::new()))
             .expect("static response parts"),
-        _ => page(
-            port,
-            StatusCode::UNAUTHORIZED,
-            "Link used or expired",
-            "A login link works once and for two minutes. Open the workspace from Berth again.",
-        ),
+        _ => page(port, StatusCode::UNAUTHORIZED, lang, "link_used", &[]),
     }
 }
 
@@ -386,7 +367,7 @@ fn with_berth_headers(mut response: Response<Body>, port: u16) -> Response<Body>
     response
 }
 
-fn add_policy_headers(headers: &mut HeaderMap, port: u16) {
+pub(super) fn add_policy_headers(headers: &mut HeaderMap, port: u16) {
     if let Ok(csp) = HeaderValue::from_str(&policy::content_security_policy(port)) {
         headers.append(header::CONTENT_SECURITY_POLICY, csp);
     }
@@ -398,36 +379,6 @@ fn add_policy_headers(headers: &mut HeaderMap, port: u16) {
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-}
-
-/// A small page of Berth's own (with the same policy as the IDE's pages).
-fn page(port: u16, status: StatusCode, title: &str, text: &str) -> Response<Body> {
-    let html = format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · Berth</title>\
-         <style>body{{font:15px system-ui,sans-serif;margin:15vh auto;max-width:34em;color:#222}}</style>\
-         </head><body><h1>{title}</h1><p>{text}</p></body></html>"
-    );
-    let mut response = Response::builder()
-        .status(status)
-        .header(header::CONTENT_TYPE, "text/html; charset=utf-8")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(full(Bytes::from(html)))
-        .expect("static response parts");
-    add_policy_headers(response.headers_mut(), port);
-    response
-}
-
-fn full(bytes: Bytes) -> Body {
-    Full::new(bytes)
-        .map_err(|never| match never {})
-        .boxed_unsync()
-}
-
-fn escape_html(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 #[cfg(test)]
@@ -492,14 +443,6 @@ mod tests {
                 .to_str()
                 .unwrap()
                 .contains("ws://127.0.0.1:10001")
-        );
-    }
-
-    #[test]
-    fn pages_escape_names() {
-        assert_eq!(
-            escape_html("<a href=\"x\">&"),
-            "&lt;a href=&quot;x&quot;&gt;&amp;"
         );
     }
 }

@@ -33,6 +33,14 @@ fn rebinding_and_strangers_are_refused_and_logins_never_reach_a_workspace() {
         assert_eq!(answer.status, 401, "/{path} without a login: {answer:?}");
         assert!(answer.body.contains("berth open front"), "{}", answer.body);
     }
+    // The page speaks the browser's language.
+    let german = http(
+        &format!("{url}healthz"),
+        &[("Accept-Language", "de-DE,de;q=0.9")],
+    );
+    assert!(
+        german.body.contains("Über Berth anmelden") && german.body.contains("berth open front")
+    );
     let forged = format!(
         "{}=guess",
         berth::gateway::cookie_name(&id_of(&env, "front"))
