@@ -4,7 +4,7 @@
 use crate::dto::IdeWindowView;
 use crate::state::AppState;
 use crate::{ide, logs, tray};
-use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView};
+use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView, Viewer};
 use berth::engine::{BuildOutcome, ImageEntry, WorkspaceEdit};
 use berth::model::{Settings, WorkspaceView};
 use berth::store::AuditEntry;
@@ -137,7 +137,11 @@ pub async fn open_in_browser(state: S<'_>, name: String) -> Result<()> {
     // Logged in by a one-time link (the gateway turns it into the browser's own login),
     // handed over in a private page: a link on the browser's command line could be read and
     // redeemed first by another local user.
-    let url = state.client.ide_login(&name).await?.login_url;
+    let url = state
+        .client
+        .ide_login(&name, Viewer::Browser)
+        .await?
+        .login_url;
     let page = berth::client::login_page::write(state.client.data_dir(), &url)?;
     tauri_plugin_opener::open_url(page, None::<&str>)
         .map_err(|e| Error::new(berth::Code::Io, format!("cannot open a browser: {e}")))

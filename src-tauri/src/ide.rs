@@ -7,6 +7,7 @@
 use crate::dto::IdeWindowView;
 use crate::ide_policy::{self, LinkLimiter};
 use crate::state::AppState;
+use berth::api::Viewer;
 use berth::{Code, Error, Result};
 use std::sync::Mutex;
 use std::time::Instant;
@@ -22,7 +23,7 @@ fn label(id: &berth::model::WorkspaceId) -> String {
 /// opens its IDE window on a one-time login link (the gateway sets Berth's cookie in this
 /// window's own store and leads on to the IDE), or brings the open one to the front.
 pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWindowView> {
-    let session = state.client.ide_login(name).await?;
+    let session = state.client.ide_login(name, Viewer::AppWindow).await?;
     let ws = &session.workspace.workspace;
     let label = label(&ws.id);
     if let Some(window) = app.get_webview_window(&label) {

@@ -1,8 +1,8 @@
 //! Request and response bodies that are not engine types themselves. Those the app's UI sees
 //! are exported to TypeScript (`ts` feature) next to the engine's own.
 
-pub use crate::engine::QuitOutcome;
 use crate::engine::{CreateRequest, EngineEvent};
+pub use crate::engine::{QuitOutcome, Viewer};
 use crate::model::{LimitOverrides, WorkspaceView};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -87,6 +87,12 @@ pub struct IdeLogin {
     pub workspace: WorkspaceView,
     pub url: String,
     pub login_url: String,
+}
+
+/// Asks for a one-time login link for a workspace's IDE, saying who will follow it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdeLoginRequest {
+    pub viewer: Viewer,
 }
 
 impl fmt::Debug for IdeLogin {

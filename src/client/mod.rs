@@ -12,8 +12,9 @@ pub use transport::SseEvent;
 
 use crate::api::endpoint::{self, Endpoint};
 use crate::api::{
-    self, BuildEvent, DaemonStatus, EventEnvelope, Hello, IdeLogin, LogChunk, NameQuery,
-    NewWorkspace, PathBody, QuitOutcome, ShutdownReason, ShutdownRequest, StartedView, path, sse,
+    self, BuildEvent, DaemonStatus, EventEnvelope, Hello, IdeLogin, IdeLoginRequest, LogChunk,
+    NameQuery, NewWorkspace, PathBody, QuitOutcome, ShutdownReason, ShutdownRequest, StartedView,
+    Viewer, path, sse,
 };
 use crate::engine::{
     BuildOutcome, Deleted, DoctorReport, EngineEvent, ImageCheck, ImageEntry, WorkspaceEdit,
@@ -311,11 +312,13 @@ impl Client {
             .await
     }
 
-    pub async fn ide_login(&self, name: &str) -> Result<IdeLogin> {
+    /// A one-time login link for the IDE of `name`, for `viewer` (a browser's port is never
+    /// handed to another workspace).
+    pub async fn ide_login(&self, name: &str, viewer: Viewer) -> Result<IdeLogin> {
         self.call(
             Method::POST,
             &path::workspace(name, Some("ide-login")),
-            None,
+            Self::body(&IdeLoginRequest { viewer }),
         )
         .await
     }

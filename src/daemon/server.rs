@@ -238,9 +238,17 @@ async fn restart(State(d): D, Path(name): Path<String>) -> R<StartedView> {
     ))
 }
 
-async fn ide_login(State(d): D, Path(name): Path<String>) -> R<api::IdeLogin> {
+async fn ide_login(
+    State(d): D,
+    Path(name): Path<String>,
+    Json(req): Json<api::IdeLoginRequest>,
+) -> R<api::IdeLogin> {
     let engine = d.engine.clone();
-    let session = detached(&d, async move { engine.ide_session(&name).await }).await?;
+    let session = detached(
+        &d,
+        async move { engine.ide_session(&name, req.viewer).await },
+    )
+    .await?;
     Ok(Json(api::IdeLogin {
         url: session.url,
         login_url: session.login_url.expose().clone(),

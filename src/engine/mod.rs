@@ -23,7 +23,7 @@ pub use image_check::{CheckItem, ImageCheck};
 pub use lifecycle::{CreateRequest, Deleted, Started};
 pub use quit::QuitOutcome;
 pub use reconcile::ReconcileReport;
-pub use serving::IdeSession;
+pub use serving::{IdeSession, Viewer};
 
 use crate::docker;
 use crate::error::{Code, Error, Result};

@@ -8,6 +8,7 @@ use crate::gateway::{Target, upstream};
 use crate::model::{IdeAuth, Status, Workspace, WorkspaceId};
 use crate::secrets::Sensitive;
 use crate::store::Outcome;
+use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 
 /// Where to point an IDE window or browser: the workspace's URL and a one-time login link.
@@ -18,10 +19,25 @@ pub struct IdeSession {
     pub login_url: Sensitive<String>,
 }
 
+/// Who follows a login link: the app's IDE window keeps its cookies and storage in a folder of
+/// its own that `rm` deletes; a web browser keeps them for the port's origin, beyond the
+/// workspace's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Viewer {
+    AppWindow,
+    Browser,
+}
+
 impl Engine {
-    /// Starts the workspace if needed and issues a one-time login link for its IDE.
-    pub async fn ide_session(&self, name: &str) -> Result<IdeSession> {
+    /// Starts the workspace if needed and issues a one-time login link for its IDE. A port a
+    /// browser is sent to is kept from every other workspace for good: a service worker the
+    /// workspace's pages registered there would answer for the next one.
+    pub async fn ide_session(&self, name: &str, viewer: Viewer) -> Result<IdeSession> {
         let started = self.start(name).await?;
+        if let (Viewer::Browser, Some(port)) = (viewer, started.workspace.port) {
+            self.db(|s| s.record_browser_port(started.workspace.id, port))?;
+        }
         let login_url = self.gateway.login_link(started.workspace.id)?;
         Ok(IdeSession {
             workspace: started.workspace,

@@ -26,7 +26,7 @@ pub fn pick_free(
             Error::new(
                 Code::PortsExhausted,
                 format!(
-                    "no free port in the range {range} on 127.0.0.1 ({held} held by Berth workspaces, the rest in use by other programs); widen the port range in the settings or stop what uses them"
+                    "no free port in the range {range} on 127.0.0.1 ({held} held by Berth workspaces or kept back because a browser visited them there, the rest in use by other programs); widen the port range in the settings or stop what uses them"
                 ),
             )
             .keyed("ports_exhausted", [("range", range.to_string())])

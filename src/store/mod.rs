@@ -19,6 +19,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/002_ide_auth.sql")),
     M::up(include_str!("migrations/003_container_token.sql")),
     M::up(include_str!("migrations/004_project_identity.sql")),
+    M::up(include_str!("migrations/005_browser_ports.sql")),
 ];
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 

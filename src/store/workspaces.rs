@@ -37,7 +37,7 @@ impl Store {
                     "a workspace named {existing:?} already exists"
                 )));
             }
-            let port = pick_port(&allocated_ports(tx)?)?;
+            let port = pick_port(&taken_ports(tx, id)?)?;
             let now = now_secs();
             tx.execute(
                 "INSERT INTO workspaces (id, name, description, image, cpus, memory_bytes, pids,
@@ -85,7 +85,7 @@ impl Store {
         pick_port: impl FnOnce(&BTreeSet<u16>) -> Result<u16>,
     ) -> Result<u16> {
         self.immediate(|tx| {
-            let port = pick_port(&allocated_ports(tx)?)?;
+            let port = pick_port(&taken_ports(tx, id)?)?;
             tx.execute(
                 "INSERT INTO port_allocations (port, workspace_id, allocated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (workspace_id) DO UPDATE SET port = excluded.port,
@@ -95,6 +95,17 @@ impl Store {
             record_last_port(tx, port)?;
             Ok(port)
         })
+    }
+
+    /// Records that a web browser is sent to `port` for workspace `id`: from now on the port
+    /// is never handed to another workspace (`taken_ports`).
+    pub fn record_browser_port(&mut self, id: WorkspaceId, port: u16) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO browser_ports (port, workspace_id, first_opened_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (port) DO NOTHING",
+            params![port, id.to_string(), now_secs()],
+        )?;
+        Ok(())
     }
 
     /// The port handed out last, if any.
@@ -249,10 +260,15 @@ fn record_last_port(tx: &Transaction, port: u16) -> Result<()> {
     Ok(())
 }
 
-fn allocated_ports(tx: &Transaction) -> Result<BTreeSet<u16>> {
-    let mut stmt = tx.prepare("SELECT port FROM port_allocations")?;
+/// Ports `id` may not take: those allocated, and those a browser visited while another
+/// workspace (perhaps deleted since) served them.
+fn taken_ports(tx: &Transaction, id: WorkspaceId) -> Result<BTreeSet<u16>> {
+    let mut stmt = tx.prepare(
+        "SELECT port FROM port_allocations
+         UNION SELECT port FROM browser_ports WHERE workspace_id != ?1",
+    )?;
     let ports = stmt
-        .query_map([], |r| r.get::<_, u16>(0))?
+        .query_map([id.to_string()], |r| r.get::<_, u16>(0))?
         .collect::<Result<BTreeSet<_>, _>>()?;
     Ok(ports)
 }
@@ -402,5 +418,37 @@ pub(super) mod tests {
             .unwrap_err();
         assert_eq!(err.message, "no port");
         assert!(store.workspaces().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_port_a_browser_visited_never_goes_to_another_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path()).unwrap();
+        let first = store
+            .insert_workspace(&sample("first"), |_| Ok(10000))
+            .unwrap();
+        store.record_browser_port(first.id, 10000).unwrap();
+        store.delete_workspace(first.id).unwrap();
+        let second = sample("second");
+        store
+            .insert_workspace(&second, |taken| {
+                assert!(taken.contains(&10000), "{taken:?}");
+                Ok(10001)
+            })
+            .unwrap();
+        // Its own browser port stays open to the workspace that was served there.
+        store.record_browser_port(second.id, 10001).unwrap();
+        store
+            .reassign_port(second.id, |taken| {
+                assert_eq!(taken, &BTreeSet::from([10000, 10001]));
+                Ok(10002)
+            })
+            .unwrap();
+        store
+            .reassign_port(second.id, |taken| {
+                assert_eq!(taken, &BTreeSet::from([10000, 10002]));
+                Ok(10001)
+            })
+            .unwrap();
     }
 }

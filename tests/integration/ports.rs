@@ -110,3 +110,43 @@ fn starting_beyond_the_cap_names_the_running_workspaces() {
     env.ok(&["rm", "first"]);
     env.ok(&["rm", "second"]);
 }
+
+/// A port is a web origin; a browser keeps a service worker a workspace's page registered there
+/// and lets it answer every later page of that origin. A port a browser was sent to is never
+/// given to another workspace, even after its own is deleted; a port only the app's window
+/// (a store of its own, deleted with the workspace) showed is.
+#[test]
+fn a_port_a_browser_visited_never_serves_another_workspace() {
+    let env = TestEnv::new();
+    let first = env.range.first;
+    env.update_settings(|s| s.port_range = PortRange::new(first, first + 1).unwrap());
+    let port_of = |name: &str| env.show(name)["port"].as_u64().unwrap() as u16;
+
+    env.create("seen", &env.project("seen"));
+    assert_eq!(port_of("seen"), first);
+    env.ok(&["open", "--print-link", "seen"]);
+    env.ok(&["rm", "seen"]);
+
+    env.create("unseen", &env.project("unseen"));
+    assert_eq!(port_of("unseen"), first + 1);
+    env.ok(&["start", "unseen"]);
+    env.ok(&["rm", "unseen"]);
+
+    // Next-fit wraps to the start of the range: the browser's port is passed over, the one
+    // nobody opened in a browser is taken again.
+    env.create("third", &env.project("third"));
+    assert_eq!(port_of("third"), first + 1);
+    let err = env.fails(&[
+        "create",
+        "fourth",
+        "--image",
+        crate::env::IMAGE,
+        "--project",
+        env.project("fourth").to_str().unwrap(),
+    ]);
+    assert!(
+        err.contains("kept back because a browser visited them"),
+        "{err}"
+    );
+    env.ok(&["rm", "third"]);
+}

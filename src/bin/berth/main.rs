@@ -5,7 +5,7 @@ mod daemon_cmd;
 mod print;
 
 use berth::Result;
-use berth::api::NewWorkspace;
+use berth::api::{NewWorkspace, Viewer};
 use berth::client::{self, Autostart, Client, ClientEvent};
 use berth::model::{
     LimitOverrides, escape_controls, parse_cpus, parse_idle_timeout, parse_memory, parse_pids,
@@ -303,7 +303,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Open { name, print_link } => {
-            let session = client.ide_login(&name).await?;
+            let session = client.ide_login(&name, Viewer::Browser).await?;
             println!("{}", session.url);
             if print_link {
                 // For a browser elsewhere (an SSH tunnel): the link logs in once, for 2 min.

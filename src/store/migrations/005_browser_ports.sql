@@ -1,0 +1,8 @@
+-- Berth schema v5: ports a web browser has visited. A port is a web origin, and a browser keeps
+-- what a workspace left there (a service worker can answer every later page of that origin);
+-- such a port never goes to another workspace, even after its own is deleted.
+CREATE TABLE browser_ports (
+    port INTEGER PRIMARY KEY,
+    workspace_id TEXT NOT NULL,
+    first_opened_at INTEGER NOT NULL
+);
