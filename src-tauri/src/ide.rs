@@ -1,11 +1,13 @@
 //! IDE windows: one per workspace, on the workspace's URL behind Berth's gateway. Remote,
 //! untrusted content, so: no capability (nothing grants `ide-*` windows anything),
 //! navigation only within the workspace's own origin (blocked, not forwarded), user-initiated
-//! new windows to the system browser (http(s), rate-limited), downloads held in Berth's data
-//! folder until the user picks a place in a save dialog, and a cookie/storage folder of its own.
+//! new windows to the system browser (http(s), rate-limited), every load confined to that
+//! origin below the page (content rules, `ide_rules`), downloads held in Berth's data folder
+//! until the user picks a place in a save dialog, and a cookie/storage folder of its own.
 
 use crate::dto::IdeWindowView;
 use crate::ide_policy::{self, LinkLimiter};
+use crate::ide_rules;
 use crate::state::AppState;
 use berth::api::Viewer;
 use berth::{Code, Error, Result};
@@ -42,16 +44,22 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
     }
     let origin = url.origin();
     let data_dir = state.client.data_dir().to_path_buf();
+    let store = data_dir.join("webviews").join(ws.id.to_string());
     let staging = data_dir.join("downloads").join(ws.id.to_string());
     let links = Mutex::new(LinkLimiter::new());
     let loaded_label = label.clone();
-    let builder = WebviewWindowBuilder::new(app, &label, WebviewUrl::External(login))
+    // Blank until the content rules are in force; then the login link.
+    let blank = WebviewUrl::External("about:blank".parse().expect("about:blank"));
+    let builder = WebviewWindowBuilder::new(app, &label, blank)
         .title(ws.name.as_str())
         .inner_size(1280.0, 820.0)
-        .data_directory(data_dir.join("webviews").join(ws.id.to_string()))
+        .data_directory(store.clone())
         // HTML5 drag and drop reaches the IDE (files dropped into its explorer upload there).
         .disable_drag_drop_handler()
-        .on_navigation(move |target| ide_policy::navigation_allowed(&origin, target))
+        .on_navigation({
+            let origin = origin.clone();
+            move |target| ide_policy::navigation_allowed(&origin, target)
+        })
         .on_new_window(move |target, _features| {
             let allowed = links
                 .lock()
@@ -64,7 +72,8 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
         })
         .on_download(move |webview, event| on_download(&webview, &staging, event))
         .on_page_load(move |window, payload| {
-            if payload.event() == PageLoadEvent::Finished {
+            // The blank page before the login is not the IDE.
+            if payload.event() == PageLoadEvent::Finished && payload.url().origin() == origin {
                 let state = window.app_handle().state::<AppState>();
                 state
                     .ide_loaded
@@ -76,9 +85,13 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
     // WKWebView keeps cookies and storage per data store, not per folder: one per workspace.
     #[cfg(target_os = "macos")]
     let builder = builder.data_store_identifier(*ws.id.0.as_bytes());
-    builder
-        .build()
-        .map_err(|e| Error::new(Code::Io, format!("cannot open the IDE window: {e}")))?;
+    let cannot = |e: tauri::Error| Error::new(Code::Io, format!("cannot open the IDE window: {e}"));
+    let window = builder.build().map_err(cannot)?;
+    if let Err(e) = ide_rules::confine(&window, &store.join("content-rules"), &url).await {
+        let _ = window.close();
+        return Err(e);
+    }
+    window.navigate(login).map_err(cannot)?;
     view_of(state, &label, &session.url)
 }
 

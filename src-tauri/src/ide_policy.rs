@@ -1,6 +1,6 @@
 //! What an IDE window (remote, untrusted content) may do, as pure decisions: where it may
-//! navigate, which new windows reach the system browser and how often, and where a download
-//! waits until the user picks a place for it.
+//! navigate, what it may load, which new windows reach the system browser and how often, and
+//! where a download waits until the user picks a place for it.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -15,6 +15,48 @@ pub fn navigation_allowed(origin: &url::Origin, target: &Url) -> bool {
         "about" => matches!(target.path(), "blank" | "srcdoc"),
         _ => target.origin() == *origin,
     }
+}
+
+/// WebKit content rules (the content-blocker JSON of WebKitGTK and WKWebView) for an IDE
+/// window on `origin` (`http://host:port`): every load of the window — page, frame, image,
+/// fetch, worker, service worker, WebSocket — goes to the workspace's own origin, is `data:`
+/// or `about:` (no network), or is a VS Code webview resource name (answered by the webview's
+/// own service worker, as in the gateway's CSP); the rest is blocked. The gateway's CSP is
+/// the first lock; this one holds for pages the gateway never saw, such as those a service
+/// worker makes up, which carry no CSP.
+pub fn content_rules(origin: &Url) -> String {
+    let host = origin.host_str().unwrap_or_default();
+    let port = origin.port_or_known_default().unwrap_or_default();
+    let own = format!("{}:{port}/", regex_escape(host));
+    let allowed = [
+        format!("^http://{own}"),
+        format!("^ws://{own}"),
+        format!("^blob:http://{own}"),
+        "^data:".to_string(),
+        "^about:".to_string(),
+        r"^https://[-a-z0-9.+]*\.vscode-cdn\.net/".to_string(),
+    ];
+    let mut rules = vec![serde_json::json!({
+        "trigger": { "url-filter": ".*" },
+        "action": { "type": "block" },
+    })];
+    rules.extend(allowed.iter().map(|filter| {
+        serde_json::json!({
+            "trigger": { "url-filter": filter },
+            "action": { "type": "ignore-previous-rules" },
+        })
+    }));
+    serde_json::Value::Array(rules).to_string()
+}
+
+/// A host name or IP address as a content-rule regular expression (which knows no `\Q`).
+fn regex_escape(host: &str) -> String {
+    host.chars()
+        .flat_map(|c| {
+            let escape = !(c.is_ascii_alphanumeric() || c == '-');
+            escape.then_some('\\').into_iter().chain([c])
+        })
+        .collect()
 }
 
 /// A user-initiated new window (how VS Code opens links) goes to the system browser: only
@@ -114,6 +156,40 @@ mod tests {
         ] {
             assert!(!navigation_allowed(&origin, &url(off)), "{off}");
         }
+    }
+
+    #[test]
+    fn content_rules_block_everything_but_the_own_origin() {
+        let rules: serde_json::Value =
+            serde_json::from_str(&content_rules(&url("http://127.0.0.1:10001/x"))).unwrap();
+        let rules = rules.as_array().unwrap();
+        assert_eq!(rules[0]["action"]["type"], "block", "first, block all");
+        let allowed: Vec<&str> = rules[1..]
+            .iter()
+            .map(|r| {
+                assert_eq!(r["action"]["type"], "ignore-previous-rules");
+                r["trigger"]["url-filter"].as_str().unwrap()
+            })
+            .collect();
+        assert!(
+            allowed.contains(&r"^http://127\.0\.0\.1:10001/"),
+            "{allowed:?}"
+        );
+        assert!(
+            allowed.contains(&r"^ws://127\.0\.0\.1:10001/"),
+            "{allowed:?}"
+        );
+        assert!(
+            allowed.contains(&r"^blob:http://127\.0\.0\.1:10001/"),
+            "{allowed:?}"
+        );
+        // Nothing else on the host or the network: no other port, host or scheme.
+        assert!(
+            allowed
+                .iter()
+                .all(|f| !f.contains("10002") && !f.contains("localhost") && !f.contains("file")),
+            "{allowed:?}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod events;
 mod i18n;
 mod ide;
 mod ide_policy;
+mod ide_rules;
 mod logs;
 mod state;
 mod tray;
