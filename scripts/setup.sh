@@ -68,7 +68,9 @@ ensure_desktop() {
 
 # What the end-to-end tests drive the app with: a virtual display, WebDriver, a session bus.
 ensure_e2e() {
-    ensure_packages xvfb xauth imagemagick x11-utils xdotool webkit2gtk-driver dbus dbus-x11 at-spi2-core
+    # python3-gi + GTK: the tests' drag source (a file dragged in from another program).
+    ensure_packages xvfb xauth imagemagick x11-utils xdotool webkit2gtk-driver dbus dbus-x11 at-spi2-core \
+        python3-gi gir1.2-gtk-3.0
     command -v tauri-driver >/dev/null || [ -x "$HOME/.cargo/bin/tauri-driver" ] ||
         cargo install tauri-driver --locked --quiet
 }

@@ -54,7 +54,8 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
         .title(ws.name.as_str())
         .inner_size(1280.0, 820.0)
         .data_directory(store.clone())
-        // HTML5 drag and drop reaches the IDE (files dropped into its explorer upload there).
+        // HTML5 drag and drop reaches the IDE (files dropped into its explorer upload there;
+        // on Linux with `ide_drop`'s help).
         .disable_drag_drop_handler()
         .on_navigation({
             let origin = origin.clone();
@@ -91,6 +92,10 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
         let _ = window.close();
         return Err(e);
     }
+    #[cfg(target_os = "linux")]
+    window
+        .with_webview(|webview| crate::ide_drop::attach(&webview.inner()))
+        .map_err(cannot)?;
     window.navigate(login).map_err(cannot)?;
     view_of(state, &label, &session.url)
 }

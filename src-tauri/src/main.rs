@@ -9,6 +9,7 @@ mod dto;
 mod events;
 mod i18n;
 mod ide;
+mod ide_drop;
 mod ide_policy;
 mod ide_rules;
 mod logs;

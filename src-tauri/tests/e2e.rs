@@ -134,12 +134,12 @@ fn tauri_driver() -> PathBuf {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct free ports (both held while the second is picked, so they differ).
+fn free_ports() -> (u16, u16) {
+    let bind = || std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (a, b) = (bind(), bind());
+    let port = |l: &std::net::TcpListener| l.local_addr().unwrap().port();
+    (port(&a), port(&b))
 }
 
 async fn launch(data_dir: &Path, lang: &'static str) -> Session {
@@ -147,8 +147,7 @@ async fn launch(data_dir: &Path, lang: &'static str) -> Session {
         std::env::var_os("DISPLAY").is_some(),
         "the e2e test needs a display: run it under xvfb-run (scripts/test does)"
     );
-    let port = free_port();
-    let native = free_port();
+    let (port, native) = free_ports();
     let (home, opened, path) = desktop_sandbox(data_dir);
     let driver = Command::new(tauri_driver())
         .args([
@@ -461,6 +460,79 @@ fn fail_with_screen(s: &Session, what: &str, message: &str) -> ! {
     panic!("{message} (screen: {})", shot.display());
 }
 
+/// Drags `file` (written first) from another program's window onto point `at` of X window
+/// `id`, with the mouse, as a user does.
+async fn drop_file_on(id: &str, at: (i32, i32), file: &Path) {
+    std::fs::write(file, "dropped from outside\n").unwrap();
+    let target = window_point(id, at);
+    let (sx, sy) = (1350, 650);
+    let mut source = Command::new("/usr/bin/python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/drag_source.py"))
+        .arg(file)
+        .args([sx.to_string(), sy.to_string()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with GTK (python3-gi)");
+    x_window_named("berth-drag-source", Duration::from_secs(10)).await;
+    x_drag((sx + 100, sy + 100), target);
+    // The source says when GTK has ended the drag (dropped or not); then it goes.
+    let out = source.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(out), &mut line);
+        let _ = tx.send(line);
+    });
+    let ended = rx.recv_timeout(Duration::from_secs(15));
+    let _ = source.kill();
+    let _ = source.wait();
+    assert_eq!(
+        ended.as_deref().map(str::trim),
+        Ok("drag-end"),
+        "the drag never ended"
+    );
+}
+
+/// Point `at` of X window `id`, on the screen.
+fn window_point(id: &str, at: (i32, i32)) -> (i32, i32) {
+    let geometry = Command::new("xdotool")
+        .args(["getwindowgeometry", "--shell", id])
+        .output()
+        .expect("xdotool");
+    let field = |name: &str| -> i32 {
+        String::from_utf8_lossy(&geometry.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")).map(str::to_string))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in the geometry of window {id}"))
+    };
+    (field("X") + at.0, field("Y") + at.1)
+}
+
+/// A mouse drag from `from` to `to` on the screen, as a hand does it: press, move in steps
+/// (GTK starts a drag after some motion and XDND needs each step delivered: the pauses pace
+/// the hand, they wait for nothing), linger, release.
+fn x_drag(from: (i32, i32), to: (i32, i32)) {
+    let mut args: Vec<String> = vec!["mousemove".into(), from.0.to_string(), from.1.to_string()];
+    args.extend(["mousedown", "1"].map(String::from));
+    for step in 1..=20 {
+        let x = from.0 + (to.0 - from.0) * step / 20;
+        let y = from.1 + (to.1 - from.1) * step / 20;
+        args.extend(["sleep", "0.08", "mousemove"].map(String::from));
+        args.extend([x.to_string(), y.to_string()]);
+    }
+    for wiggle in [2, 4, 2, 0] {
+        args.extend(["sleep", "0.15", "mousemove"].map(String::from));
+        args.extend([(to.0 + wiggle).to_string(), to.1.to_string()]);
+    }
+    args.extend(["sleep", "0.3", "mouseup", "1"].map(String::from));
+    let status = Command::new("xdotool")
+        .args(&args)
+        .status()
+        .expect("xdotool");
+    assert!(status.success(), "xdotool could not drag");
+}
+
 /// Types `text` into X window `id` (`\n` is Return).
 fn x_type(id: &str, text: &str) {
     let status = Command::new("xdotool")
@@ -658,48 +730,27 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
     );
     // The page inside the IDE window (the test image's) tries to delete its own workspace,
     // to list workspaces and to navigate away, then reports at /healthz?ipc=..&nav=..
-    let report = s
-        .wait_for(
-            "the IDE page's IPC report",
-            Duration::from_secs(20),
-            || async {
-                let v = s
-                    .invoke("ide_window", json!({ "name": "e2e" }))
-                    .await
-                    .ok()?;
-                let url = v["url"].as_str()?.to_string();
-                url.contains("nav=stayed").then_some(url)
-            },
-        )
-        .await;
-    assert!(
-        report.contains("ipc=refused"),
-        "the IDE page could call Berth commands: {report}"
-    );
-    // It also tried to leave for another origin and was kept on its own.
-    assert!(
-        report.starts_with(&url) && report.ends_with("nav=stayed"),
-        "{report}"
-    );
-    // Its fetch, image and frame never reached the loopback service beside it; nor did the
-    // fetch, image, frame, worker and WebSocket of the page its service worker made up (no
-    // CSP there: WebKit's content rules for the window hold instead).
-    assert!(report.contains("fetch=blocked"), "{report}");
-    assert!(
-        report.contains("sw=ran"),
-        "the service worker's page ran: {report}"
-    );
-    match neighbour.accept() {
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-        other => panic!("the IDE page reached a loopback service: {other:?}"),
-    }
-    // Nothing went to the system browser: not the outside frame, not the popup it opened
-    // without a click, not the navigations it tried.
-    assert!(
-        !s.opened.exists(),
-        "the app opened {:?}",
-        std::fs::read_to_string(&s.opened)
-    );
+    let ide_url_with = |needle: &'static str| {
+        let s = &s;
+        async move {
+            s.wait_for(
+                &format!("the IDE page to reach {needle}"),
+                Duration::from_secs(20),
+                || async {
+                    let v = s
+                        .invoke("ide_window", json!({ "name": "e2e" }))
+                        .await
+                        .ok()?;
+                    let url = v["url"].as_str()?.to_string();
+                    url.contains(needle).then_some(url)
+                },
+            )
+            .await
+        }
+    };
+    // Its last step waits for a drag inside the page (orange box onto blue box): the page's
+    // own uri-list names a host file, and the page must get no file from it.
+    ide_url_with("drag.html").await;
     // Its download waits in Berth's private folder behind a save dialog; cancelled, it is
     // gone, and no file ever appeared in the user's home.
     let dialog = x_window_named("Save File", Duration::from_secs(20)).await;
@@ -719,6 +770,44 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
         || async { files_under(&staged).is_empty().then_some(()) },
     )
     .await;
+    let ide = x_window_id("\"e2e\"").expect("the IDE window");
+    x_drag(
+        window_point(&ide, (150, 75)),
+        window_point(&ide, (300, 450)),
+    );
+    let report = ide_url_with("nav=stayed").await;
+    assert!(
+        report.contains("ipc=refused"),
+        "the IDE page could call Berth commands: {report}"
+    );
+    // It also tried to leave for another origin and was kept on its own.
+    assert!(
+        report.starts_with(&url) && report.ends_with("nav=stayed"),
+        "{report}"
+    );
+    // Its fetch, image and frame never reached the loopback service beside it; nor did the
+    // fetch, image, frame, worker and WebSocket of the page its service worker made up (no
+    // CSP there: WebKit's content rules for the window hold instead).
+    assert!(report.contains("fetch=blocked"), "{report}");
+    assert!(
+        report.contains("sw=ran"),
+        "the service worker's page ran: {report}"
+    );
+    assert!(
+        report.contains("drag=none"),
+        "the page's own drag: {report}"
+    );
+    match neighbour.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("the IDE page reached a loopback service: {other:?}"),
+    }
+    // Nothing went to the system browser: not the outside frame, not the popup it opened
+    // without a click, not the navigations it tried.
+    assert!(
+        !s.opened.exists(),
+        "the app opened {:?}",
+        std::fs::read_to_string(&s.opened)
+    );
     let in_home = files_under(&s.home);
     assert!(
         in_home
@@ -858,8 +947,9 @@ fn readme_project(setup: &Setup) -> String {
 /// VS Code in a Berth window behind Berth's gateway and its Content-Security-Policy, logged in
 /// without a password prompt: the window ends on the workbench (not /login) of a code-server
 /// workspace with two projects, Berth's extension runs in the extension host, a terminal
-/// typed into by the keyboard runs a command, and a Markdown preview (a webview) loads the
-/// README's image. The screenshot (`en-ide-code-server.png`) shows all of it.
+/// typed into by the keyboard runs a command, a Markdown preview (a webview) loads the
+/// README's image (`en-ide-code-server.png` shows all of it), and a file dragged in from
+/// another program is uploaded where it is dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ide_window_opens_vs_code_logged_in() {
     let setup = Setup::new(22140);
@@ -980,6 +1070,19 @@ async fn the_ide_window_opens_vs_code_logged_in() {
         .await;
     }
     x_window_shot("vscode", &s.shots.join("en-ide-code-server.png")).await;
+    // A file dragged in from another program (a file manager: a GTK window offering it as
+    // text/uri-list) and dropped on the Explorer's "backend" folder is uploaded there.
+    drop_file_on(&window, (110, 102), &setup.dir.path().join("dropped.txt")).await;
+    s.wait_for(
+        "the dropped file to be uploaded",
+        Duration::from_secs(30),
+        || async {
+            std::fs::read_to_string(backend.join("dropped.txt"))
+                .ok()
+                .filter(|t| t == "dropped from outside\n")
+        },
+    )
+    .await;
     // Still logged in after the workbench has talked to the server for a while.
     let v = s
         .invoke("ide_window", json!({ "name": "vscode" }))

@@ -45,6 +45,11 @@ pub const BUNDLED: &[Bundle] = &[
                 0o644,
             ),
             (
+                "www/drag.html",
+                include_bytes!("../../docker/test/www/drag.html"),
+                0o644,
+            ),
+            (
                 "www/sw.js",
                 include_bytes!("../../docker/test/www/sw.js"),
                 0o644,

@@ -1,14 +1,14 @@
 // A hostile service worker (see index.html). It answers /made-up with a page of its own
 // making, which carries no Content-Security-Policy: the gateway never saw it. That page tries
 // to reach the loopback service beside the workspace by fetch, image, frame, worker and
-// WebSocket, then reports by navigating to /healthz?...&sw=ran. Berth's IDE window blocks
+// WebSocket, then goes on to /drag.html?...&sw=ran (the last step). Berth's IDE window blocks
 // those loads below the page (WebKit content rules), so the listener must see nothing.
 self.addEventListener("install", () => self.skipWaiting());
 self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener("fetch", (e) => {
   const url = new URL(e.request.url);
   if (url.pathname !== "/made-up") return;
-  const report = "/healthz" + url.search + "&sw=ran&nav=stayed";
+  const report = "/drag.html" + url.search + "&sw=ran";
   const page = `<!doctype html><title>made up</title><script>
     const neighbour = "http://127.0.0.1:" + (Number(location.port) + 1);
     fetch(neighbour + "/sw-fetched", { mode: "no-cors" }).catch(() => {});
