@@ -94,7 +94,10 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
     }
     #[cfg(target_os = "linux")]
     window
-        .with_webview(|webview| crate::ide_drop::attach(&webview.inner()))
+        .with_webview({
+            let protected = berth::model::Protected::of_user(&data_dir);
+            move |webview| crate::ide_drop::attach(&webview.inner(), protected)
+        })
         .map_err(cannot)?;
     window.navigate(login).map_err(cannot)?;
     view_of(state, &label, &session.url)

@@ -12,7 +12,8 @@
 //! dropped files to the page themselves.
 
 use base64::Engine as _;
-use std::path::PathBuf;
+use berth::model::Protected;
+use std::path::{Path, PathBuf};
 
 /// At most this many files per drop.
 pub const MAX_FILES: usize = 100;
@@ -26,46 +27,81 @@ pub struct Dropped {
     pub bytes: Vec<u8>,
 }
 
-/// The local files named by `uris` (a drop's `text/uri-list`): regular files only (a folder
-/// or anything else is skipped), within the limits. An error says what was too much.
-pub fn read_dropped(uris: &[String]) -> Result<Vec<Dropped>, String> {
-    let paths: Vec<PathBuf> = uris
-        .iter()
-        .filter_map(|u| url::Url::parse(u).ok())
-        .filter(|u| u.scheme() == "file")
-        .filter_map(|u| u.to_file_path().ok())
-        .filter(|p| std::fs::metadata(p).is_ok_and(|m| m.is_file()))
-        .collect();
+/// The local files named by `uris` (a drop's `text/uri-list`), read: regular files only,
+/// reached without a symbolic link anywhere in their path (a hostile workspace can plant a
+/// link in a project folder that points at a key), never one of the user's secrets
+/// (`Protected::holds_secret`), within the limits. Folders, links and anything else are
+/// skipped; an error says what was too much or refused.
+pub fn read_dropped(uris: &[String], protected: &Protected) -> Result<Vec<Dropped>, String> {
+    let paths = local_files(uris);
     if paths.len() > MAX_FILES {
         return Err(format!(
             "{} files dropped; Berth passes at most {MAX_FILES} at once",
             paths.len()
         ));
     }
-    let total: u64 = paths
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
-    if total > MAX_BYTES {
+    let mut budget = MAX_BYTES;
+    let mut files = Vec::new();
+    for path in paths {
+        if std::fs::canonicalize(&path).ok().as_ref() != Some(&path) {
+            continue;
+        }
+        if protected.holds_secret(&path) {
+            return Err(format!(
+                "{} is one of your secrets or the system's; Berth does not hand it to a workspace",
+                path.display()
+            ));
+        }
+        let Some(bytes) = read_regular(&path, budget)? else {
+            continue;
+        };
+        budget -= bytes.len() as u64;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "file".into());
+        files.push(Dropped { name, bytes });
+    }
+    Ok(files)
+}
+
+/// The `file://` URIs among `uris`, as paths.
+fn local_files(uris: &[String]) -> Vec<PathBuf> {
+    uris.iter()
+        .filter_map(|u| url::Url::parse(u).ok())
+        .filter(|u| u.scheme() == "file")
+        .filter_map(|u| u.to_file_path().ok())
+        .collect()
+}
+
+/// The content of `path` if it is a regular file (checked on the opened file, which a link
+/// or a swapped-in FIFO cannot be: no-follow, non-blocking), at most `budget` bytes.
+fn read_regular(path: &Path, budget: u64) -> Result<Option<Vec<u8>>, String> {
+    use std::io::Read;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let Ok(file) = options.open(path) else {
+        return Ok(None);
+    };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok(None);
+    }
+    let mut bytes = Vec::new();
+    file.take(budget + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if bytes.len() as u64 > budget {
         return Err(format!(
-            "{} MiB dropped; Berth passes at most {} MiB at once (copy larger files into a project folder)",
-            total >> 20,
+            "more than {} MiB dropped; Berth passes at most that at once (copy larger files into a project folder)",
             MAX_BYTES >> 20
         ));
     }
-    paths
-        .iter()
-        .map(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_else(|| "file".into());
-            std::fs::read(p)
-                .map(|bytes| Dropped { name, bytes })
-                .map_err(|e| format!("cannot read {}: {e}", p.display()))
-        })
-        .collect()
+    Ok(Some(bytes))
 }
 
 /// The script that replays a drop at (`x`, `y`) of the page with `files`: `dragenter`,
@@ -104,34 +140,39 @@ pub fn replay_script(files: &[Dropped], x: i32, y: i32) -> String {
 
 /// Hands files dropped from another program to the page of `webview` (see the module).
 #[cfg(target_os = "linux")]
-pub fn attach(webview: &webkit2gtk::WebView) {
+pub fn attach(webview: &webkit2gtk::WebView, protected: Protected) {
     use gtk::prelude::{DragContextExtManual, WidgetExt};
     use std::cell::RefCell;
     use std::rc::Rc;
     use webkit2gtk::WebViewExt;
 
-    // WebKit asks for the drag's data while it moves over the page; the drop comes after.
-    let uris: Rc<RefCell<Vec<String>>> = Rc::default();
+    // WebKit asks for the drag's data while it moves over the page (once per type it
+    // wants); the drop comes after. Kept with the drag it belongs to.
+    type Offered = Option<(gtk::gdk::DragContext, Vec<String>)>;
+    let pending: Rc<RefCell<Offered>> = Rc::default();
     webview.connect_drag_data_received({
-        let uris = uris.clone();
+        let pending = pending.clone();
         move |_, context, _, _, selection, _, _| {
-            // From inside this app (the page's own drag): its uri-list is the page's word.
-            if context.drag_get_source_widget().is_some() {
-                uris.borrow_mut().clear();
+            if selection.target().name() != "text/uri-list" {
                 return;
             }
-            *uris.borrow_mut() = selection.uris().iter().map(|u| u.to_string()).collect();
+            let uris = selection.uris().iter().map(|u| u.to_string()).collect();
+            *pending.borrow_mut() = Some((context.clone(), uris));
         }
     });
     webview.connect_drag_drop(move |webview, context, x, y, time| {
-        let dropped = std::mem::take(&mut *uris.borrow_mut());
-        if dropped.is_empty() || context.drag_get_source_widget().is_some() {
-            // Text, a link, or the page's own drag: WebKit's drop, as it is.
+        let uris = match pending.borrow_mut().take() {
+            Some((of, uris)) if &of == context => uris,
+            _ => return false,
+        };
+        // From inside this app (the page's own drag: its uri-list is the page's word), or no
+        // local file (a link, text): WebKit's drop, as it is.
+        if context.drag_get_source_widget().is_some() || local_files(&uris).is_empty() {
             return false;
         }
         // Files: the page gets them from the replay only. WebKit's own drop would hand it
         // the host paths instead (VS Code tries to open those and fails), so it never runs.
-        let ok = match read_dropped(&dropped) {
+        let ok = match read_dropped(&uris, &protected) {
             Ok(files) => {
                 let script = replay_script(&files, x, y);
                 webview.evaluate_javascript(
@@ -171,7 +212,7 @@ mod tests {
             "file:///nonexistent/berth".to_string(),
             "not a uri".to_string(),
         ];
-        let read = read_dropped(&uris).unwrap();
+        let read = read_dropped(&uris, &Protected::default()).unwrap();
         assert_eq!(
             read,
             vec![Dropped {
@@ -190,8 +231,36 @@ mod tests {
             .set_len(MAX_BYTES + 1)
             .unwrap();
         let uri = url::Url::from_file_path(&big).unwrap().to_string();
-        let err = read_dropped(&[uri]).unwrap_err();
-        assert!(err.contains("at most 32 MiB"), "{err}");
+        let err = read_dropped(&[uri], &Protected::default()).unwrap_err();
+        assert!(err.contains("more than 32 MiB"), "{err}");
+    }
+
+    #[test]
+    fn links_secrets_and_live_files_are_never_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        std::fs::create_dir_all(home.join(".ssh")).unwrap();
+        let key = home.join(".ssh/id_ed25519");
+        std::fs::write(&key, "secret").unwrap();
+        // A workspace plants a link in its project folder, named like a harmless file.
+        let project = dir.path().join("project");
+        std::fs::create_dir_all(&project).unwrap();
+        let planted = project.join("notes.txt");
+        std::os::unix::fs::symlink(&key, &planted).unwrap();
+        let protected = Protected {
+            home: Some(home),
+            ..Default::default()
+        };
+        let uri = |p: &Path| url::Url::from_file_path(p).unwrap().to_string();
+        assert!(
+            read_dropped(&[uri(&planted)], &protected)
+                .unwrap()
+                .is_empty()
+        );
+        let err = read_dropped(&[uri(&key)], &protected).unwrap_err();
+        assert!(err.contains("id_ed25519"), "{err}");
+        let err = read_dropped(&[uri(Path::new("/proc/version"))], &protected).unwrap_err();
+        assert!(err.contains("/proc/version"), "{err}");
     }
 
     #[test]

@@ -81,9 +81,12 @@ impl LinkLimiter {
         }
     }
 
-    /// Whether `target` may be opened outside now (and counts it if so).
+    /// Whether `target` may be opened outside now (and counts it if so). Never a host on this
+    /// machine or the local network (loopback, private, link-local, `localhost`, `.local`):
+    /// the system browser has no content rules, and another workspace's gateway, a router's
+    /// admin page or a local service would be one click away for a hostile page.
     pub fn allow(&mut self, target: &Url, now: Instant) -> bool {
-        if !matches!(target.scheme(), "http" | "https") || target.host_str().is_none() {
+        if !matches!(target.scheme(), "http" | "https") || !public_host(target) {
             return false;
         }
         while self
@@ -98,6 +101,33 @@ impl LinkLimiter {
         }
         self.recent.push_back(now);
         true
+    }
+}
+
+/// Whether `url`'s host is on the internet, not this machine or its network.
+fn public_host(url: &Url) -> bool {
+    match url.host() {
+        None => false,
+        Some(url::Host::Domain(d)) => {
+            let d = d.trim_end_matches('.').to_ascii_lowercase();
+            !(d == "localhost" || d.ends_with(".localhost") || d.ends_with(".local"))
+        }
+        Some(url::Host::Ipv4(ip)) => {
+            !(ip.is_loopback()
+                || ip.is_private()
+                || ip.is_link_local()
+                || ip.is_unspecified()
+                || ip.is_broadcast()
+                || ip.octets()[0] == 100 && (64..128).contains(&ip.octets()[1]))
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            let first = ip.segments()[0];
+            !(ip.is_loopback()
+                || ip.is_unspecified()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80
+                || ip.to_ipv4_mapped().is_some())
+        }
     }
 }
 
@@ -199,6 +229,25 @@ mod tests {
         assert!(!l.allow(&url("file:///etc/passwd"), t0));
         assert!(!l.allow(&url("mailto:a@b.c"), t0));
         assert!(!l.allow(&url("javascript:alert(1)"), t0));
+        for local in [
+            "http://127.0.0.1:10002/proxy/3000/",
+            "http://localhost:8080/",
+            "http://LOCALHOST./",
+            "http://printer.local/",
+            "http://192.168.1.1/",
+            "http://10.0.0.1/",
+            "http://172.17.0.2:8080/",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://100.100.1.1/",
+            "http://0.0.0.0:10001/",
+            "http://[::1]:10001/",
+            "http://[fe80::1]/",
+            "http://[fd00::1]/",
+            "http://[::ffff:127.0.0.1]/",
+            "http://2130706433/",
+        ] {
+            assert!(!l.allow(&url(local), t0), "{local}");
+        }
         for _ in 0..LinkLimiter::BURST {
             assert!(l.allow(&url("https://docs.rs/"), t0));
         }

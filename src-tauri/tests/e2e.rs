@@ -292,6 +292,13 @@ impl Session {
         std::fs::write(self.shots.join(format!("{}-{name}.png", self.lang)), png).unwrap();
     }
 
+    /// The app's view of the IDE window of `name` (`url`, `loaded`), once it answers.
+    async fn ide_window(&self, name: &str) -> Option<Value> {
+        self.invoke("ide_window", json!({ "name": name }))
+            .await
+            .ok()
+    }
+
     /// Calls an app command from the current window's page, as its own code would.
     async fn invoke(&self, cmd: &str, args: Value) -> Result<Value, Value> {
         let script = r#"
@@ -715,10 +722,7 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
             "the IDE window to load",
             Duration::from_secs(20),
             || async {
-                let v = s
-                    .invoke("ide_window", json!({ "name": "e2e" }))
-                    .await
-                    .ok()?;
+                let v = s.ide_window("e2e").await?;
                 (v["loaded"] == true).then_some(v)
             },
         )
@@ -737,10 +741,7 @@ async fn a_user_creates_runs_opens_stops_and_deletes_a_workspace() {
                 &format!("the IDE page to reach {needle}"),
                 Duration::from_secs(20),
                 || async {
-                    let v = s
-                        .invoke("ide_window", json!({ "name": "e2e" }))
-                        .await
-                        .ok()?;
+                    let v = s.ide_window("e2e").await?;
                     let url = v["url"].as_str()?.to_string();
                     url.contains(needle).then_some(url)
                 },
@@ -973,10 +974,7 @@ async fn the_ide_window_opens_vs_code_logged_in() {
             "the IDE window to load the workbench",
             Duration::from_secs(90),
             || async {
-                let v = s
-                    .invoke("ide_window", json!({ "name": "vscode" }))
-                    .await
-                    .ok()?;
+                let v = s.ide_window("vscode").await?;
                 let url = v["url"].as_str()?.to_string();
                 (v["loaded"] == true && !url.contains("healthz")).then_some(url)
             },
@@ -1084,10 +1082,7 @@ async fn the_ide_window_opens_vs_code_logged_in() {
     )
     .await;
     // Still logged in after the workbench has talked to the server for a while.
-    let v = s
-        .invoke("ide_window", json!({ "name": "vscode" }))
-        .await
-        .unwrap();
+    let v = s.ide_window("vscode").await.unwrap();
     assert!(!v["url"].as_str().unwrap().contains("login"), "{v}");
     s.client.clone().close().await.unwrap();
 }

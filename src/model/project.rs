@@ -61,6 +61,29 @@ impl Protected {
     }
 }
 
+impl Protected {
+    /// Whether a file at `path` (canonical) is one of the user's secrets or the system's live
+    /// state: inside a credential folder of the home, the data dir, `$XDG_RUNTIME_DIR`, or
+    /// `/proc`, `/sys`, `/dev`. Such a file never leaves the host for a workspace, even when
+    /// dropped on its IDE (a page elsewhere can make a drag that names one).
+    pub fn holds_secret(&self, path: &Path) -> bool {
+        let credential = self
+            .home
+            .iter()
+            .flat_map(|home| CREDENTIALS.iter().map(move |c| home.join(c)));
+        let live: &[&str] = if cfg!(unix) {
+            &["/proc", "/sys", "/dev"]
+        } else {
+            &[]
+        };
+        credential
+            .chain(self.data_dir.iter().cloned())
+            .chain(self.runtime_dir.iter().cloned())
+            .chain(live.iter().map(PathBuf::from))
+            .any(|root| path.starts_with(root))
+    }
+}
+
 /// Shared scratch folders: everyone's sockets and temporary files live right in them.
 #[cfg(unix)]
 const SHARED_SCRATCH: &[&str] = &["/tmp"];

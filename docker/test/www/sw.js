@@ -8,6 +8,9 @@ self.addEventListener("activate", (e) => e.waitUntil(self.clients.claim()));
 self.addEventListener("fetch", (e) => {
   const url = new URL(e.request.url);
   if (url.pathname !== "/made-up") return;
+  // The worker's own fetch (its script came with the gateway's CSP; the content rules hold too).
+  const neighbour = "http://127.0.0.1:" + (Number(url.port) + 1);
+  fetch(neighbour + "/sw-own-fetch", { mode: "no-cors" }).catch(() => {});
   const report = "/drag.html" + url.search + "&sw=ran";
   const page = `<!doctype html><title>made up</title><script>
     const neighbour = "http://127.0.0.1:" + (Number(location.port) + 1);

@@ -6,3 +6,7 @@ CREATE TABLE browser_ports (
     workspace_id TEXT NOT NULL,
     first_opened_at INTEGER NOT NULL
 );
+
+-- Any port held before this table existed may have been opened in a browser: kept back too.
+INSERT INTO browser_ports (port, workspace_id, first_opened_at)
+    SELECT port, workspace_id, allocated_at FROM port_allocations;
