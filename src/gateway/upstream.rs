@@ -187,8 +187,9 @@ mod tests {
         );
     }
 
-    /// A server that answers `answer` to one request.
-    async fn serve_once(answer: &'static [u8]) -> SocketAddr {
+    /// A server that answers `answer` to one request; `endless`: then sends body bytes until
+    /// the client goes away.
+    async fn serve_once(answer: &'static [u8], endless: bool) -> SocketAddr {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move {
@@ -196,13 +197,15 @@ mod tests {
             let mut buf = [0u8; 1024];
             let _ = s.read(&mut buf).await;
             let _ = s.write_all(answer).await;
+            let chunk = vec![b'a'; 64 * 1024];
+            while endless && s.write_all(&chunk).await.is_ok() {}
         });
         addr
     }
 
     #[tokio::test]
     async fn probes_a_real_server_and_a_closed_port() {
-        let addr = serve_once(b"HTTP/1.1 204 No Content\r\n\r\n").await;
+        let addr = serve_once(b"HTTP/1.1 204 No Content\r\n\r\n", false).await;
         assert_eq!(probe(addr, "/healthz").await, Some(204));
         let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let closed_addr = closed.local_addr().unwrap();
@@ -213,18 +216,11 @@ mod tests {
     #[tokio::test]
     async fn a_login_answer_over_the_cap_is_refused() {
         // An endless body: the login gives up at the cap instead of reading forever.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move {
-            let (mut s, _) = listener.accept().await.unwrap();
-            let mut buf = [0u8; 1024];
-            let _ = s.read(&mut buf).await;
-            let _ = s
-                .write_all(b"HTTP/1.1 200 OK\r\nSet-Cookie: code-server-session=x\r\n\r\n")
-                .await;
-            let chunk = vec![b'a'; 64 * 1024];
-            while s.write_all(&chunk).await.is_ok() {}
-        });
+        let addr = serve_once(
+            b"HTTP/1.1 200 OK\r\nSet-Cookie: code-server-session=x\r\n\r\n",
+            true,
+        )
+        .await;
         let err = code_server_login(addr, &Sensitive::new("s".into()))
             .await
             .unwrap_err();
@@ -235,6 +231,7 @@ mod tests {
     async fn a_login_takes_the_session_cookie() {
         let addr = serve_once(
             b"HTTP/1.1 302 Found\r\nLocation: ./\r\nSet-Cookie: code-server-session=abc; Path=/\r\nContent-Length: 0\r\n\r\n",
+            false,
         )
         .await;
         let (name, value) = code_server_login(addr, &Sensitive::new("s".into()))
