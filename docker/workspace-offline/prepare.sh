@@ -101,7 +101,7 @@ fi
 
 echo "Step D: build context"
 mkdir -p "$ctx"
-cp "$here/Dockerfile" "$here/berth-ide" "$here/machine-settings.json" "$here/profile.sh" "$ctx/"
+cp "$here/Dockerfile" "$here/berth-ide" "$here/berth-keepalive" "$here/machine-settings.json" "$here/profile.sh" "$ctx/"
 rm -rf "$ctx/extensions" && cp -a "$here/extensions" "$ctx/extensions"
 # Debug symbols are 12 MB of the host's node; the image runs it, nobody debugs it there.
 strip -o "$ctx/node" "$(command -v node)" 2>/dev/null || cp "$(command -v node)" "$ctx/node"

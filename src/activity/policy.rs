@@ -10,11 +10,17 @@ use std::collections::BTreeMap;
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Signal {
-    /// The workspace was started (by anyone): a fresh start is never idle at once.
+    /// The workspace was started (by anyone), or the daemon began watching it: a fresh start
+    /// is never idle at once.
     Started,
-    /// A file changed in a project folder on the host.
+    /// Real input in the IDE (typing, a click, a terminal command), as Berth's extension in
+    /// the workspace reports it. An open connection or a heartbeat is not input.
+    Input,
+    /// A file changed in a project folder (churn such as `node_modules` left out).
     Files,
-    /// A `berth keepalive` (or `berth-keepalive` inside) holds it while its command runs.
+    /// The container used more CPU than the threshold over the last sample.
+    Busy,
+    /// A `berth keepalive` (or `berth-keepalive` inside) held it; the time it last did.
     KeepAlive,
     /// Someone pressed "Keep running" (`berth snooze`).
     Snooze,
@@ -25,8 +31,9 @@ pub enum Signal {
 pub struct Seen {
     /// Unix milliseconds each signal was last seen.
     pub last: BTreeMap<Signal, i64>,
-    /// A keep-alive is running now: idle never starts while it does.
-    pub held: bool,
+    /// A keep-alive holds it until this moment (Unix ms; `i64::MAX` while a host hold is
+    /// open): idle never starts while it does.
+    pub held_until: Option<i64>,
     /// Snoozed: no stop before this moment (Unix ms).
     pub snoozed_until: Option<i64>,
 }
@@ -73,8 +80,8 @@ impl Policy {
 pub enum Decision {
     /// Idle stop is off for this workspace.
     Never,
-    /// A keep-alive holds it.
-    Held,
+    /// A keep-alive holds it (until `until_ms`, when the timer looks again).
+    Held { until_ms: i64 },
     /// Working, or idle for less than the timeout minus the warning lead.
     Active {
         idle_since_ms: i64,
@@ -93,7 +100,8 @@ impl Decision {
     /// When the timer must look at this workspace again (Unix ms), if ever.
     pub fn next_wake_ms(&self, warn_ahead_ms: i64) -> Option<i64> {
         match self {
-            Decision::Never | Decision::Held | Decision::Stop { .. } => None,
+            Decision::Never | Decision::Stop { .. } => None,
+            Decision::Held { until_ms } => (*until_ms < i64::MAX).then_some(*until_ms),
             Decision::Active { stops_at_ms, .. } => Some(stops_at_ms - warn_ahead_ms),
             Decision::Warn { stops_at_ms, .. } => Some(*stops_at_ms),
         }
@@ -106,8 +114,8 @@ pub fn decide(now_ms: i64, policy: Policy, seen: &Seen) -> Decision {
     let Some(timeout) = policy.timeout_ms else {
         return Decision::Never;
     };
-    if seen.held {
-        return Decision::Held;
+    if let Some(until_ms) = seen.held_until.filter(|until| *until > now_ms) {
+        return Decision::Held { until_ms };
     }
     let idle_since_ms = seen.latest().map_or(0, |(_, at)| at);
     let stops_at_ms = (idle_since_ms + timeout).max(seen.snoozed_until.unwrap_or(i64::MIN));
@@ -205,9 +213,17 @@ mod tests {
         ));
         assert!(matches!(decide(56 * MIN, p, &s), Decision::Warn { .. }));
         assert!(matches!(decide(60 * MIN, p, &s), Decision::Stop { .. }));
-        s.held = true;
-        assert_eq!(decide(600 * MIN, p, &s), Decision::Held);
-        assert_eq!(Decision::Held.next_wake_ms(p.warn_ahead_ms), None);
+        s.held_until = Some(i64::MAX);
+        let held = decide(600 * MIN, p, &s);
+        assert_eq!(held, Decision::Held { until_ms: i64::MAX });
+        assert_eq!(held.next_wake_ms(p.warn_ahead_ms), None);
+        // A lease from inside the container holds until it goes stale, then idle resumes.
+        s.held_until = Some(601 * MIN);
+        assert_eq!(
+            decide(600 * MIN, p, &s).next_wake_ms(p.warn_ahead_ms),
+            Some(601 * MIN)
+        );
+        assert!(matches!(decide(601 * MIN, p, &s), Decision::Stop { .. }));
     }
 
     #[test]

@@ -95,6 +95,21 @@ pub struct IdeLoginRequest {
     pub viewer: Viewer,
 }
 
+/// `POST /v1/workspaces/<name>/snooze`: no idle stop for `secs` (default 30 min) from now.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SnoozeRequest {
+    #[cfg_attr(feature = "ts", ts(type = "number | null"))]
+    pub secs: Option<u64>,
+}
+
+/// `POST /v1/workspaces/<name>/hold`: keep the workspace awake while this request's event
+/// stream is open (`berth keepalive NAME -- CMD`). `command` is what `berth show` names.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HoldRequest {
+    pub command: String,
+}
+
 impl fmt::Debug for IdeLogin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "IdeLogin({}, login_url=<redacted>)", self.url)

@@ -134,6 +134,8 @@ pub mod path {
     pub const IMAGE_CHECK: &str = "/v1/images/check";
     pub const DOCTOR: &str = "/v1/doctor";
     pub const QUIT: &str = "/v1/quit";
+    /// Every workspace's activity (where each stands on idleness, and why).
+    pub const ACTIVITY: &str = "/v1/activity";
 
     /// `/v1/workspaces/<name>` plus an optional action (`start`, `logs`, ...). Names are
     /// `[a-z0-9-]` by grammar; anything else is percent-encoded so it can only ever be a
@@ -175,6 +177,8 @@ pub mod sse {
     pub const CHUNK: &str = "chunk";
     /// Builds: the step counter.
     pub const STEP: &str = "step";
+    /// A hold (`/hold`) is in force; sent once, then keep-alive comments until it ends.
+    pub const HELD: &str = "held";
     /// End of a stream with a result, or with an error (`{code, message, key, args}`).
     pub const DONE: &str = "done";
     pub const ERROR: &str = "error";

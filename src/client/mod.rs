@@ -10,11 +10,12 @@ mod transport;
 pub use autostart::log_path;
 pub use transport::SseEvent;
 
+use crate::activity::ActivityView;
 use crate::api::endpoint::{self, Endpoint};
 use crate::api::{
-    self, BuildEvent, DaemonStatus, EventEnvelope, Hello, IdeLogin, IdeLoginRequest, LogChunk,
-    NameQuery, NewWorkspace, PathBody, QuitOutcome, ShutdownReason, ShutdownRequest, StartedView,
-    Viewer, path, sse,
+    self, BuildEvent, DaemonStatus, EventEnvelope, Hello, HoldRequest, IdeLogin, IdeLoginRequest,
+    LogChunk, NameQuery, NewWorkspace, PathBody, QuitOutcome, ShutdownReason, ShutdownRequest,
+    SnoozeRequest, StartedView, Viewer, path, sse,
 };
 use crate::engine::{
     BuildOutcome, Deleted, DoctorReport, EngineEvent, ImageCheck, ImageEntry, WorkspaceEdit,
@@ -321,6 +322,61 @@ impl Client {
             Self::body(&IdeLoginRequest { viewer }),
         )
         .await
+    }
+
+    /// Where `name` stands on idleness, and why.
+    pub async fn activity(&self, name: &str) -> Result<ActivityView> {
+        self.call(Method::GET, &path::workspace(name, Some("activity")), None)
+            .await
+    }
+
+    pub async fn activities(&self) -> Result<Vec<ActivityView>> {
+        self.call(Method::GET, path::ACTIVITY, None).await
+    }
+
+    /// "Keep running": no idle stop for `duration` (the daemon's default: 30 min).
+    pub async fn snooze(&self, name: &str, duration: Option<Duration>) -> Result<ActivityView> {
+        let req = SnoozeRequest {
+            secs: duration.map(|d| d.as_secs()),
+        };
+        self.call(
+            Method::POST,
+            &path::workspace(name, Some("snooze")),
+            Self::body(&req),
+        )
+        .await
+    }
+
+    /// Holds `name` awake until the returned stream is dropped or ends (the daemon went
+    /// away: hold again). Returns once the daemon confirmed the hold.
+    pub async fn hold(
+        &self,
+        name: &str,
+        command: &str,
+    ) -> Result<impl Stream<Item = Result<()>> + Send + 'static + use<>> {
+        let req = HoldRequest {
+            command: command.to_string(),
+        };
+        let res = self
+            .send(
+                Method::POST,
+                &path::workspace(name, Some("hold")),
+                Self::body(&req),
+            )
+            .await?;
+        let mut events = Box::pin(transport::events(res).await?);
+        match events.next().await {
+            Some(Ok(e)) if e.name == sse::HELD => {}
+            Some(Ok(e)) if e.name == sse::ERROR => return Err(e.error()),
+            Some(Err(e)) => return Err(e),
+            _ => {
+                return Err(Error::new(
+                    Code::DaemonUnavailable,
+                    "the Berth daemon did not confirm the hold",
+                ));
+            }
+        }
+        Ok(events.map(|e| e.map(drop)))
     }
 
     pub async fn audit_log(&self, name: &str) -> Result<Vec<AuditEntry>> {

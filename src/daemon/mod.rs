@@ -315,6 +315,46 @@ fn start_tasks(daemon: &Arc<Daemon>) {
     });
 
     let d = daemon.clone();
+    daemon.supervisor.spawn("idle-stop", move |token| {
+        let engine = d.engine.clone();
+        async move {
+            engine.run_idle_timer(token).await;
+            Ok(())
+        }
+    });
+
+    // Start pressed on a stopped workspace's page: started like any start, as an operation.
+    let requests = Arc::new(tokio::sync::Mutex::new(
+        daemon.engine.gateway().take_start_requests(),
+    ));
+    let d = daemon.clone();
+    daemon.supervisor.spawn("page-starts", move |token| {
+        let (d, requests) = (d.clone(), requests.clone());
+        async move {
+            let mut requests = requests.lock().await;
+            let Some(rx) = requests.as_mut() else {
+                return Ok(());
+            };
+            loop {
+                let id = tokio::select! {
+                    _ = token.cancelled() => return Ok(()),
+                    id = rx.recv() => match id {
+                        Some(id) => id,
+                        None => return Ok(()),
+                    },
+                };
+                let (engine, guard) = (d.engine.clone(), d.life.operation());
+                d.operations.spawn(async move {
+                    let _guard = guard;
+                    if let Err(e) = engine.start_from_page(id).await {
+                        tracing::warn!("start from the stopped page failed: {e}");
+                    }
+                });
+            }
+        }
+    });
+
+    let d = daemon.clone();
     daemon.supervisor.spawn("idle-exit", move |token| {
         let d = d.clone();
         async move {

@@ -6,6 +6,7 @@
 
 use super::Daemon;
 use super::stream::{self, sse_from};
+use crate::activity::ActivityView;
 use crate::api::{
     self, Hello, ImageBody, LogsQuery, NameQuery, NewWorkspace, PathBody, ShutdownRequest,
     StartedView, path, sse,
@@ -46,6 +47,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/workspaces/{name}/ide-login", post(ide_login))
         .route("/v1/workspaces/{name}/audit", get(audit))
         .route("/v1/workspaces/{name}/logs", get(logs))
+        .route("/v1/workspaces/{name}/activity", get(activity))
+        .route("/v1/workspaces/{name}/snooze", post(snooze))
+        .route("/v1/workspaces/{name}/hold", post(hold))
+        .route(path::ACTIVITY, get(activities))
         .route(path::CHECK_NAME, get(check_name))
         .route(path::CHECK_PROJECT, post(check_project))
         .route(path::SETTINGS, get(settings).put(save_settings))
@@ -270,6 +275,43 @@ async fn logs(
     drop(d.engine.logs(&name, false, Some(0)).await?);
     let rx = stream::logs(d.engine.clone(), name, q);
     Ok(sse_from(rx, d.shutdown.clone()))
+}
+
+async fn activity(State(d): D, Path(name): Path<String>) -> R<ActivityView> {
+    Ok(Json(d.engine.activity(&name).await?))
+}
+
+async fn activities(State(d): D) -> R<Vec<ActivityView>> {
+    Ok(Json(d.engine.activities().await?))
+}
+
+async fn snooze(
+    State(d): D,
+    Path(name): Path<String>,
+    Body(req): Body<api::SnoozeRequest>,
+) -> R<ActivityView> {
+    let duration = req.secs.map(Duration::from_secs);
+    Ok(Json(d.engine.snooze(&name, duration).await?))
+}
+
+/// Holds the workspace awake while the stream is open: the hold ends when the client goes
+/// (its next keep-alive write fails), when it hangs up, or when the daemon stops.
+async fn hold(
+    State(d): D,
+    Path(name): Path<String>,
+    Body(req): Body<api::HoldRequest>,
+) -> std::result::Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>, ApiError>
+{
+    let held = d.engine.hold(&name, &req.command).await?;
+    let first = futures_util::stream::once(async { Event::default().event(sse::HELD).data("") });
+    let rest = futures_util::stream::pending::<Event>();
+    let events = futures_util::StreamExt::chain(first, rest);
+    let events = futures_util::StreamExt::map(events, move |e| {
+        let _held = &held;
+        e
+    });
+    Ok(sse_from(events, d.shutdown.clone())
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(5))))
 }
 
 async fn check_name(

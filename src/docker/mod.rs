@@ -12,7 +12,7 @@ pub use containers::{ContainerInfo, ExecOutput, LogLine, NetworkInfo};
 pub use events::{ContainerEvent, container_events};
 pub use images::{BuildProgress, ImageInfo, context_from_dir};
 pub use plan::{
-    ContainerPlan, IDE_CONFIG_DIR, RunAs, SPEC, WORKSPACE_ROOT, code_workspace,
+    ACTIVITY_DIR, ContainerPlan, IDE_CONFIG_DIR, RunAs, SPEC, WORKSPACE_ROOT, code_workspace,
     code_workspace_path, home_volume_name, mount_targets, plan_container, plan_home_volume,
     plan_network,
 };

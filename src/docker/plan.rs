@@ -16,11 +16,13 @@ pub const WORKSPACE_ROOT: &str = "/workspace";
 /// The container layout this Berth makes (label `dev.berth.spec`). Raise it when the plan
 /// changes in a way a running container cannot pick up; older containers are then recreated
 /// at their next start. 2: read-only root, home volume, no published port, password file.
-pub const SPEC: &str = "2";
+pub const SPEC: &str = "3";
 
 /// Where Berth's private files for the IDE (code-server's config with the password hash) are
 /// mounted, read-only: a folder, so a repaired file (written by rename) is seen inside.
 pub const IDE_CONFIG_DIR: &str = "/run/berth";
+/// Where a container finds its activity folder (env `BERTH_ACTIVITY`).
+pub const ACTIVITY_DIR: &str = "/run/berth-activity";
 /// The home of an image that names none.
 const DEFAULT_HOME: &str = "/home/berth";
 
@@ -51,6 +53,10 @@ pub struct RunAs {
     /// [`code_workspace_path`]. A bind mount costs nothing at create time; copying a file
     /// into the container took longer than creating the container.
     pub code_workspace_file: Option<std::path::PathBuf>,
+    /// Host folder the container reports its activity into (the IDE extension's input
+    /// reports, `berth-keepalive` leases), mounted read-write at [`ACTIVITY_DIR`]. Its own
+    /// folder: a container can write nothing there that reaches another workspace.
+    pub activity_dir: Option<std::path::PathBuf>,
     /// The creation token Berth stored for this container (label `dev.berth.token`).
     pub token: Option<String>,
 }
@@ -98,6 +104,10 @@ pub fn plan_container(
     }
     if let Some(dir) = &run.ide_config_dir {
         mounts.push(bind(dir, IDE_CONFIG_DIR.to_string(), true));
+    }
+    if let Some(dir) = &run.activity_dir {
+        mounts.push(bind(dir, ACTIVITY_DIR.to_string(), false));
+        env.push(format!("BERTH_ACTIVITY={ACTIVITY_DIR}"));
     }
     // The home folder outlives the container (recreated for a new image or layout): a
     // volume of its own, filled from the image's home the first time, removed by `rm` only.
@@ -444,6 +454,7 @@ mod tests {
             token: Some("t0k3n".into()),
             home: Some("/home/coder".into()),
             probe: None,
+            activity_dir: Some("/data/activity/x".into()),
         };
         let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &run, false);
         let labels = plan.body.labels.clone().unwrap();
@@ -471,6 +482,10 @@ mod tests {
         let config = by_target(IDE_CONFIG_DIR);
         assert_eq!(config.source.as_deref(), Some("/data/ide/x"));
         assert_eq!(config.read_only, Some(true));
+        // The activity folder is the workspace's own and writable (input reports, leases).
+        let activity = by_target(ACTIVITY_DIR);
+        assert_eq!(activity.source.as_deref(), Some("/data/activity/x"));
+        assert_eq!(activity.read_only, Some(false));
         assert_eq!(by_target("/home/coder").typ, Some(MountType::VOLUME));
         assert_eq!(plan.body.user.as_deref(), Some("1000:1000"));
         let env = plan.body.env.unwrap();
@@ -483,6 +498,7 @@ mod tests {
         assert!(env.contains(&"HOME=/home/coder".to_string()));
         assert!(env.contains(&"BERTH_OPEN=/workspace/demo.code-workspace".to_string()));
         assert!(env.contains(&"BERTH_WORKSPACE=demo".to_string()));
+        assert!(env.contains(&"BERTH_ACTIVITY=/run/berth-activity".to_string()));
     }
 
     #[test]

@@ -69,6 +69,11 @@ pub const BUNDLED: &[Bundle] = &[
                 include_bytes!("../../docker/test/www/cgi-bin/stream"),
                 0o755,
             ),
+            (
+                "berth-keepalive",
+                include_bytes!("../../docker/berth-keepalive"),
+                0o755,
+            ),
         ],
         host_files: &[
             (
@@ -109,6 +114,11 @@ pub const BUNDLED: &[Bundle] = &[
                 "profile.sh",
                 include_bytes!("../../docker/workspace-offline/profile.sh"),
                 0o644,
+            ),
+            (
+                "berth-keepalive",
+                include_bytes!("../../docker/berth-keepalive"),
+                0o755,
             ),
             (
                 "extensions/berth-workspace/package.json",

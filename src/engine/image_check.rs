@@ -125,6 +125,7 @@ impl Engine {
             .remove_volume(&docker::home_volume_name(&ws), self.install)
             .await;
         let _ = std::fs::remove_dir_all(&scratch);
+        let _ = std::fs::remove_dir_all(self.activity_dir(ws.id));
         checks.extend(result?);
         Ok(finish(image.as_str(), checks))
     }

@@ -270,6 +270,7 @@ impl Engine {
             code_workspace_file: Some(code_workspace),
             ide_config_dir,
             home: image.home.clone(),
+            activity_dir: Some(self.prepare_activity_dir(ws.id)?),
             probe: (!image.has_healthcheck)
                 .then(|| image.labels.get(docker::labels::IDE_PROBE).cloned())
                 .flatten(),
@@ -361,6 +362,7 @@ impl Engine {
         self.db(|s| s.delete_workspace(ws.id))?;
         self.secrets.remove(&ws.id.to_string())?;
         let _ = std::fs::remove_file(self.code_workspace_file(&ws));
+        let _ = std::fs::remove_dir_all(self.activity_dir(ws.id));
         // The IDE window's cookies and storage (the app keeps them per workspace).
         let _ = std::fs::remove_dir_all(self.data_dir.join("webviews").join(ws.id.to_string()));
         let detail = format!(
@@ -407,8 +409,19 @@ impl Engine {
     }
 
     async fn stop_locked(&self, docker: &docker::Client, ws: &Workspace) -> Result<()> {
+        self.stop_locked_because(docker, ws, "", None).await
+    }
+
+    /// Stops the container; `why` goes to the audit log, `idle` to the stopped page.
+    pub(super) async fn stop_locked_because(
+        &self,
+        docker: &docker::Client,
+        ws: &Workspace,
+        why: &str,
+        idle: Option<crate::store::IdleStop>,
+    ) -> Result<()> {
         let Some(container) = self.find_container(docker, ws).await? else {
-            self.gateway.close(ws.id);
+            self.gateway.park(ws.id, None);
             if ws.status != Status::Missing {
                 self.db(|s| s.set_container(ws.id, None, Status::Missing))?;
                 self.emit_status(ws, Status::Missing);
@@ -422,9 +435,12 @@ impl Engine {
                 let _ = self.set_status(ws, Status::Running);
                 return Err(e);
             }
-            self.audit(ws, "stop", Outcome::Ok, "");
+            self.audit(ws, "stop", Outcome::Ok, why);
         }
-        self.gateway.close(ws.id);
+        let idle_for = idle.map(|i| {
+            std::time::Duration::from_millis((i.stopped_at_ms - i.idle_since_ms).max(0) as u64)
+        });
+        self.gateway.park(ws.id, idle_for);
         self.db(|s| s.set_container(ws.id, Some(&container.id), Status::Stopped))?;
         self.emit_status(ws, Status::Stopped);
         Ok(())

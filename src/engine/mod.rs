@@ -7,6 +7,7 @@ mod containers;
 mod doctor;
 mod edit;
 mod health;
+mod idle;
 mod image_check;
 mod lifecycle;
 mod projects;
@@ -19,6 +20,7 @@ mod watch;
 pub use bundled::{BUNDLED, BuildOutcome, Bundle, ImageEntry};
 pub use doctor::{DockerReport, DoctorReport};
 pub use edit::WorkspaceEdit;
+pub use idle::{BUSY_CPU_PERCENT, Hold, SNOOZE};
 pub use image_check::{CheckItem, ImageCheck};
 pub use lifecycle::{CreateRequest, Deleted, Started};
 pub use quit::QuitOutcome;
@@ -71,6 +73,11 @@ pub enum EngineEvent {
     Updated {
         workspace: Box<WorkspaceView>,
     },
+    /// Where a workspace stands on idleness changed: warned, warning taken back, snoozed,
+    /// held, stopped for idleness.
+    Activity {
+        activity: Box<crate::activity::ActivityView>,
+    },
     DockerLost {
         message: String,
     },
@@ -85,6 +92,9 @@ pub struct Engine {
     events: broadcast::Sender<EngineEvent>,
     secrets: IdeSecrets,
     gateway: Gateway,
+    activity: std::sync::Arc<crate::activity::Tracker>,
+    /// Made at the first running workspace (a headless engine that starts nothing has none).
+    files: std::sync::OnceLock<Option<std::sync::Arc<crate::activity::files::FileWatch>>>,
 }
 
 impl Engine {
@@ -100,6 +110,8 @@ impl Engine {
             events: broadcast::channel(256).0,
             secrets: IdeSecrets::new(data_dir),
             gateway: Gateway::new(),
+            activity: Default::default(),
+            files: Default::default(),
         })
     }
 
@@ -207,6 +219,7 @@ impl Engine {
     }
 
     fn emit_status(&self, ws: &Workspace, status: Status) {
+        self.track(ws, status);
         let _ = self.events.send(EngineEvent::Status {
             id: ws.id,
             name: ws.name.to_string(),

@@ -150,7 +150,7 @@ impl Engine {
                 continue;
             };
             if ws.status != Status::Running {
-                self.gateway.close(ws.id);
+                self.gateway.park(ws.id, None);
                 continue;
             }
             if self.gateway.serving(ws.id) {

@@ -31,7 +31,7 @@ impl Engine {
                     Err(_) => ws.status,
                 };
                 if status != Status::Running {
-                    self.gateway.close(ws.id);
+                    self.gateway.park(ws.id, None);
                 }
                 let _ = self.set_status(&ws, status);
                 Err(e)
@@ -142,6 +142,7 @@ impl Engine {
             Some(c) => c.id,
             None => self.create_container(docker, &ws).await?,
         };
+        self.prepare_activity_dir(ws.id)?;
         self.set_status(&ws, Status::Starting)?;
         self.progress(&ws, "starting_container");
         docker.start_container(&container_id).await?;

@@ -112,7 +112,7 @@ impl Engine {
         match (status, &inspected) {
             (Status::Running, Ok(Some(c))) => self.serve_found(&ws, c).await,
             (Status::Running, _) => {}
-            _ => self.gateway.close(ws.id),
+            _ => self.gateway.park(ws.id, None),
         }
         let container = (status != Status::Missing).then_some(event.container_id.as_str());
         let _ = self.db(|s| s.set_container(id, container, status));

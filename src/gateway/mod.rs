@@ -2,8 +2,10 @@
 //! checks the Host header, requires Berth's own login for every image, strips every Berth
 //! cookie before forwarding, adds a Content-Security-Policy, and streams HTTP and WebSockets to
 //! where the IDE really listens (see [`upstream::address`]). The engine binds a workspace's
-//! port before its container starts, points it at the IDE once healthy, and closes it when the
-//! workspace stops; the gateway lives in the daemon with the engine.
+//! port before its container starts, points it at the IDE once healthy, and parks it when the
+//! workspace stops: the port then answers with a "stopped" page whose Start button is the only
+//! way a page wakes the workspace (an IDE reconnecting never does). It closes on delete; the
+//! gateway lives in the daemon with the engine.
 
 mod pages;
 mod policy;
@@ -39,10 +41,22 @@ pub struct Target {
     pub ide_secret: Option<Sensitive<String>>,
 }
 
+/// Why a bound route serves no IDE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Parked {
+    /// Stopped; `idle_for` when the idle timer stopped it after that long.
+    Stopped {
+        idle_for: Option<std::time::Duration>,
+    },
+    /// Start was pressed; the engine is starting it.
+    Starting,
+}
+
 struct Route {
     port: u16,
     name: String,
     target: Option<Target>,
+    parked: Option<Parked>,
     accept: JoinHandle<()>,
     /// Live upgraded connections of this workspace (a page opening sockets in a loop must
     /// not take the daemon's file descriptors).
@@ -61,6 +75,7 @@ const MAX_REPORTS_PER_MINUTE: u32 = 20;
 pub(crate) struct RouteView {
     pub name: String,
     pub target: Option<Target>,
+    pub parked: Option<Parked>,
     pub upgrades: Arc<tokio::sync::Semaphore>,
 }
 
@@ -68,11 +83,14 @@ pub(crate) struct Shared {
     routes: Mutex<HashMap<WorkspaceId, Route>>,
     sessions: Mutex<Sessions>,
     client: HttpClient<HttpConnector, Incoming>,
+    /// Start pressed on a stopped page: the daemon starts the workspace.
+    starts: tokio::sync::mpsc::UnboundedSender<WorkspaceId>,
 }
 
 #[derive(Clone)]
 pub struct Gateway {
     shared: Arc<Shared>,
+    start_requests: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WorkspaceId>>>>,
 }
 
 impl Default for Gateway {
@@ -85,19 +103,29 @@ impl Gateway {
     pub fn new() -> Gateway {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
+        let (starts, start_requests) = tokio::sync::mpsc::unbounded_channel();
         Gateway {
             shared: Arc::new(Shared {
                 routes: Mutex::default(),
                 sessions: Mutex::default(),
                 client: HttpClient::builder(TokioExecutor::new()).build(connector),
+                starts,
             }),
+            start_requests: Arc::new(Mutex::new(Some(start_requests))),
         }
+    }
+
+    /// The workspaces whose Start button was pressed, for the daemon to start (taken once).
+    pub fn take_start_requests(&self) -> Option<tokio::sync::mpsc::UnboundedReceiver<WorkspaceId>> {
+        self.start_requests.lock().expect("start requests").take()
     }
 
     /// Takes `127.0.0.1:port` for workspace `id` (kept if it already holds it). Until
     /// [`Gateway::serve`] names the IDE, requests get a "starting" page.
     pub async fn bind(&self, id: WorkspaceId, name: &str, port: u16) -> Result<()> {
         if self.holds(id, port) {
+            // Parked since its stop: a start is under way now.
+            self.unpark_starting(id);
             return Ok(());
         }
         self.close(id);
@@ -112,6 +140,7 @@ impl Gateway {
             port,
             name: name.to_string(),
             target: None,
+            parked: None,
             accept,
             upgrades: Arc::new(tokio::sync::Semaphore::new(MAX_UPGRADES)),
             reports: (Instant::now(), 0),
@@ -124,6 +153,25 @@ impl Gateway {
     pub fn serve(&self, id: WorkspaceId, target: Target) {
         if let Some(route) = self.shared.routes().get_mut(&id) {
             route.target = Some(target);
+            route.parked = None;
+        }
+    }
+
+    /// The workspace stopped: its port stays Berth's and answers with the stopped page (Start
+    /// for whoever is logged in), and nothing is forwarded. Logins stay valid, so the button
+    /// works in the window that was open. Does nothing for a port the gateway does not hold.
+    pub fn park(&self, id: WorkspaceId, idle_for: Option<std::time::Duration>) {
+        if let Some(route) = self.shared.routes().get_mut(&id) {
+            route.target = None;
+            route.parked = Some(Parked::Stopped { idle_for });
+        }
+    }
+
+    fn unpark_starting(&self, id: WorkspaceId) {
+        if let Some(route) = self.shared.routes().get_mut(&id)
+            && route.parked.is_some()
+        {
+            route.parked = Some(Parked::Starting);
         }
     }
 
@@ -190,8 +238,17 @@ impl Shared {
         self.routes().get(&id).map(|r| RouteView {
             name: r.name.clone(),
             target: r.target.clone(),
+            parked: r.parked,
             upgrades: r.upgrades.clone(),
         })
+    }
+
+    /// Start pressed on the stopped page of `id`: shown as starting, handed to the daemon.
+    fn request_start(&self, id: WorkspaceId) {
+        if let Some(route) = self.routes().get_mut(&id) {
+            route.parked = Some(Parked::Starting);
+        }
+        let _ = self.starts.send(id);
     }
 
     /// Whether one more policy report of `id` may be logged this minute.

@@ -70,13 +70,50 @@ pub fn page(
     key: &str,
     args: &[(&str, &str)],
 ) -> Response<Body> {
-    let title = text(lang, &format!("{key}_title"), args);
-    let body = text(lang, &format!("{key}_body"), args);
+    page_with(port, status, lang, (key, key), args, Extra::None)
+}
+
+/// What a page adds below its text.
+pub enum Extra {
+    None,
+    /// The stopped page's Start button: a plain form (no script), posting to its own origin.
+    StartButton,
+    /// Reloads itself every two seconds (the "starting" page after Start).
+    Refresh,
+}
+
+/// A page whose title and body come from different keys (`stopped` + `stopped_idle_body`).
+pub fn page_with(
+    port: u16,
+    status: StatusCode,
+    lang: Lang,
+    (title_key, body_key): (&str, &str),
+    args: &[(&str, &str)],
+    extra: Extra,
+) -> Response<Body> {
+    let title = text(lang, &format!("{title_key}_title"), args);
+    let body = text(lang, &format!("{body_key}_body"), args);
     let html_lang = if lang == Lang::De { "de" } else { "en" };
+    let (head, below) = match extra {
+        Extra::None => (String::new(), String::new()),
+        Extra::Refresh => (
+            "<meta http-equiv=\"refresh\" content=\"2\">".to_string(),
+            String::new(),
+        ),
+        Extra::StartButton => (
+            String::new(),
+            format!(
+                "<form method=\"post\" action=\"{}\"><button type=\"submit\" data-testid=\"berth-start\">{}</button></form>",
+                super::policy::START_PATH,
+                text(lang, "start_button", &[])
+            ),
+        ),
+    };
     let html = format!(
-        "<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\"><title>{title} · Berth</title>\
-         <style>body{{font:15px system-ui,sans-serif;margin:15vh auto;max-width:34em;color:#222}}</style>\
-         </head><body><h1>{title}</h1><p>{body}</p></body></html>"
+        "<!doctype html><html lang=\"{html_lang}\"><head><meta charset=\"utf-8\">{head}<title>{title} · Berth</title>\
+         <style>body{{font:15px system-ui,sans-serif;margin:15vh auto;max-width:34em;color:#222}}\
+         button{{font:inherit;padding:.4em 1.4em}}</style>\
+         </head><body><h1>{title}</h1><p>{body}</p>{below}</body></html>"
     );
     let mut response = Response::builder()
         .status(status)
@@ -133,6 +170,9 @@ mod tests {
             "starting",
             "too_many",
             "no_answer",
+            "stopped",
+            "stopped_idle",
+            "start_refused",
         ] {
             for lang in [Lang::En, Lang::De] {
                 for part in ["title", "body"] {
@@ -143,6 +183,9 @@ mod tests {
                     );
                 }
             }
+        }
+        for lang in [Lang::En, Lang::De] {
+            assert!(!text(lang, "start_button", &[]).ends_with("start_button"));
         }
         let de = text(Lang::De, "login_body", &[("name", "<b>")]);
         assert!(de.contains("berth open &lt;b&gt;"), "{de}");

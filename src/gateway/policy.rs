@@ -10,6 +10,8 @@ pub const COOKIE_PREFIX: &str = "berth_";
 
 /// The path of the one-time login link (`?token=`), answered by the gateway itself.
 pub const LOGIN_PATH: &str = "/_berth/login";
+/// The stopped page's Start button posts here (a form: no script needed under the policy).
+pub const START_PATH: &str = "/_berth/start";
 /// Where browsers report what the policy blocked (logged by the daemon; logged-in pages only).
 pub const REPORT_PATH: &str = "/_berth/csp-report";
 
@@ -119,9 +121,84 @@ pub fn content_security_policy(port: u16) -> String {
     .join("; ")
 }
 
+/// Whether a request to [`START_PATH`] is a person pressing Start on the stopped page of
+/// this port: a POST from this origin, and — where the browser sends fetch metadata — a
+/// same-origin navigation with user activation. A script (a service worker the workspace left
+/// behind, another site, the IDE reconnecting) cannot make one, so nothing but a click wakes a
+/// stopped workspace.
+pub fn start_allowed(
+    method: &str,
+    origin: Option<&str>,
+    fetch_site: Option<&str>,
+    fetch_mode: Option<&str>,
+    fetch_user: Option<&str>,
+    port: u16,
+) -> bool {
+    let own = [
+        format!("http://127.0.0.1:{port}"),
+        format!("http://localhost:{port}"),
+    ];
+    let metadata_ok = match fetch_site {
+        None => true,
+        Some(site) => {
+            site == "same-origin" && fetch_mode == Some("navigate") && fetch_user == Some("?1")
+        }
+    };
+    method == "POST" && origin.is_some_and(|o| own.iter().any(|x| x == o)) && metadata_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_click_on_the_own_stopped_page_starts() {
+        let o = Some("http://127.0.0.1:10001");
+        let click = (Some("same-origin"), Some("navigate"), Some("?1"));
+        assert!(start_allowed("POST", o, click.0, click.1, click.2, 10001));
+        // A browser without fetch metadata: the origin decides.
+        assert!(start_allowed("POST", o, None, None, None, 10001));
+        // A reload or a reconnect is a GET.
+        assert!(!start_allowed("GET", o, click.0, click.1, click.2, 10001));
+        // Another site, another port, no origin.
+        assert!(!start_allowed(
+            "POST",
+            Some("http://evil.example"),
+            Some("cross-site"),
+            click.1,
+            click.2,
+            10001
+        ));
+        assert!(!start_allowed(
+            "POST",
+            Some("http://127.0.0.1:10002"),
+            Some("same-site"),
+            click.1,
+            click.2,
+            10001
+        ));
+        assert!(!start_allowed(
+            "POST", None, click.0, click.1, click.2, 10001
+        ));
+        // A script of the origin (fetch, or a form submitted without a click).
+        assert!(!start_allowed(
+            "POST",
+            o,
+            click.0,
+            Some("cors"),
+            None,
+            10001
+        ));
+        assert!(!start_allowed(
+            "POST",
+            o,
+            click.0,
+            Some("same-origin"),
+            None,
+            10001
+        ));
+        assert!(!start_allowed("POST", o, click.0, click.1, None, 10001));
+    }
 
     #[test]
     fn only_loopback_names_with_this_port_pass() {

@@ -3,9 +3,9 @@
 //! headers. WebSockets (the IDE's terminal and extension host) become a byte pipe after the
 //! upgrade. Nothing is buffered: bodies pass through as they arrive.
 
-use super::pages::{self, Lang, full, page};
-use super::policy::{self, LOGIN_PATH, REPORT_PATH};
-use super::{Shared, Target};
+use super::pages::{self, Extra, Lang, full, page, page_with};
+use super::policy::{self, LOGIN_PATH, REPORT_PATH, START_PATH};
+use super::{Parked, Shared, Target};
 use crate::model::WorkspaceId;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
@@ -76,6 +76,7 @@ async fn handle(
     let Some(super::RouteView {
         name,
         target,
+        parked,
         upgrades,
     }) = shared.route(id)
     else {
@@ -101,8 +102,11 @@ async fn handle(
     if req.uri().path() == REPORT_PATH {
         return report(&name, port, shared.report_allowed(id), req).await;
     }
+    if req.uri().path() == START_PATH {
+        return start(shared, id, port, lang, parked, &req);
+    }
     let Some(target) = target else {
-        return page(port, StatusCode::SERVICE_UNAVAILABLE, lang, "starting", &[]);
+        return parked_page(port, lang, &name, parked);
     };
     let target = shared.logged_in(id, target).await;
     let answer = if is_upgrade(req.headers()) {
@@ -120,6 +124,76 @@ async fn handle(
             page(port, StatusCode::BAD_GATEWAY, lang, "no_answer", &[])
         }
     }
+}
+
+/// A port without an IDE behind it: stopped (with Start), or starting (reloading itself).
+/// Every request gets this page — a reload, the IDE's reconnecting socket — and none of them
+/// starts anything.
+fn parked_page(port: u16, lang: Lang, name: &str, parked: Option<Parked>) -> Response<Body> {
+    let unavailable = StatusCode::SERVICE_UNAVAILABLE;
+    match parked {
+        Some(Parked::Stopped { idle_for: None }) => page_with(
+            port,
+            unavailable,
+            lang,
+            ("stopped", "stopped"),
+            &[("name", name)],
+            Extra::StartButton,
+        ),
+        Some(Parked::Stopped {
+            idle_for: Some(idle),
+        }) => {
+            let idle = crate::model::human_duration(idle.as_secs() as i64);
+            page_with(
+                port,
+                unavailable,
+                lang,
+                ("stopped", "stopped_idle"),
+                &[("name", name), ("idle", &idle)],
+                Extra::StartButton,
+            )
+        }
+        Some(Parked::Starting) | None => page_with(
+            port,
+            unavailable,
+            lang,
+            ("starting", "starting"),
+            &[],
+            Extra::Refresh,
+        ),
+    }
+}
+
+/// `POST /_berth/start` from the stopped page's button (see [`policy::start_allowed`]).
+fn start(
+    shared: &Shared,
+    id: WorkspaceId,
+    port: u16,
+    lang: Lang,
+    parked: Option<Parked>,
+    req: &Request<Incoming>,
+) -> Response<Body> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    let allowed = policy::start_allowed(
+        req.method().as_str(),
+        header("origin"),
+        header("sec-fetch-site"),
+        header("sec-fetch-mode"),
+        header("sec-fetch-user"),
+        port,
+    );
+    if !allowed {
+        return page(port, StatusCode::FORBIDDEN, lang, "start_refused", &[]);
+    }
+    if matches!(parked, Some(Parked::Stopped { .. })) {
+        shared.request_start(id);
+    }
+    Response::builder()
+        .status(StatusCode::SEE_OTHER)
+        .header(header::LOCATION, "/")
+        .header(header::CACHE_CONTROL, "no-store")
+        .body(full(Bytes::new()))
+        .expect("static response parts")
 }
 
 /// What the policy blocked, as the browser reports it: to the daemon's log (capped), so an IDE

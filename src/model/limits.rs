@@ -129,16 +129,26 @@ pub fn parse_pids(raw: &str) -> Result<i64> {
 }
 
 /// Idle timeouts: at least a minute, at most a week ("off" is the way to say never).
-pub const IDLE_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 60..=7 * 24 * 3600;
+pub const IDLE_TIMEOUT_SECS: std::ops::RangeInclusive<u64> = 10..=7 * 24 * 3600;
 
 /// The engine's check of an idle timeout from any client (`None`: never).
 pub fn validate_idle_timeout(secs: Option<u64>) -> Result<()> {
     match secs {
         Some(s) if !IDLE_TIMEOUT_SECS.contains(&s) => Err(Error::invalid(format!(
-            "invalid idle timeout of {s} s: it must be from a minute to a week, or off"
+            "invalid idle timeout of {s} s: it must be from 10 seconds to a week, or off"
         ))
         .keyed("idle_too_short", [])),
         _ => Ok(()),
+    }
+}
+
+/// A duration as people write it: `30 min`, `1 h 30 min`, `45 s`.
+pub fn human_duration(secs: i64) -> String {
+    match secs {
+        s if s < 60 => format!("{s} s"),
+        s if s < 3600 => format!("{} min", s / 60),
+        s if s % 3600 == 0 => format!("{} h", s / 3600),
+        s => format!("{} h {} min", s / 3600, s % 3600 / 60),
     }
 }
 
@@ -151,7 +161,7 @@ pub fn parse_idle_timeout(raw: &str) -> Result<Option<Duration>> {
     match humantime::parse_duration(s) {
         Ok(d) if IDLE_TIMEOUT_SECS.contains(&d.as_secs()) => Ok(Some(d)),
         _ => Err(Error::invalid(format!(
-            "invalid idle timeout {raw:?}: use a duration from a minute to a week such as 30m or 2h, or \"off\""
+            "invalid idle timeout {raw:?}: use a duration from 10 seconds to a week such as 30m or 2h, or \"off\""
         ))),
     }
 }
@@ -235,7 +245,7 @@ mod tests {
         }
         assert!(LimitOverrides::default().validate().is_ok());
         assert!(validate_idle_timeout(Some(0)).is_err());
-        assert!(validate_idle_timeout(Some(59)).is_err());
+        assert!(validate_idle_timeout(Some(9)).is_err() && validate_idle_timeout(Some(10)).is_ok());
         assert!(validate_idle_timeout(Some(3600)).is_ok() && validate_idle_timeout(None).is_ok());
     }
 

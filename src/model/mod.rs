@@ -10,8 +10,8 @@ mod workspace;
 
 pub use image_ref::ImageRef;
 pub use limits::{
-    IDLE_TIMEOUT_SECS, LimitOverrides, Limits, format_memory, parse_cpus, parse_idle_timeout,
-    parse_memory, parse_pids, validate_idle_timeout,
+    IDLE_TIMEOUT_SECS, LimitOverrides, Limits, format_memory, human_duration, parse_cpus,
+    parse_idle_timeout, parse_memory, parse_pids, validate_idle_timeout,
 };
 pub use name::WorkspaceName;
 pub use project::{

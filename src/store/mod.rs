@@ -2,11 +2,13 @@
 //! forward-only migrations atomically, and refuses a database written by a newer Berth.
 
 mod audit;
+mod idle;
 mod projects;
 mod settings;
 mod workspaces;
 
 pub use audit::{AuditEntry, Outcome};
+pub use idle::IdleStop;
 
 use crate::error::{Code, Error, Result};
 use rusqlite::Connection;
@@ -20,6 +22,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/003_container_token.sql")),
     M::up(include_str!("migrations/004_project_identity.sql")),
     M::up(include_str!("migrations/005_browser_ports.sql")),
+    M::up(include_str!("migrations/006_idle_stops.sql")),
 ];
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 

@@ -1,6 +1,7 @@
 //! `berth`, the command line: parse, ask the daemon (starting it when none runs), print. Exit 0
 //! on success; otherwise one line on stderr and a non-zero exit code.
 
+mod activity;
 mod daemon_cmd;
 mod print;
 
@@ -104,6 +105,20 @@ enum Command {
         /// Print the one-time login link (one use, two minutes) instead of opening a browser.
         #[arg(long)]
         print_link: bool,
+    },
+    /// Keep a running workspace from its idle stop for a while (default 30m).
+    Snooze {
+        name: String,
+        /// How long, e.g. 30m or 2h.
+        duration: Option<String>,
+    },
+    /// Run a command on this machine and keep the workspace awake while it runs (inside a
+    /// workspace, `berth-keepalive -- CMD` does the same).
+    Keepalive {
+        name: String,
+        /// The command and its arguments, after `--`.
+        #[arg(last = true, required = true)]
+        command: Vec<String>,
     },
     /// Follow every change to workspaces, made by anyone (like `docker events`).
     Events {
@@ -239,7 +254,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             if json {
                 print_json(&list);
             } else {
-                print_list(&list);
+                print_list(&list, &client.activities().await.unwrap_or_default());
             }
         }
         Command::Show { name, json } => {
@@ -249,6 +264,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 let defaults = client.settings().await.ok().map(|s| s.default_limits);
                 print_workspace(&ws, defaults);
+                activity::print_activity(&client.activity(&name).await?);
             }
         }
         Command::Start { name } => {
@@ -317,6 +333,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 );
             }
         }
+        Command::Snooze { name, duration } => {
+            let duration = duration
+                .as_deref()
+                .map(|d| {
+                    humantime::parse_duration(d).map_err(|_| {
+                        berth::Error::invalid(format!(
+                            "invalid duration {d:?}: use e.g. 30m, 2h or 1h30m"
+                        ))
+                    })
+                })
+                .transpose()?;
+            let view = client.snooze(&name, duration).await?;
+            println!(
+                "{name}: {}",
+                escape_controls(&activity::activity_state(&view))
+            );
+        }
+        Command::Keepalive { name, command } => return keepalive(&client, &name, &command).await,
         Command::Events { json } => {
             let mut events = std::pin::pin!(client.events().await?);
             let mut out = std::io::stdout();
@@ -382,6 +416,38 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Daemon(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `command` while the daemon holds `name` awake; a daemon that goes away meanwhile is
+/// asked again (the hold lives in the daemon). Exits with the command's code.
+async fn keepalive(client: &Client, name: &str, command: &[String]) -> Result<ExitCode> {
+    let shown = command.join(" ");
+    let mut hold = Box::pin(client.hold(name, &shown).await?);
+    let mut child = tokio::process::Command::new(&command[0])
+        .args(&command[1..])
+        .spawn()
+        .map_err(|e| berth::Error::io(&format!("cannot run {:?}", command[0]), e))?;
+    let status = loop {
+        tokio::select! {
+            status = child.wait() => break status,
+            held = hold.next() => {
+                if !matches!(held, Some(Ok(()))) {
+                    // The stream ended: the daemon restarted. Hold again (it starts anew).
+                    match client.hold(name, &shown).await {
+                        Ok(again) => hold = Box::pin(again),
+                        Err(e) => eprintln!("berth: the hold on {name} lapsed: {}", e.message),
+                    }
+                }
+            }
+        }
+    }
+    .map_err(|e| berth::Error::io("the command could not be waited for", e))?;
+    drop(hold);
+    Ok(match status.code() {
+        Some(0) => ExitCode::SUCCESS,
+        Some(code) => ExitCode::from(code.clamp(1, 255) as u8),
+        None => ExitCode::FAILURE,
+    })
 }
 
 /// Paths are resolved here: the daemon's working directory is not the user's.

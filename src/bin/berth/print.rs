@@ -1,7 +1,9 @@
 //! How the CLI shows things to a person. `--json` output is the API's own shapes, unchanged.
 
+use crate::activity::activity_state;
+use berth::activity::{ActivityState, ActivityView};
 use berth::engine::{DoctorReport, EngineEvent, ImageCheck, ImageEntry};
-use berth::model::{Limits, WorkspaceView, format_memory};
+use berth::model::{Limits, WorkspaceView, format_memory, human_duration};
 use berth::store::AuditEntry;
 use serde::Serialize;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -22,7 +24,8 @@ pub fn print_json(value: &impl Serialize) {
     );
 }
 
-pub fn print_list(list: &[WorkspaceView]) {
+/// The list, with "stopped (idle)" and a countdown once a warning is out.
+pub fn print_list(list: &[WorkspaceView], activity: &[ActivityView]) {
     if list.is_empty() {
         say!("no workspaces yet; create one with `berth create NAME --image IMAGE --project PATH`");
         return;
@@ -33,7 +36,17 @@ pub fn print_list(list: &[WorkspaceView]) {
             let w = &v.workspace;
             [
                 w.name.to_string(),
-                w.status.to_string(),
+                match activity.iter().find(|a| a.id == w.id).map(|a| &a.state) {
+                    Some(ActivityState::StoppedIdle { .. }) => "stopped (idle)".to_string(),
+                    Some(ActivityState::Warned { stops_at_ms, .. }) => {
+                        let now = activity.iter().map(|a| a.now_ms).max().unwrap_or(0);
+                        format!(
+                            "running (stops in {})",
+                            human_duration((stops_at_ms - now).max(0) / 1000)
+                        )
+                    }
+                    _ => w.status.to_string(),
+                },
                 v.url.clone().unwrap_or_else(|| "-".into()),
                 w.image.to_string(),
                 w.projects
@@ -205,6 +218,9 @@ pub fn describe_event(e: &EngineEvent) -> String {
             workspace.workspace.name.as_str(),
             workspace.url.clone().unwrap_or_default(),
         ),
+        EngineEvent::Activity { activity } => {
+            ("activity", activity.name.as_str(), activity_state(activity))
+        }
         EngineEvent::DockerLost { message } => ("docker-lost", "-", message.clone()),
         EngineEvent::DockerBack => ("docker-back", "-", String::new()),
     };
