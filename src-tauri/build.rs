@@ -23,6 +23,9 @@ const COMMANDS: &[&str] = &[
     "ide_window",
     "open_in_browser",
     "tray_menu",
+    "list_activity",
+    "workspace_activity",
+    "snooze_workspace",
 ];
 
 fn main() {

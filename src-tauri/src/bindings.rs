@@ -26,6 +26,7 @@ fn export_all(dir: &Path) {
     LogChunk::export_all(&cfg).unwrap();
     BuildEvent::export_all(&cfg).unwrap();
     IdeWindowView::export_all(&cfg).unwrap();
+    berth::activity::ActivityView::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

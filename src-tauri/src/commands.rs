@@ -4,6 +4,7 @@
 use crate::dto::IdeWindowView;
 use crate::state::AppState;
 use crate::{ide, logs, tray};
+use berth::activity::ActivityView;
 use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView, Viewer};
 use berth::engine::{BuildOutcome, ImageEntry, WorkspaceEdit};
 use berth::model::{Settings, WorkspaceView};
@@ -22,6 +23,31 @@ pub async fn list_workspaces(state: S<'_>) -> Result<Vec<WorkspaceView>> {
 #[tauri::command]
 pub async fn get_workspace(state: S<'_>, name: String) -> Result<WorkspaceView> {
     state.client.show(&name).await
+}
+
+/// Where every workspace stands on idleness (the list's countdowns, the banners).
+#[tauri::command]
+pub async fn list_activity(state: S<'_>) -> Result<Vec<ActivityView>> {
+    state.client.activities().await
+}
+
+/// One workspace's activity with each signal's last time (the detail view).
+#[tauri::command]
+pub async fn workspace_activity(state: S<'_>, name: String) -> Result<ActivityView> {
+    state.client.activity(&name).await
+}
+
+/// "Keep running": `secs` (default 30 min) without an idle stop.
+#[tauri::command]
+pub async fn snooze_workspace(
+    state: S<'_>,
+    name: String,
+    secs: Option<u64>,
+) -> Result<ActivityView> {
+    state
+        .client
+        .snooze(&name, secs.map(std::time::Duration::from_secs))
+        .await
 }
 
 #[tauri::command]

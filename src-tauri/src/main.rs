@@ -68,6 +68,9 @@ fn main() {
             commands::ide_window,
             commands::open_in_browser,
             commands::tray_menu,
+            commands::list_activity,
+            commands::workspace_activity,
+            commands::snooze_workspace,
         ])
         .on_window_event(|window, event| {
             // Closing the main window keeps Berth in the tray; Quit is in the tray menu.

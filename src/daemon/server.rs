@@ -303,7 +303,8 @@ async fn hold(
 ) -> std::result::Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>, ApiError>
 {
     let held = d.engine.hold(&name, &req.command).await?;
-    let first = futures_util::stream::once(async { Event::default().event(sse::HELD).data("") });
+    let first =
+        futures_util::stream::once(async { Event::default().event(sse::HELD).data("held") });
     let rest = futures_util::stream::pending::<Event>();
     let events = futures_util::StreamExt::chain(first, rest);
     let events = futures_util::StreamExt::map(events, move |e| {

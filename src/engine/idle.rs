@@ -165,7 +165,8 @@ impl Engine {
                 let Some(look) = self.activity.look(ws.id, policy, now) else {
                     continue;
                 };
-                let warned = matches!(look.decision, Decision::Warn { .. });
+                // Warned until it runs on: the stop itself ends the warning (its own event).
+                let warned = matches!(look.decision, Decision::Warn { .. } | Decision::Stop { .. });
                 if self.activity.set_warned(ws.id, warned) {
                     self.emit_activity(ws);
                 }
@@ -269,7 +270,7 @@ impl Engine {
         self.stop_locked_because(docker, &ws, &why, Some(stop))
             .await?;
         self.db(|s| s.record_idle_stop(id, stop))?;
-        self.emit_activity(&ws);
+        self.emit_activity(&self.reload(id, ws.name.as_str())?);
         Ok(())
     }
 

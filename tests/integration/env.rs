@@ -102,6 +102,16 @@ impl TestEnv {
         }
     }
 
+    /// Polls `f` every 500 ms for `secs` seconds and fails the test the first time it is false:
+    /// for what must go on holding (a workspace that must not stop yet).
+    pub fn stays(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+        while std::time::Instant::now() < until {
+            assert!(f(), "stopped holding before {secs} s: {what}");
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+    }
+
     /// A real project folder (created) under this test's temp dir.
     pub fn project(&self, name: &str) -> PathBuf {
         let path = self.dir.path().join("projects").join(name);
@@ -116,6 +126,7 @@ impl TestEnv {
             .env_remove("BERTH_FAILPOINT")
             .env_remove("BERTH_NO_AUTOSTART")
             .env_remove("BERTH_DAEMON_IDLE_SECS")
+            .env_remove("BERTH_ACTIVITY_SAMPLE_SECS")
             .env_remove("BERTH_TEST_DAEMON_VERSION");
         cmd
     }

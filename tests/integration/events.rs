@@ -6,7 +6,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 /// A `berth events --json` follower: its lines arrive on a channel.
-fn follow(env: &TestEnv) -> (Child, mpsc::Receiver<Value>) {
+pub fn follow(env: &TestEnv) -> (Child, mpsc::Receiver<Value>) {
     let mut child = env
         .cmd()
         .args(["events", "--json"])

@@ -152,10 +152,15 @@ fn one_workspaces_login_opens_nothing_in_another() {
     let link = out.lines().last().unwrap().replace(&left, &right);
     assert_eq!(http(&link, &[]).status, 401);
 
-    // A stop ends every login of the workspace: a cookie from before is worth nothing after.
+    // A stop keeps the port Berth's (its stopped page answers there) and so its logins: the
+    // window that was open can press Start. Still only for that workspace.
     env.ok(&["restart", "left"]);
     assert_eq!(
         http(&format!("{left}healthz"), &[("Cookie", &left_cookie)]).status,
+        200
+    );
+    assert_eq!(
+        http(&format!("{right}healthz"), &[("Cookie", &left_cookie)]).status,
         401
     );
     assert_eq!(

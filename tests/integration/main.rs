@@ -11,6 +11,7 @@ mod events;
 mod failures;
 mod gateway;
 mod hardening;
+mod idle;
 mod lifecycle;
 mod ports;
 mod reconcile;

@@ -260,7 +260,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Show { name, json } => {
             let ws = client.show(&name).await?;
             if json {
-                print_json(&ws);
+                // The workspace's own shape, with where it stands on idleness beside it.
+                let mut out = serde_json::to_value(&ws).expect("views serialize");
+                out["activity"] =
+                    serde_json::to_value(client.activity(&name).await?).expect("views serialize");
+                print_json(&out);
             } else {
                 let defaults = client.settings().await.ok().map(|s| s.default_limits);
                 print_workspace(&ws, defaults);
