@@ -133,7 +133,9 @@ pub async fn cli_to_client(report: &mut Report, rounds: usize) {
     );
 }
 
-/// The daemon with `count` running workspaces and nothing to do: CPU over a minute, RSS.
+/// The daemon with `count` running workspaces and nothing to do: CPU over a minute, RSS. Its
+/// idle timer runs for every one of them (the default 30 min timeout): their project folders
+/// and activity folders watched, one CPU sample each in the minute.
 pub async fn idle(report: &mut Report, count: usize) {
     let fx = Fixture::new();
     let project = fx.project("idle");
@@ -165,7 +167,7 @@ pub async fn idle(report: &mut Report, count: usize) {
     let cpu = (t1 - t0) as f64 / hz / window.as_secs_f64() * 100.0;
     let rss = crate::desktop::rss_kb(pid) as f64 / 1024.0;
     report.single(
-        &format!("daemon idle CPU, {count} workspaces running"),
+        &format!("daemon idle CPU, {count} workspaces running (idle timer on each)"),
         format!("{cpu:.3} % of a core over 60 s"),
         "—".into(),
         format!("{cpu:.3} %"),

@@ -4,11 +4,13 @@
 
 use crate::state::AppState;
 use crate::tray;
+use berth::activity::{ActivityState, ActivityView};
 use berth::client::ClientEvent;
 use berth::engine::EngineEvent;
 use berth::model::Status;
-use berth::model::escape_controls;
+use berth::model::{escape_controls, human_duration};
 use futures_util::StreamExt;
+use std::collections::HashMap;
 use std::time::Duration;
 use tauri::{AppHandle, Emitter, Manager};
 use tauri_plugin_notification::NotificationExt;
@@ -57,13 +59,70 @@ async fn on_engine_event(app: &AppHandle, event: EngineEvent) {
     match &event {
         EngineEvent::Status { name, status, .. } => {
             tray::refresh(app).await;
-            if *status == Status::Stopped && !main_focused(app) {
+            // A warned workspace's stop gets its own notice (with the reason) just after.
+            let warned = warnings(app).contains_key(name);
+            if *status == Status::Stopped && !warned && !main_focused(app) {
                 notify_stopped(app, name);
             }
         }
+        EngineEvent::Activity { activity } => on_activity(app, activity).await,
         EngineEvent::Removed { .. } | EngineEvent::Updated { .. } => tray::refresh(app).await,
         _ => {}
     }
+}
+
+fn warnings(app: &AppHandle) -> std::sync::MutexGuard<'_, HashMap<String, i64>> {
+    app.state::<AppState>()
+        .inner()
+        .warnings
+        .lock()
+        .expect("warnings lock")
+}
+
+/// Warnings come and go: a native notification when one comes (and when the stop happens),
+/// the tray's countdown while any is out. The main window shows its banner from the same event.
+async fn on_activity(app: &AppHandle, activity: &ActivityView) {
+    let name = activity.name.as_str();
+    let was_warned = warnings(app).remove(name).is_some();
+    match activity.state {
+        ActivityState::Warned { stops_at_ms, .. } => {
+            warnings(app).insert(name.to_string(), stops_at_ms);
+            if !was_warned {
+                let left = human_duration((stops_at_ms - activity.now_ms).max(0) / 1000);
+                notify(
+                    app,
+                    "notify.warned_title",
+                    "notify.warned_body",
+                    &[("name", name), ("left", &left)],
+                );
+            }
+            tray::tick(app);
+        }
+        ActivityState::StoppedIdle {
+            stopped_at_ms,
+            idle_since_ms,
+        } => {
+            let idle = human_duration((stopped_at_ms - idle_since_ms).max(0) / 1000);
+            notify(
+                app,
+                "notify.stopped_idle_title",
+                "notify.stopped_idle_body",
+                &[("name", name), ("idle", &idle)],
+            );
+        }
+        _ => {}
+    }
+    tray::refresh(app).await;
+}
+
+fn notify(app: &AppHandle, title: &str, body: &str, args: &[(&str, &str)]) {
+    let state = app.state::<AppState>();
+    let _ = app
+        .notification()
+        .builder()
+        .title(state.t(title, &[]))
+        .body(state.t(body, args))
+        .show();
 }
 
 fn main_focused(app: &AppHandle) -> bool {
@@ -73,13 +132,12 @@ fn main_focused(app: &AppHandle) -> bool {
 }
 
 fn notify_stopped(app: &AppHandle, name: &str) {
-    let state = app.state::<AppState>();
-    let _ = app
-        .notification()
-        .builder()
-        .title(state.t("notify.stopped_title", &[]))
-        .body(state.t("notify.stopped_body", &[("name", name)]))
-        .show();
+    notify(
+        app,
+        "notify.stopped_title",
+        "notify.stopped_body",
+        &[("name", name)],
+    );
 }
 
 /// A tray action failed: tell the user natively, since no window may be open.

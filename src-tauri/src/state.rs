@@ -18,6 +18,10 @@ pub struct AppState {
     pub ide_loaded: Mutex<HashMap<String, String>>,
     /// The titles the tray menu shows now (for `tray_menu`).
     pub tray_titles: Mutex<Vec<String>>,
+    /// Workspaces warned of their idle stop: name → when it stops (Unix ms).
+    pub warnings: Mutex<HashMap<String, i64>>,
+    /// The tray's countdown ticks (only while a warning is out).
+    pub ticking: std::sync::atomic::AtomicBool,
 }
 
 impl AppState {
@@ -29,6 +33,8 @@ impl AppState {
             next_follow: AtomicU32::new(1),
             ide_loaded: Mutex::new(HashMap::new()),
             tray_titles: Mutex::new(Vec::new()),
+            warnings: Mutex::new(HashMap::new()),
+            ticking: Default::default(),
         }
     }
 

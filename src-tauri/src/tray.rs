@@ -5,7 +5,8 @@
 use crate::i18n::I18n;
 use crate::ide;
 use crate::state::AppState;
-use berth::model::{Status, Workspace};
+use berth::model::{Status, Workspace, human_duration};
+use std::collections::HashMap;
 use tauri::image::Image;
 use tauri::menu::{Menu, MenuBuilder, MenuEvent, SubmenuBuilder};
 use tauri::tray::TrayIconBuilder;
@@ -17,7 +18,7 @@ const ICON_STOPPED: &[u8] = include_bytes!("../../icons/tray-stopped.png");
 
 pub fn create(app: &AppHandle) {
     let state = app.state::<AppState>();
-    let built = menu(app, &state, &[]).and_then(|menu| {
+    let built = menu(app, &state, &[], &HashMap::new()).and_then(|menu| {
         TrayIconBuilder::with_id(TRAY_ID)
             .icon(Image::from_bytes(ICON_STOPPED)?)
             .tooltip("Berth")
@@ -38,16 +39,42 @@ pub async fn refresh(app: &AppHandle) {
         return;
     };
     let list: Vec<Workspace> = views.into_iter().map(|v| v.workspace).collect();
+    let warnings = state.warnings.lock().expect("warnings lock").clone();
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
     };
-    if let Ok(menu) = menu(app, &state, &list) {
+    if let Ok(menu) = menu(app, &state, &list, &warnings) {
         let _ = tray.set_menu(Some(menu));
     }
     let running = list.iter().any(|w| w.status == Status::Running);
     if let Ok(icon) = Image::from_bytes(if running { ICON_RUNNING } else { ICON_STOPPED }) {
         let _ = tray.set_icon(Some(icon));
     }
+}
+
+/// Redraws the tray every second while a warning is out, for its countdown; then stops.
+pub fn tick(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    if state
+        .ticking
+        .swap(true, std::sync::atomic::Ordering::SeqCst)
+    {
+        return;
+    }
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            let state = app.state::<AppState>();
+            if state.warnings.lock().expect("warnings lock").is_empty() {
+                state
+                    .ticking
+                    .store(false, std::sync::atomic::Ordering::SeqCst);
+                return;
+            }
+            refresh(&app).await;
+        }
+    });
 }
 
 /// What the tray menu shows now: what a tray host would draw, readable without one.
@@ -72,9 +99,15 @@ enum Entry {
     Separator,
 }
 
-/// What the tray shows for `list`, in the current language. Pure, so it is tested without a
-/// tray host.
-fn entries(i18n: &I18n, list: &[Workspace]) -> Vec<Entry> {
+/// What the tray shows for `list`, in the current language; a warned workspace (`warnings`:
+/// name → when it stops) shows its countdown and "Keep running" first. Pure, so it is tested
+/// without a tray host.
+fn entries(
+    i18n: &I18n,
+    list: &[Workspace],
+    warnings: &HashMap<String, i64>,
+    now_ms: i64,
+) -> Vec<Entry> {
     let mut out = Vec::new();
     if list.is_empty() {
         out.push(Entry::Item(
@@ -90,13 +123,23 @@ fn entries(i18n: &I18n, list: &[Workspace]) -> Vec<Entry> {
         } else {
             (format!("start:{name}"), i18n.t("tray.start", &[]))
         };
-        out.push(Entry::Workspace {
-            title: i18n.t("tray.item", &[("name", name), ("status", &status)]),
-            actions: vec![
-                toggle,
-                (format!("ide:{name}"), i18n.t("tray.open_ide", &[])),
-            ],
-        });
+        let mut actions = vec![
+            toggle,
+            (format!("ide:{name}"), i18n.t("tray.open_ide", &[])),
+        ];
+        let warned = warnings.get(name).filter(|_| ws.status == Status::Running);
+        let title = match warned {
+            Some(stops_at) => {
+                let left = human_duration((stops_at - now_ms).max(0) / 1000);
+                actions.insert(
+                    0,
+                    (format!("snooze:{name}"), i18n.t("tray.keep_running", &[])),
+                );
+                i18n.t("tray.item_warned", &[("name", name), ("left", &left)])
+            }
+            None => i18n.t("tray.item", &[("name", name), ("status", &status)]),
+        };
+        out.push(Entry::Workspace { title, actions });
     }
     out.push(Entry::Separator);
     out.push(Entry::Item("open".into(), i18n.t("tray.open_berth", &[])));
@@ -104,8 +147,21 @@ fn entries(i18n: &I18n, list: &[Workspace]) -> Vec<Entry> {
     out
 }
 
-fn menu(app: &AppHandle, state: &AppState, list: &[Workspace]) -> tauri::Result<Menu<Wry>> {
-    let entries = entries(&state.i18n.read().expect("i18n lock"), list);
+fn menu(
+    app: &AppHandle,
+    state: &AppState,
+    list: &[Workspace],
+    warnings: &HashMap<String, i64>,
+) -> tauri::Result<Menu<Wry>> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let entries = entries(
+        &state.i18n.read().expect("i18n lock"),
+        list,
+        warnings,
+        now_ms,
+    );
     *state.tray_titles.lock().expect("tray lock") = entries
         .iter()
         .filter_map(|e| match e {
@@ -139,6 +195,7 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
         let result = match id.split_once(':') {
             Some(("start", name)) => state.client.start(name).await.map(drop),
             Some(("stop", name)) => state.client.stop(name).await.map(drop),
+            Some(("snooze", name)) => state.client.snooze(name, None).await.map(drop),
             Some(("ide", name)) => ide::open(&app, &state, name).await.map(drop),
             _ if id == "open" => {
                 crate::show_main(&app);
@@ -197,7 +254,7 @@ mod tests {
     #[test]
     fn lists_every_workspace_with_its_status_and_actions() {
         let list = [ws("api", Status::Running), ws("web", Status::Stopped)];
-        let got = entries(&I18n::new(Some("en")), &list);
+        let got = entries(&I18n::new(Some("en")), &list, &HashMap::new(), 0);
         assert_eq!(
             got[0],
             Entry::Workspace {
@@ -225,12 +282,41 @@ mod tests {
 
     #[test]
     fn speaks_the_chosen_language_and_explains_an_empty_list() {
-        let got = entries(&I18n::new(Some("de")), &[ws("api", Status::Running)]);
+        let got = entries(
+            &I18n::new(Some("de")),
+            &[ws("api", Status::Running)],
+            &HashMap::new(),
+            0,
+        );
         assert!(matches!(&got[0], Entry::Workspace { title, .. } if title == "api — Läuft"));
-        let empty = entries(&I18n::new(Some("de")), &[]);
+        let empty = entries(&I18n::new(Some("de")), &[], &HashMap::new(), 0);
         assert_eq!(
             empty[0],
             Entry::Item("none".into(), "Keine Arbeitsumgebungen".into())
+        );
+    }
+
+    #[test]
+    fn a_warned_workspace_shows_its_countdown_and_keep_running_first() {
+        let list = [ws("api", Status::Running), ws("web", Status::Stopped)];
+        // A stale warning of a stopped workspace shows nothing.
+        let warnings = HashMap::from([("api".into(), 250_000), ("web".into(), 250_000)]);
+        let got = entries(&I18n::new(Some("en")), &list, &warnings, 10_000);
+        assert_eq!(
+            got[0],
+            Entry::Workspace {
+                title: "api — stops in 4 min".into(),
+                actions: vec![
+                    ("snooze:api".into(), "Keep running".into()),
+                    ("stop:api".into(), "Stop".into()),
+                    ("ide:api".into(), "Open IDE".into())
+                ],
+            }
+        );
+        assert!(matches!(&got[1], Entry::Workspace { title, .. } if title == "web — Stopped"));
+        let de = entries(&I18n::new(Some("de")), &list[..1], &warnings, 10_000);
+        assert!(
+            matches!(&de[0], Entry::Workspace { title, .. } if title == "api — stoppt in 4 min")
         );
     }
 }

@@ -1151,3 +1151,272 @@ async fn a_sigterm_to_the_app_stops_workspaces_when_the_settings_say_so() {
     setup.cli(&["rm", "bye"]);
     drop(s);
 }
+
+/// A workspace about to stop for idleness: the main window's banner counts down, the tray
+/// names it with "Keep running", and pressing the banner's button keeps it running (the
+/// detail view then says so). In English and German.
+async fn keep_running_from_the_banner(lang: &'static str, range_first: u16) {
+    let setup = Setup::new(range_first);
+    let project = setup.project("nap");
+    setup.cli(&[
+        "create",
+        "nap",
+        "--image",
+        IMAGE,
+        "--project",
+        &project,
+        "--memory",
+        "64m",
+        "--idle-timeout",
+        "20s",
+    ]);
+    let client = setup.client().await;
+    let mut settings = client.settings().await.unwrap();
+    settings.language = Some(lang.to_string());
+    client.save_settings(&settings).await.unwrap();
+    let s = launch(&setup.data(), lang).await;
+    setup.cli(&["start", "nap"]);
+    // The warning comes 10 s before the stop (half of 20 s).
+    let banner = s
+        .wait_for(
+            "the idle warning's banner",
+            Duration::from_secs(30),
+            || async {
+                let el = s
+                    .client
+                    .find(Session::css("[data-testid=\"idle-banner-nap\"]"))
+                    .await
+                    .ok()?;
+                let text = el.text().await.ok()?;
+                text.chars().any(|c| c.is_ascii_digit()).then_some(text)
+            },
+        )
+        .await;
+    assert!(banner.contains("nap"), "{banner}");
+    s.wait_for("the tray's countdown", Duration::from_secs(5), || async {
+        let tray = s.tray().await;
+        tray.iter()
+            .any(|t| {
+                t.starts_with("nap — ")
+                    && t.contains(if lang == "de" {
+                        "stoppt in"
+                    } else {
+                        "stops in"
+                    })
+            })
+            .then_some(())
+    })
+    .await;
+    assert!(
+        s.text("ws-countdown-nap")
+            .await
+            .chars()
+            .any(|c| c.is_ascii_digit())
+    );
+    s.shot("idle-warning").await;
+    s.click("idle-keep-nap").await;
+    s.wait_for("the banner to go", Duration::from_secs(5), || async {
+        s.client
+            .find(Session::css("[data-testid=\"idle-banner-nap\"]"))
+            .await
+            .is_err()
+            .then_some(())
+    })
+    .await;
+    let activity = &setup.show("nap")["activity"];
+    assert_eq!(activity["state"], "active", "{activity}");
+    let snoozed = activity["snoozed_until_ms"].as_i64().expect("snoozed");
+    assert!(
+        snoozed - activity["now_ms"].as_i64().unwrap() > 29 * 60 * 1000,
+        "{activity}"
+    );
+    s.wait_tray(
+        if lang == "de" {
+            "nap — Läuft"
+        } else {
+            "nap — Running"
+        },
+        Duration::from_secs(5),
+    )
+    .await;
+    // The detail view explains it: the snooze is the latest signal.
+    s.go("#/w/nap").await;
+    s.wait_for("the activity block", Duration::from_secs(10), || async {
+        let el = s
+            .client
+            .find(Session::css(
+                "[data-testid=\"detail-signals\"] li[data-signal=\"snooze\"]",
+            ))
+            .await
+            .ok()?;
+        el.text().await.ok()
+    })
+    .await;
+    s.shot("detail-activity").await;
+    assert!(matches!(
+        setup.show("nap")["status"].as_str(),
+        Some("running")
+    ));
+    s.client.clone().close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_running_in_the_banner_postpones_the_idle_stop() {
+    keep_running_from_the_banner("en", 22200).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_running_reads_in_german() {
+    keep_running_from_the_banner("de", 22220).await;
+}
+
+/// The real IDE in the app's window: typing in an editor every few seconds holds the workspace
+/// past its idle timeout; left untouched, it stops; reloading the window then shows Berth's
+/// stopped page and starts nothing, and only the page's Start button (pressed with the
+/// keyboard) starts it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ide_window_left_alone_stops_typing_holds_and_a_reload_wakes_nothing() {
+    let setup = Setup::new(22240);
+    let project = setup.project("app");
+    setup.cli(&[
+        "create",
+        "ide",
+        "--image",
+        "berth-workspace-offline:4.99.4",
+        "--project",
+        &project,
+        "--idle-timeout",
+        "20s",
+    ]);
+    let s = launch(&setup.data(), "en").await;
+    s.wait_status("ide", "stopped", Duration::from_secs(15))
+        .await;
+    s.click("ws-open-ide").await;
+    let container = setup.show("ide")["container_name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let activations = || {
+        let out = Command::new("docker")
+            .args(["exec", &container, "sh", "-c"])
+            .arg("grep -rh 'reporting input to /run/berth-activity' \"$HOME/.local/share/code-server/logs\" | wc -l")
+            .output()
+            .ok()?;
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<u32>()
+            .ok()
+    };
+    s.wait_for(
+        "Berth's extension to report input",
+        Duration::from_secs(90),
+        || async { activations().filter(|n| *n >= 1) },
+    )
+    .await;
+    let window = x_window_id("\"ide\"").expect("the IDE window");
+    // Open main.rs from the Explorer (a double click), once VS Code has reported the editor
+    // (its own "editor" input), then type in it every 4 s for 32 s (timeout: 20 s).
+    let at = window_point(&window, (112, 124));
+    let editor_reported = || async {
+        let a = setup.show("ide")["activity"].clone();
+        a["signals"]
+            .as_array()?
+            .iter()
+            .any(|s| s["signal"] == "input" && s["detail"] == "editor")
+            .then_some(())
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let clicked = Command::new("xdotool")
+            .args(["mousemove", &at.0.to_string(), &at.1.to_string()])
+            .args(["click", "--repeat", "2", "1"])
+            .status()
+            .expect("xdotool");
+        assert!(clicked.success());
+        if poll(Duration::from_secs(3), editor_reported)
+            .await
+            .is_some()
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            fail_with_screen(&s, "open-main-rs", "main.rs never opened in an editor");
+        }
+    }
+    let typing = Instant::now();
+    while typing.elapsed() < Duration::from_secs(32) {
+        x_type(&window, "x");
+        let stopped = poll(Duration::from_secs(4), || async {
+            (setup.show("ide")["status"] != "running").then_some(())
+        })
+        .await;
+        if stopped.is_some() {
+            fail_with_screen(
+                &s,
+                "typing",
+                "the workspace stopped while someone typed in it",
+            );
+        }
+    }
+    let activity = setup.show("ide")["activity"].clone();
+    assert_eq!(activity["signals"][0]["signal"], "input", "{activity}");
+    assert_eq!(activity["signals"][0]["detail"], "editor", "{activity}");
+
+    // Hands off: it stops within the timeout (plus the extension's 2 s throttle).
+    let left = Instant::now();
+    s.wait_status("ide", "stopped", Duration::from_secs(45))
+        .await;
+    assert!(
+        left.elapsed() >= Duration::from_secs(15),
+        "{:?}",
+        left.elapsed()
+    );
+    s.wait_text("ws-status-ide", "Stopped (idle)").await;
+    assert_eq!(setup.show("ide")["activity"]["state"], "stopped_idle");
+
+    // A reload (VS Code's own "Reload Window"): Berth's stopped page; nothing starts.
+    x_keys(&window, &["F1"]);
+    x_type(&window, "Reload Window");
+    x_keys(&window, &["Return"]);
+    s.wait_for(
+        "the stopped page in the IDE window",
+        Duration::from_secs(30),
+        || async {
+            let v = s.ide_window("ide").await?;
+            (v["loaded"] == true).then_some(())
+        },
+    )
+    .await;
+    x_window_shot("ide", &s.shots.join("en-ide-stopped-page.png")).await;
+    let still = poll(Duration::from_secs(5), || async {
+        (setup.show("ide")["status"] != "stopped").then_some(())
+    })
+    .await;
+    assert!(still.is_none(), "a reload started the workspace");
+
+    // Start, pressed with the keyboard (a user activation): it starts and the IDE comes back.
+    x_keys(&window, &["Tab", "Return"]);
+    if poll(Duration::from_secs(90), || async {
+        (setup.show("ide")["status"] == "running").then_some(())
+    })
+    .await
+    .is_none()
+    {
+        let log = std::fs::read_to_string(setup.data().join("logs/daemon.log")).unwrap_or_default();
+        let refused: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("Start refused"))
+            .collect();
+        fail_with_screen(
+            &s,
+            "start-button",
+            &format!("Start did not start it: {refused:#?}"),
+        );
+    }
+    s.wait_for("the IDE to load again", Duration::from_secs(90), || async {
+        activations().filter(|n| *n >= 2)
+    })
+    .await;
+    assert!(setup.cli(&["log", "ide"]).contains("Start pressed"));
+    s.client.clone().close().await.unwrap();
+}

@@ -121,11 +121,12 @@ pub fn content_security_policy(port: u16) -> String {
     .join("; ")
 }
 
-/// Whether a request to [`START_PATH`] is a person pressing Start on the stopped page of
-/// this port: a POST from this origin, and — where the browser sends fetch metadata — a
-/// same-origin navigation with user activation. A script (a service worker the workspace left
-/// behind, another site, the IDE reconnecting) cannot make one, so nothing but a click wakes a
-/// stopped workspace.
+/// Whether a request to [`START_PATH`] is the stopped page's Start form of this port: a POST
+/// from this origin and — where the browser sends fetch metadata — a same-origin navigation
+/// (a form submission, never a `fetch` or XHR of a script), with user activation where the
+/// browser says so (`Sec-Fetch-User: ?1`; WebKit, the app's IDE window, does not send that
+/// header at all, so there a form a script of the origin submits passes too — see the README).
+/// The IDE reconnecting, a reload, another site or another port never starts anything.
 pub fn start_allowed(
     method: &str,
     origin: Option<&str>,
@@ -141,7 +142,9 @@ pub fn start_allowed(
     let metadata_ok = match fetch_site {
         None => true,
         Some(site) => {
-            site == "same-origin" && fetch_mode == Some("navigate") && fetch_user == Some("?1")
+            site == "same-origin"
+                && fetch_mode == Some("navigate")
+                && fetch_user.is_none_or(|u| u == "?1")
         }
     };
     method == "POST" && origin.is_some_and(|o| own.iter().any(|x| x == o)) && metadata_ok
@@ -197,7 +200,16 @@ mod tests {
             None,
             10001
         ));
-        assert!(!start_allowed("POST", o, click.0, click.1, None, 10001));
+        assert!(!start_allowed(
+            "POST",
+            o,
+            click.0,
+            click.1,
+            Some("?0"),
+            10001
+        ));
+        // WebKit (the IDE window) sends no Sec-Fetch-User, even for a click.
+        assert!(start_allowed("POST", o, click.0, click.1, None, 10001));
     }
 
     #[test]

@@ -183,6 +183,15 @@ fn start(
         port,
     );
     if !allowed {
+        // Says what the browser sent, so a browser that words it differently shows why.
+        tracing::info!(
+            "port {port}: Start refused: {} origin {:?}, sec-fetch-site {:?}, -mode {:?}, -user {:?}",
+            req.method(),
+            header("origin").map(crate::model::escape_controls),
+            header("sec-fetch-site").map(crate::model::escape_controls),
+            header("sec-fetch-mode").map(crate::model::escape_controls),
+            header("sec-fetch-user").map(crate::model::escape_controls),
+        );
         return page(port, StatusCode::FORBIDDEN, lang, "start_refused", &[]);
     }
     if matches!(parked, Some(Parked::Stopped { .. })) {

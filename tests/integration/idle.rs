@@ -14,8 +14,19 @@ use std::time::{Duration, Instant};
 /// `name` with an idle timeout of 10 s (warning 5 s ahead), started.
 fn started_idle(name: &str) -> TestEnv {
     let env = TestEnv::new();
+    create_idle(
+        &env,
+        name,
+        &[("BERTH_ACTIVITY_SAMPLE_SECS", OsStr::new("2"))],
+    );
+    env.ok(&["start", name]);
+    env
+}
+
+/// Creates `name` on the test image with an idle timeout of 10 s; `vars` reach the daemon
+/// when this command starts it.
+fn create_idle(env: &TestEnv, name: &str, vars: &[(&str, &OsStr)]) {
     let project = env.project(name);
-    let fast: &[(&str, &OsStr)] = &[("BERTH_ACTIVITY_SAMPLE_SECS", OsStr::new("2"))];
     env.ok_with(
         &[
             "create",
@@ -29,10 +40,8 @@ fn started_idle(name: &str) -> TestEnv {
             "--idle-timeout",
             "10s",
         ],
-        fast,
+        vars,
     );
-    env.ok(&["start", name]);
-    env
 }
 
 /// Polls `f` every 250 ms (each look runs the CLI) until true; fails after `secs` seconds.
@@ -71,17 +80,7 @@ fn stopped_idle(env: &TestEnv, name: &str) -> bool {
 fn nothing_happens_so_it_is_warned_then_stopped_and_one_command_starts_it_again() {
     let env = TestEnv::new();
     let (mut events, rx) = follow(&env);
-    let project = env.project("quiet");
-    env.ok(&[
-        "create",
-        "quiet",
-        "--image",
-        crate::env::IMAGE,
-        "--project",
-        project.to_str().unwrap(),
-        "--idle-timeout",
-        "10s",
-    ]);
+    create_idle(&env, "quiet", &[]);
     let port = env.show("quiet")["port"].clone();
     env.ok(&["start", "quiet"]);
     let started = Instant::now();

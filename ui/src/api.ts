@@ -1,6 +1,7 @@
 // Typed calls into the app. Every type here is generated from Rust (ui/src/bindings).
 
 import { Channel, invoke } from "@tauri-apps/api/core";
+import type { ActivityView } from "./bindings/ActivityView";
 import type { AuditEntry } from "./bindings/AuditEntry";
 import type { BuildEvent } from "./bindings/BuildEvent";
 import type { BuildOutcome } from "./bindings/BuildOutcome";
@@ -42,4 +43,7 @@ export const api = {
   openIde: (name: string) => invoke<IdeWindowView>("open_ide", { name }),
   ideWindow: (name: string) => invoke<IdeWindowView | null>("ide_window", { name }),
   openInBrowser: (name: string) => invoke<void>("open_in_browser", { name }),
+  activities: () => invoke<ActivityView[]>("list_activity"),
+  activity: (name: string) => invoke<ActivityView>("workspace_activity", { name }),
+  snooze: (name: string, secs: number | null = null) => invoke<ActivityView>("snooze_workspace", { name, secs }),
 };

@@ -3,8 +3,9 @@
 
 import { api } from "./api";
 import { h, mount } from "./dom";
-import { setLanguage, t } from "./i18n";
-import { changed, listenToEngine, onChange, reload, state } from "./state";
+import { withCountdown } from "./activity";
+import { errorText, setLanguage, t } from "./i18n";
+import { changed, listenToEngine, onChange, reload, setActivity, state } from "./state";
 import { createView } from "./views/create";
 import { detailView } from "./views/detail";
 import { listView } from "./views/list";
@@ -43,16 +44,45 @@ function nav(): HTMLElement {
   );
 }
 
-function banner(): HTMLElement | null {
-  if (!state.dockerLost) return null;
-  return h("div", { class: "banner", "data-testid": "docker-banner" }, t("banner.docker_lost", { message: state.dockerLost }));
+/// Docker gone, and every workspace about to stop for idleness (with "Keep running").
+const banners = h("div", { class: "banners" });
+
+function renderBanners() {
+  const docker = state.dockerLost
+    ? h("div", { class: "banner", "data-testid": "docker-banner" }, t("banner.docker_lost", { message: state.dockerLost }))
+    : null;
+  const warned = [...state.activity.values()].filter((a) => a.state === "warned");
+  mount(
+    banners,
+    docker,
+    ...warned.map((a) => {
+      const error = h("span", { class: "error" });
+      return h(
+        "div",
+        { class: "banner warn", "data-testid": `idle-banner-${a.name}` },
+        a.state === "warned" ? withCountdown("activity.banner", { name: a.name }, a.stops_at_ms) : null,
+        h("button", {
+          "data-testid": `idle-keep-${a.name}`,
+          onclick: async () => {
+            try {
+              setActivity(await api.snooze(a.name));
+            } catch (err) {
+              error.textContent = errorText(err);
+            }
+          },
+        }, t("activity.keep_running")),
+        error,
+      );
+    }),
+  );
 }
 
 export function render() {
   currentView?.dispose?.();
   currentView = route();
   const app = document.getElementById("app")!;
-  mount(app, nav(), h("main", {}, banner(), currentView.el));
+  renderBanners();
+  mount(app, nav(), h("main", {}, banners, currentView.el));
 }
 
 async function boot() {
@@ -60,7 +90,10 @@ async function boot() {
   setLanguage(settings?.language ?? null);
   window.addEventListener("hashchange", render);
   // Status changes re-render only the parts that show them (views keep their own inputs).
-  onChange(() => currentView?.refresh?.());
+  onChange(() => {
+    renderBanners();
+    currentView?.refresh?.();
+  });
   await listenToEngine();
   render();
   await reload();

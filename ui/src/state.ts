@@ -3,6 +3,7 @@
 
 import { listen } from "@tauri-apps/api/event";
 import { api } from "./api";
+import type { ActivityView } from "./bindings/ActivityView";
 import type { EngineEvent } from "./bindings/EngineEvent";
 import type { WorkspaceView as Workspace } from "./bindings/WorkspaceView";
 
@@ -11,6 +12,8 @@ export const state = {
   /// Workspace name → translation key of the step in progress (`progress.*`).
   progress: new Map<string, string>(),
   dockerLost: null as string | null,
+  /// Workspace name → where it stands on idleness (warnings, "stopped (idle)").
+  activity: new Map<string, ActivityView>(),
   loaded: false,
 };
 
@@ -27,14 +30,26 @@ export function changed() {
 
 export async function reload() {
   try {
-    const list = await api.list();
+    const [list, activity] = await Promise.all([api.list(), api.activities()]);
     state.workspaces = new Map(list.map((w) => [w.name, w]));
+    state.activity = new Map(activity.map((a) => [a.name, a]));
     state.dockerLost = null;
   } catch (err) {
     state.dockerLost = (err as { message?: string }).message ?? String(err);
   }
   state.loaded = true;
   changed();
+}
+
+export function setActivity(a: ActivityView) {
+  state.activity.set(a.name, a);
+  changed();
+}
+
+/// A workspace started or stopped: where it stands on idleness changed with it.
+async function refreshActivity(name: string) {
+  const a = await api.activity(name).catch(() => null);
+  if (a) setActivity(a);
 }
 
 export function upsert(ws: Workspace) {
@@ -54,11 +69,16 @@ export async function listenToEngine() {
         const ws = state.workspaces.get(payload.name);
         if (ws) ws.status = payload.status;
         if (payload.status !== "starting") state.progress.delete(payload.name);
+        if (payload.status === "running" || payload.status === "stopped") void refreshActivity(payload.name);
         if (!ws) void reload();
         break;
       }
+      case "activity":
+        state.activity.set(payload.activity.name, payload.activity);
+        break;
       case "removed":
         state.workspaces.delete(payload.name);
+        state.activity.delete(payload.name);
         state.progress.delete(payload.name);
         break;
       case "progress":

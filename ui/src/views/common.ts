@@ -3,15 +3,24 @@
 import { api } from "../api";
 import type { WorkspaceView as Workspace } from "../bindings/WorkspaceView";
 import { h } from "../dom";
+import { stopsIn } from "../activity";
 import { errorText, t } from "../i18n";
 import { state, upsert } from "../state";
 
+/// The status, told more exactly where idleness explains it: "Stopped (idle)", or a running
+/// workspace's countdown once its warning is out.
 export function statusBadge(ws: Workspace): HTMLElement {
-  return h(
+  const a = state.activity.get(ws.name);
+  const idle = ws.status === "stopped" && a?.state === "stopped_idle";
+  const badge = h(
     "span",
-    { class: `badge ${ws.status}`, "data-testid": `ws-status-${ws.name}`, "data-status": ws.status },
-    t(`status.${ws.status}`),
+    { class: `badge ${ws.status}`, "data-testid": `ws-status-${ws.name}`, "data-status": ws.status, "data-idle": idle },
+    idle ? t("activity.status_stopped_idle") : t(`status.${ws.status}`),
   );
+  if (ws.status === "running" && a?.state === "warned") {
+    return h("span", {}, badge, " ", h("small", { class: "warn", "data-testid": `ws-countdown-${ws.name}` }, stopsIn(a.stops_at_ms)));
+  }
+  return badge;
 }
 
 /// The step a start is at, with an indeterminate bar; nothing when idle.
@@ -55,8 +64,17 @@ export function actionButtons(ws: Workspace, errorSlot: HTMLElement): HTMLElemen
 
 export function idleText(ws: Workspace): string {
   return ws.idle_timeout_secs
-    ? t("list.idle_after", { minutes: Math.round(ws.idle_timeout_secs / 60) })
+    ? t("list.idle_after", { time: timeout(ws.idle_timeout_secs) })
     : t("list.idle_off");
+}
+
+/// An idle timeout as people write it: `20 s`, `30 min`, `1 h 30 min`.
+function timeout(secs: number): string {
+  if (secs < 60) return `${secs} s`;
+  if (secs < 3600) return `${Math.round(secs / 60)} min`;
+  const h = Math.floor(secs / 3600);
+  const m = Math.round((secs % 3600) / 60);
+  return m ? `${h} h ${m} min` : `${h} h`;
 }
 
 /// A labelled form field with its own error line underneath.

@@ -7,7 +7,8 @@ import { h, mount } from "../dom";
 import { errorText, language, t } from "../i18n";
 import type { View } from "../main";
 import { go } from "../main";
-import { reload, state, upsert } from "../state";
+import { clock, duration, signalText, stateLine } from "../activity";
+import { reload, setActivity, state, upsert } from "../state";
 import { actionButtons, errorLine, field, idleText, progressLine, statusBadge } from "./common";
 
 const MIB = 1024 * 1024;
@@ -25,6 +26,25 @@ export function detailView(name: string): View {
   let disposed = false;
 
   const ws = () => state.workspaces.get(name);
+  const activityBox = h("dd", { "data-testid": "detail-activity" });
+
+  // Where it stands on idleness and each signal's last time; looked up again every 5 s while
+  // this view is open (signals change too often to be pushed one by one).
+  const loadActivity = async () => {
+    const a = await api.activity(name).catch(() => null);
+    if (!a || disposed) return;
+    setActivity(a);
+    mount(
+      activityBox,
+      h("div", { "data-state": a.state }, stateLine(a)),
+      a.snoozed_until_ms ? h("small", { class: "muted block" }, t("activity.snoozed", { time: clock(a.snoozed_until_ms) })) : null,
+      a.signals.length
+        ? h("ul", { class: "signals", "data-testid": "detail-signals" },
+          a.signals.map((s) => h("li", { "data-signal": s.signal }, h("span", {}, signalText(s)), h("small", { class: "muted" }, t("activity.ago", { ago: duration(a.now_ms - s.at_ms) })))))
+        : null,
+    );
+  };
+  const activityTimer = window.setInterval(() => void loadActivity(), 5000);
 
   const stopFollowing = async () => {
     if (followId !== null) await api.stopLogs(followId).catch(() => {});
@@ -164,7 +184,9 @@ export function detailView(name: string): View {
         ? t("detail.limits_value", { cpus: w.limits.cpus ?? "—", memory: w.limits.memory_bytes ? w.limits.memory_bytes / MIB : "—", pids: w.limits.pids ?? "—" })
         : t("detail.limits_default")),
       h("dt", {}, t("list.idle")), h("dd", {}, idleText(w)),
+      h("dt", {}, t("activity.title")), activityBox,
     );
+    void loadActivity();
     void loadAudit();
   };
 
@@ -192,6 +214,7 @@ export function detailView(name: string): View {
     },
     dispose: () => {
       disposed = true;
+      window.clearInterval(activityTimer);
       void stopFollowing();
     },
   };
