@@ -19,8 +19,8 @@ use tokio_util::sync::CancellationToken;
 /// (tests, with idle timeouts of seconds).
 const SAMPLE_EVERY: Duration = Duration::from_secs(60);
 /// CPU over the last sample, in % of one core, above which a workspace counts as busy. An
-/// idle code-server with its language servers settled measured 0.1–0.6 % on our machines
-/// (README, "Activity"); a build or an agent's tool run uses tens of percent.
+/// idle code-server measured 0.75–0.99 % on our machines (README, "Idle stop"); a build or an
+/// agent's tool run uses tens of percent.
 pub const BUSY_CPU_PERCENT: f64 = 5.0;
 /// The default of "Keep running".
 pub const SNOOZE: Duration = Duration::from_secs(30 * 60);
