@@ -12,6 +12,7 @@ use notify::{RecommendedWatcher, RecursiveMode, Watcher};
 use std::collections::HashMap;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 /// Folder names whose changes are churn, not work: dependencies, build output, caches, git's
@@ -23,8 +24,6 @@ const CHURN: &[&str] = &[
     ".mypy_cache",
     ".pytest_cache",
 ];
-/// Folders watched per workspace at most; past it, deeper changes go unseen (logged once).
-const MAX_WATCHES: usize = 50_000;
 /// The file the IDE extension writes on input, and the prefix of keep-alive leases.
 pub const INPUT_FILE: &str = "input";
 pub const LEASE_PREFIX: &str = "keepalive-";
@@ -56,220 +55,237 @@ pub fn input_kind(raw: &str) -> &'static str {
     }
 }
 
-#[derive(Clone)]
-enum Root {
-    Project(WorkspaceId),
-    Activity(WorkspaceId),
+/// Where a workspace's events come from.
+struct Roots {
+    id: WorkspaceId,
+    projects: Vec<PathBuf>,
+    activity: PathBuf,
 }
 
-struct Roots {
-    by_path: HashMap<PathBuf, Root>,
-    /// Folders watched per workspace.
-    watched: HashMap<WorkspaceId, Vec<PathBuf>>,
+/// Where a path lies: in a project (relative path) or the activity folder (file name).
+enum Place<'a> {
+    Project(&'a Path),
+    Activity(&'a Path),
 }
 
 impl Roots {
-    /// The root `path` lies in, and the path relative to it.
-    fn find<'a>(&self, path: &'a Path) -> Option<(Root, &'a Path)> {
-        path.ancestors().find_map(|a| {
-            let root = self.by_path.get(a)?;
-            Some((root.clone(), path.strip_prefix(a).ok()?))
-        })
+    fn place<'a>(&self, path: &'a Path) -> Option<Place<'a>> {
+        if let Ok(rel) = path.strip_prefix(&self.activity) {
+            return Some(Place::Activity(rel));
+        }
+        self.projects
+            .iter()
+            .find_map(|p| path.strip_prefix(p).ok())
+            .map(Place::Project)
     }
 }
 
+/// The watches of one running workspace: an inotify instance (a watcher) of its own, so
+/// nothing a workspace does to its watches — a folder swapped for a link to another
+/// workspace's folder, a flood of new folders — reaches another workspace's.
+struct WorkspaceWatch {
+    watcher: Mutex<RecommendedWatcher>,
+    roots: Arc<Roots>,
+    /// Folders watched; at most `cap`.
+    watched: Mutex<Vec<PathBuf>>,
+    cap: usize,
+    capped: AtomicBool,
+}
+
+/// Every running workspace's watches.
 pub struct FileWatch {
-    watcher: Arc<Mutex<RecommendedWatcher>>,
-    roots: Arc<Mutex<Roots>>,
+    tracker: Arc<Tracker>,
+    now_ms: fn() -> i64,
+    workspaces: Mutex<HashMap<WorkspaceId, Arc<WorkspaceWatch>>>,
 }
 
 impl FileWatch {
-    pub fn new(tracker: Arc<Tracker>, now_ms: fn() -> i64) -> notify::Result<FileWatch> {
-        let roots = Arc::new(Mutex::new(Roots {
-            by_path: HashMap::new(),
-            watched: HashMap::new(),
-        }));
-        // New folders are watched from another thread: the watcher cannot be called from
-        // inside its own event handler.
-        let (new_dirs, dirs_rx) = mpsc::channel::<(WorkspaceId, PathBuf)>();
+    pub fn new(tracker: Arc<Tracker>, now_ms: fn() -> i64) -> FileWatch {
+        FileWatch {
+            tracker,
+            now_ms,
+            workspaces: Mutex::default(),
+        }
+    }
+
+    /// Watches the project folders and the activity folder of `id` (replacing its watch) —
+    /// unless the workspace stopped meanwhile. Walks the projects: call it off the runtime.
+    pub fn watch(&self, id: WorkspaceId, projects: &[PathBuf], activity_dir: &Path) {
+        let roots = Arc::new(Roots {
+            id,
+            projects: projects.to_vec(),
+            activity: activity_dir.to_path_buf(),
+        });
+        let made = match WorkspaceWatch::new(roots, self.tracker.clone(), self.now_ms) {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot watch files of a workspace; its file changes will not count: {e}"
+                );
+                return;
+            }
+        };
+        made.add(activity_dir, RecursiveMode::NonRecursive);
+        for p in projects {
+            if cfg!(target_os = "linux") {
+                made.add_tree(p);
+            } else {
+                // FSEvents and ReadDirectoryChanges watch a tree with one handle; churn is
+                // filtered per event instead.
+                made.add(p, RecursiveMode::Recursive);
+            }
+        }
+        let mut all = self.workspaces.lock().expect("file watches");
+        if self.tracker.tracks(id) {
+            all.insert(id, made);
+        }
+    }
+
+    /// Ends the watches of `id` (its watcher and its thread go with it).
+    pub fn unwatch(&self, id: WorkspaceId) {
+        let gone = self.workspaces.lock().expect("file watches").remove(&id);
+        drop(gone);
+    }
+
+    /// Folders watched for `id`.
+    pub fn watched(&self, id: WorkspaceId) -> usize {
+        self.workspaces
+            .lock()
+            .expect("file watches")
+            .get(&id)
+            .map_or(0, |w| w.watched.lock().expect("watched").len())
+    }
+}
+
+impl WorkspaceWatch {
+    fn new(
+        roots: Arc<Roots>,
+        tracker: Arc<Tracker>,
+        now_ms: fn() -> i64,
+    ) -> notify::Result<Arc<WorkspaceWatch>> {
+        // New folders are watched from another thread: a watcher cannot be called from inside
+        // its own event handler.
+        let (new_dirs, dirs_rx) = mpsc::channel::<PathBuf>();
         let seen = roots.clone();
         let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             let Ok(event) = event else { return };
-            let change = match event.kind {
-                EventKind::Create(_) | EventKind::Remove(_) => true,
-                EventKind::Modify(ModifyKind::Metadata(_)) | EventKind::Modify(_) => true,
-                // Reads (a language server opening files) are not work.
-                EventKind::Access(_) | EventKind::Any | EventKind::Other => false,
-            };
-            if !change {
+            // Reads (a language server opening files) are not work.
+            if matches!(
+                event.kind,
+                EventKind::Access(_) | EventKind::Any | EventKind::Other
+            ) {
                 return;
             }
-            let roots = seen.lock().expect("file roots");
+            let new_folder = matches!(
+                event.kind,
+                EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_))
+            );
             for path in &event.paths {
-                match roots.find(path) {
-                    Some((Root::Project(id), rel)) if !is_churn(rel) => {
-                        tracker.record(id, Signal::Files, None, now_ms());
-                        if cfg!(target_os = "linux")
-                            && matches!(event.kind, EventKind::Create(_))
-                            && is_real_dir(path)
-                        {
-                            let _ = new_dirs.send((id, path.clone()));
+                match seen.place(path) {
+                    Some(Place::Project(rel)) if !is_churn(rel) => {
+                        tracker.record(seen.id, Signal::Files, None, now_ms());
+                        if cfg!(target_os = "linux") && new_folder && is_real_dir(path) {
+                            let _ = new_dirs.send(path.clone());
                         }
                     }
-                    Some((Root::Activity(id), rel)) => {
-                        activity_file(&tracker, id, rel, path, &event.kind, now_ms())
+                    Some(Place::Activity(rel)) => {
+                        activity_file(&tracker, seen.id, rel, path, &event.kind, now_ms())
                     }
                     _ => {}
                 }
             }
         })?;
-        let this = FileWatch {
-            watcher: Arc::new(Mutex::new(watcher)),
+        let this = Arc::new(WorkspaceWatch {
+            watcher: Mutex::new(watcher),
             roots,
-        };
-        // Weak: the thread must not keep the watcher alive; it ends with it.
-        let (watcher_roots, watcher) = (this.roots.clone(), Arc::downgrade(&this.watcher));
+            watched: Mutex::default(),
+            cap: watch_cap(),
+            capped: AtomicBool::new(false),
+        });
+        // Weak: the thread must not keep the watch alive; it ends with the watcher (whose
+        // handler holds the sender).
+        let weak = Arc::downgrade(&this);
         std::thread::Builder::new()
             .name("berth-new-folders".into())
             .spawn(move || {
-                for (id, dir) in dirs_rx {
-                    let Some(watcher) = watcher.upgrade() else {
-                        return;
-                    };
-                    add_tree(&watcher, &watcher_roots, id, &dir);
+                for dir in dirs_rx {
+                    let Some(watch) = weak.upgrade() else { return };
+                    watch.add_tree(&dir);
                 }
             })
             .map_err(notify::Error::io)?;
         Ok(this)
     }
 
-    /// Watches the project folders and the activity folder of `id` (replacing a watch of it).
-    pub fn watch(&self, id: WorkspaceId, projects: &[PathBuf], activity_dir: &Path) {
-        self.unwatch(id);
-        {
-            let mut roots = self.roots.lock().expect("file roots");
-            for p in projects {
-                roots.by_path.insert(p.clone(), Root::Project(id));
+    fn add(&self, dir: &Path, mode: RecursiveMode) -> bool {
+        let mut watched = self.watched.lock().expect("watched");
+        if watched.len() >= self.cap {
+            if !self.capped.swap(true, Ordering::Relaxed) {
+                tracing::warn!(
+                    "watching {} folders of one workspace; changes deeper in go unseen",
+                    self.cap
+                );
             }
-            roots
-                .by_path
-                .insert(activity_dir.to_path_buf(), Root::Activity(id));
+            return false;
         }
-        let mut watcher = self.watcher.lock().expect("watcher");
-        watch_one(
-            &mut watcher,
-            &self.roots,
-            id,
-            activity_dir,
-            RecursiveMode::NonRecursive,
-        );
-        for p in projects {
-            if cfg!(target_os = "linux") {
-                add_tree_with(&mut watcher, &self.roots, id, p);
-            } else {
-                // FSEvents and ReadDirectoryChanges watch a tree with one handle; churn is
-                // filtered per event instead.
-                watch_one(&mut watcher, &self.roots, id, p, RecursiveMode::Recursive);
+        if watched.iter().any(|w| w == dir) {
+            return true;
+        }
+        match self.watcher.lock().expect("watcher").watch(dir, mode) {
+            Ok(()) => {
+                watched.push(dir.to_path_buf());
+                true
+            }
+            Err(e) => {
+                tracing::debug!("cannot watch {}: {e}", dir.display());
+                false
             }
         }
     }
 
-    pub fn unwatch(&self, id: WorkspaceId) {
-        let dirs = {
-            let mut roots = self.roots.lock().expect("file roots");
-            roots.by_path.retain(|_, r| match r {
-                Root::Project(w) | Root::Activity(w) => *w != id,
-            });
-            roots.watched.remove(&id).unwrap_or_default()
+    /// Watches `top` and every folder below it that is not churn, without following links:
+    /// a folder whose real path leaves its project (a link swapped in) is not watched.
+    fn add_tree(&self, top: &Path) {
+        let Some(project) = self.roots.projects.iter().find(|p| top.starts_with(p)) else {
+            return;
         };
-        let mut watcher = self.watcher.lock().expect("watcher");
-        for dir in dirs {
-            let _ = watcher.unwatch(&dir);
+        let Ok(real_project) = std::fs::canonicalize(project) else {
+            return;
+        };
+        let mut stack = vec![top.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            let inside =
+                std::fs::canonicalize(&dir).is_ok_and(|real| real.starts_with(&real_project));
+            if !inside || !self.add(&dir, RecursiveMode::NonRecursive) {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+                let path = entry.path();
+                let rel = path.strip_prefix(project).unwrap_or(&path);
+                if is_dir && !is_churn(rel) {
+                    stack.push(path);
+                }
+            }
         }
     }
+}
 
-    /// Folders watched for `id` (for tests and `berth show`'s honesty about limits).
-    pub fn watched(&self, id: WorkspaceId) -> usize {
-        self.roots
-            .lock()
-            .expect("file roots")
-            .watched
-            .get(&id)
-            .map_or(0, Vec::len)
-    }
+/// Folders one workspace may watch: inotify watches count against the user's limit
+/// (`fs.inotify.max_user_watches`), which the user's other tools need too.
+fn watch_cap() -> usize {
+    let limit = std::fs::read_to_string("/proc/sys/fs/inotify/max_user_watches")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or(65_536);
+    (limit / 8).clamp(256, 20_000)
 }
 
 fn is_real_dir(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-}
-
-fn watch_one(
-    watcher: &mut RecommendedWatcher,
-    roots: &Mutex<Roots>,
-    id: WorkspaceId,
-    dir: &Path,
-    mode: RecursiveMode,
-) -> bool {
-    match watcher.watch(dir, mode) {
-        Ok(()) => {
-            let mut roots = roots.lock().expect("file roots");
-            roots.watched.entry(id).or_default().push(dir.to_path_buf());
-            true
-        }
-        Err(e) => {
-            tracing::debug!("cannot watch {}: {e}", dir.display());
-            false
-        }
-    }
-}
-
-fn add_tree(
-    watcher: &Mutex<RecommendedWatcher>,
-    roots: &Mutex<Roots>,
-    id: WorkspaceId,
-    dir: &Path,
-) {
-    add_tree_with(&mut watcher.lock().expect("watcher"), roots, id, dir);
-}
-
-/// Watches `top` and every folder below it that is not churn, without following links.
-fn add_tree_with(
-    watcher: &mut RecommendedWatcher,
-    roots: &Mutex<Roots>,
-    id: WorkspaceId,
-    top: &Path,
-) {
-    let mut stack = vec![top.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let count = roots
-            .lock()
-            .expect("file roots")
-            .watched
-            .get(&id)
-            .map_or(0, Vec::len);
-        if count >= MAX_WATCHES {
-            tracing::warn!(
-                "watching {MAX_WATCHES} folders of one workspace; deeper changes go unseen"
-            );
-            return;
-        }
-        if !watch_one(watcher, roots, id, &dir, RecursiveMode::NonRecursive) {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let churn = CHURN.contains(&name.as_ref())
-                || (name == "objects" && dir.file_name().is_some_and(|n| n == ".git"));
-            if is_dir && !churn {
-                stack.push(entry.path());
-            }
-        }
-    }
 }
 
 /// An event in a workspace's activity folder.
@@ -292,7 +308,7 @@ fn activity_file(
     } else if name.starts_with(LEASE_PREFIX) {
         let command = match kind {
             EventKind::Remove(_) => None,
-            _ if !path.exists() => None,
+            _ if std::fs::symlink_metadata(path).is_err() => None,
             _ => Some(shown_command(&read_small(path, 200).unwrap_or_default())),
         };
         tracker.lease(id, name, command, now_ms);
@@ -325,7 +341,7 @@ pub fn shown_command(raw: &str) -> String {
         .next()
         .unwrap_or("")
         .chars()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_invisible_format(*c))
         .take(60)
         .collect();
     let line = line.trim();
@@ -334,6 +350,12 @@ pub fn shown_command(raw: &str) -> String {
     } else {
         line.to_string()
     }
+}
+
+/// Zero-width and bidi formatting characters: they could make a shown command read as
+/// something else.
+fn is_invisible_format(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}' | '\u{061C}')
 }
 
 #[cfg(test)]
@@ -369,6 +391,7 @@ mod tests {
         assert_eq!(input_kind("<script>"), "input");
         assert_eq!(shown_command("sleep 40\nrest"), "sleep 40");
         assert_eq!(shown_command("\u{1b}[31mred\u{7}"), "[31mred");
+        assert_eq!(shown_command("make \u{202E}tset"), "make tset");
         assert_eq!(shown_command(""), "berth-keepalive");
         assert_eq!(shown_command(&"x".repeat(500)).len(), 60);
     }

@@ -36,6 +36,9 @@ pub struct Seen {
     pub held_until: Option<i64>,
     /// Snoozed: no stop before this moment (Unix ms).
     pub snoozed_until: Option<i64>,
+    /// When the warning went out (Unix ms), if it is out: no stop comes without one shown for
+    /// (about) its whole lead — not even after the machine slept through the stop time.
+    pub warned_at: Option<i64>,
 }
 
 impl Seen {
@@ -118,7 +121,10 @@ pub fn decide(now_ms: i64, policy: Policy, seen: &Seen) -> Decision {
         return Decision::Held { until_ms };
     }
     let idle_since_ms = seen.latest().map_or(0, |(_, at)| at);
-    let stops_at_ms = (idle_since_ms + timeout).max(seen.snoozed_until.unwrap_or(i64::MIN));
+    let due = (idle_since_ms + timeout).max(seen.snoozed_until.unwrap_or(i64::MIN));
+    // The warning's whole lead, counted from when it really went out (or from now).
+    let warned = seen.warned_at.filter(|at| *at <= now_ms).unwrap_or(now_ms);
+    let stops_at_ms = due.max(warned + policy.warn_ahead_ms);
     if now_ms >= stops_at_ms {
         Decision::Stop { idle_since_ms }
     } else if now_ms >= stops_at_ms - policy.warn_ahead_ms {
@@ -173,8 +179,10 @@ mod tests {
                 stops_at_ms: 40 * MIN
             }
         );
+        let mut warned = s.clone();
+        warned.warned_at = Some(35 * MIN);
         assert_eq!(
-            decide(40 * MIN, p, &s),
+            decide(40 * MIN, p, &warned),
             Decision::Stop {
                 idle_since_ms: 10 * MIN
             }
@@ -185,9 +193,26 @@ mod tests {
             Some(35 * MIN)
         );
         assert_eq!(
-            decide(35 * MIN, p, &s).next_wake_ms(p.warn_ahead_ms),
+            decide(35 * MIN, p, &warned).next_wake_ms(p.warn_ahead_ms),
             Some(40 * MIN)
         );
+    }
+
+    #[test]
+    fn no_stop_without_the_warning_even_after_the_machine_slept_through_it() {
+        let p = Policy::new(Some(30 * 60));
+        let mut s = seen(&[(Signal::Started, 0)]);
+        // Woken at 3 h: warned now, stopped five minutes later — not at once.
+        assert_eq!(
+            decide(180 * MIN, p, &s),
+            Decision::Warn {
+                idle_since_ms: 0,
+                stops_at_ms: 185 * MIN
+            }
+        );
+        s.warned_at = Some(180 * MIN);
+        assert!(matches!(decide(184 * MIN, p, &s), Decision::Warn { .. }));
+        assert!(matches!(decide(185 * MIN, p, &s), Decision::Stop { .. }));
     }
 
     #[test]
@@ -212,6 +237,7 @@ mod tests {
             Decision::Active { stops_at_ms, .. } if stops_at_ms == 60 * MIN
         ));
         assert!(matches!(decide(56 * MIN, p, &s), Decision::Warn { .. }));
+        s.warned_at = Some(55 * MIN);
         assert!(matches!(decide(60 * MIN, p, &s), Decision::Stop { .. }));
         s.held_until = Some(i64::MAX);
         let held = decide(600 * MIN, p, &s);
@@ -223,6 +249,7 @@ mod tests {
             decide(600 * MIN, p, &s).next_wake_ms(p.warn_ahead_ms),
             Some(601 * MIN)
         );
+        s.warned_at = Some(0);
         assert!(matches!(decide(601 * MIN, p, &s), Decision::Stop { .. }));
     }
 

@@ -30,14 +30,15 @@ pub struct SignalSeen {
 
 #[derive(Debug, Default)]
 struct Entry {
+    /// Running, as far as the timer knows. An entry can exist without: a host hold opened
+    /// on a stopped workspace waits here for its start.
+    tracked: bool,
     seen: Seen,
     details: HashMap<Signal, String>,
     /// Leases from inside the container: file name → (last refresh, command).
     leases: HashMap<String, (i64, String)>,
     /// Open `berth keepalive` holds from the host: id → command.
     holds: HashMap<u64, String>,
-    /// The warning is out (so a signal that takes it back wakes the timer).
-    warned: bool,
 }
 
 impl Entry {
@@ -76,26 +77,29 @@ impl Tracker {
         f(&mut self.entries.lock().expect("activity lock"))
     }
 
-    /// Starts tracking `id` (started, or found running) as active now.
-    pub fn started(&self, id: WorkspaceId, now_ms: i64) {
-        self.with(|e| {
+    /// Starts tracking `id` (started, or found running) as active now; true if it was not
+    /// tracked before (a fresh start: its folders must be watched).
+    pub fn started(&self, id: WorkspaceId, now_ms: i64) -> bool {
+        let fresh = self.with(|e| {
             let entry = e.entry(id).or_default();
-            *entry = Entry {
-                holds: std::mem::take(&mut entry.holds),
-                ..Entry::default()
-            };
+            let fresh = !entry.tracked;
+            if fresh {
+                *entry = Entry {
+                    tracked: true,
+                    holds: std::mem::take(&mut entry.holds),
+                    ..Entry::default()
+                };
+            }
             entry.seen.record(Signal::Started, now_ms);
+            fresh
         });
         self.wake.notify_one();
+        fresh
     }
 
     /// Whether `id` is tracked (it runs, as far as the timer knows).
     pub fn tracks(&self, id: WorkspaceId) -> bool {
-        self.with(|e| e.contains_key(&id))
-    }
-
-    pub fn tracked(&self) -> Vec<WorkspaceId> {
-        self.with(|e| e.keys().copied().collect())
+        self.with(|e| e.get(&id).is_some_and(|entry| entry.tracked))
     }
 
     /// Stops tracking `id` (stopped or deleted). Host holds stay open on their own.
@@ -120,14 +124,14 @@ impl Tracker {
     /// changing does not matter).
     pub fn record(&self, id: WorkspaceId, signal: Signal, detail: Option<&str>, now_ms: i64) {
         let wake = self.with(|e| {
-            let Some(entry) = e.get_mut(&id) else {
+            let Some(entry) = e.get_mut(&id).filter(|entry| entry.tracked) else {
                 return false;
             };
             entry.seen.record(signal, now_ms);
             if let Some(d) = detail {
                 entry.details.insert(signal, d.to_string());
             }
-            entry.warned
+            entry.seen.warned_at.is_some()
         });
         if wake {
             self.wake.notify_one();
@@ -135,26 +139,36 @@ impl Tracker {
     }
 
     /// A lease file inside the container was written (`Some(command)`) or removed (`None`).
+    /// Only a lease coming or going wakes the timer: refreshes (or a container touching its
+    /// lease in a loop) just move a time.
     pub fn lease(&self, id: WorkspaceId, file: &str, command: Option<String>, now_ms: i64) {
-        self.with(|e| {
-            let Some(entry) = e.get_mut(&id) else {
-                return;
+        let changed = self.with(|e| {
+            let Some(entry) = e.get_mut(&id).filter(|entry| entry.tracked) else {
+                return false;
             };
             match command {
                 Some(cmd) if entry.leases.len() < MAX_LEASES || entry.leases.contains_key(file) => {
-                    entry.leases.insert(file.to_string(), (now_ms, cmd.clone()));
+                    let new = entry
+                        .leases
+                        .insert(file.to_string(), (now_ms, cmd.clone()))
+                        .is_none();
                     entry.seen.record(Signal::KeepAlive, now_ms);
                     entry.details.insert(Signal::KeepAlive, cmd);
+                    new
                 }
-                Some(_) => {}
+                Some(_) => false,
                 None => {
-                    if entry.leases.remove(file).is_some() {
+                    let gone = entry.leases.remove(file).is_some();
+                    if gone {
                         entry.seen.record(Signal::KeepAlive, now_ms);
                     }
+                    gone
                 }
             }
         });
-        self.wake.notify_one();
+        if changed {
+            self.wake.notify_one();
+        }
     }
 
     /// Opens a host hold (`berth keepalive`); the workspace cannot go idle until it is closed.
@@ -187,10 +201,11 @@ impl Tracker {
     /// "Keep running": no stop before `until_ms`.
     pub fn snooze(&self, id: WorkspaceId, until_ms: i64, now_ms: i64) -> bool {
         let tracked = self.with(|e| {
-            let Some(entry) = e.get_mut(&id) else {
+            let Some(entry) = e.get_mut(&id).filter(|entry| entry.tracked) else {
                 return false;
             };
             entry.seen.snoozed_until = Some(until_ms);
+            entry.seen.warned_at = None;
             entry.seen.record(Signal::Snooze, now_ms);
             true
         });
@@ -201,7 +216,7 @@ impl Tracker {
     /// The decision for `id` now, with its reasons; `None` if it is not tracked.
     pub fn look(&self, id: WorkspaceId, policy: Policy, now_ms: i64) -> Option<Look> {
         self.with(|e| {
-            let entry = e.get_mut(&id)?;
+            let entry = e.get_mut(&id).filter(|entry| entry.tracked)?;
             entry
                 .leases
                 .retain(|_, (at, _)| *at + LEASE_STALE_MS > now_ms);
@@ -232,11 +247,19 @@ impl Tracker {
         })
     }
 
-    /// Marks whether the warning of `id` is out; returns whether that changed.
-    pub fn set_warned(&self, id: WorkspaceId, warned: bool) -> bool {
+    /// Marks whether the warning of `id` is out (since `now_ms`); returns whether that changed.
+    pub fn set_warned(&self, id: WorkspaceId, warned: bool, now_ms: i64) -> bool {
         self.with(|e| {
-            e.get_mut(&id)
-                .is_some_and(|entry| std::mem::replace(&mut entry.warned, warned) != warned)
+            let Some(entry) = e.get_mut(&id) else {
+                return false;
+            };
+            let was = entry.seen.warned_at.is_some();
+            if warned && !was {
+                entry.seen.warned_at = Some(now_ms);
+            } else if !warned {
+                entry.seen.warned_at = None;
+            }
+            was != warned
         })
     }
 }
@@ -294,6 +317,7 @@ mod tests {
         );
         // A killed keep-alive (never removed) stops holding once stale.
         t.lease(id, "k2", Some("agent".into()), 60 * S);
+        t.set_warned(id, true, 90 * S);
         assert!(matches!(
             t.look(id, p, 95 * S).unwrap().decision,
             Decision::Stop { .. }
@@ -305,9 +329,11 @@ mod tests {
         let t = Tracker::default();
         let id = WorkspaceId::new();
         let p = Policy::new(Some(10));
-        t.started(id, 0);
+        // Held before it runs: the start is still a fresh one (its folders get watched).
         let key = t.hold(id, "make", S);
-        t.started(id, 2 * S);
+        assert!(!t.tracks(id));
+        assert!(t.started(id, 2 * S));
+        assert!(!t.started(id, 3 * S), "already tracked");
         assert_eq!(
             t.look(id, p, 1000 * S).unwrap().decision,
             Decision::Held { until_ms: i64::MAX }
@@ -326,10 +352,14 @@ mod tests {
         t.started(id, 0);
         let drain = || futures_util::FutureExt::now_or_never(t.wake.notified()).is_some();
         assert!(drain(), "a start wakes the timer");
+        t.lease(id, "k", Some("job".into()), S / 2);
+        assert!(drain(), "a new lease wakes it");
+        t.lease(id, "k", Some("job".into()), S / 2);
+        assert!(!drain(), "a refresh does not");
         t.record(id, Signal::Files, None, S);
         assert!(!drain(), "no warning out: a signal need not wake anyone");
-        assert!(t.set_warned(id, true));
-        assert!(!t.set_warned(id, true));
+        assert!(t.set_warned(id, true, S));
+        assert!(!t.set_warned(id, true, S));
         t.record(id, Signal::Files, None, 2 * S);
         assert!(drain(), "a signal after the warning wakes the timer");
     }

@@ -4,7 +4,7 @@
 //! warning back) — never on a fixed tick per workspace.
 
 use super::{Engine, EngineEvent};
-use crate::activity::files::{FileWatch, LEASE_PREFIX};
+use crate::activity::files::LEASE_PREFIX;
 use crate::activity::{ActivityState, ActivityView, Decision, Policy, Signal, Tracker};
 use crate::error::{Error, Result};
 use crate::model::{Status, Workspace, WorkspaceId, human_duration};
@@ -22,6 +22,12 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(60);
 /// idle code-server measured 0.75–0.99 % on our machines (README, "Idle stop"); a build or an
 /// agent's tool run uses tens of percent.
 pub const BUSY_CPU_PERCENT: f64 = 5.0;
+/// The least time between two passes of the timer when poked.
+const WAKE_FLOOR: Duration = Duration::from_millis(200);
+/// How long one CPU sample may take before it counts as nothing.
+const SAMPLE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest "Keep running".
+const MAX_SNOOZE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The default of "Keep running".
 pub const SNOOZE: Duration = Duration::from_secs(30 * 60);
 
@@ -74,36 +80,20 @@ impl Engine {
         Ok(dir)
     }
 
-    fn file_watch(&self) -> Option<Arc<FileWatch>> {
-        self.files
-            .get_or_init(|| match FileWatch::new(self.activity.clone(), now_ms) {
-                Ok(w) => Some(Arc::new(w)),
-                Err(e) => {
-                    tracing::warn!("cannot watch files; file changes will not count: {e}");
-                    None
-                }
-            })
-            .clone()
-    }
-
     /// Follows a status change: a running workspace is tracked and its folders watched; any
     /// other status ends both.
     pub(super) fn track(&self, ws: &Workspace, status: Status) {
         match status {
             Status::Running => {
-                let fresh = !self.activity.tracks(ws.id);
-                self.activity.started(ws.id, now_ms());
-                let _ = self.db(|s| s.clear_idle_stop(ws.id));
-                if fresh {
+                if self.activity.started(ws.id, now_ms()) {
                     self.watch_files(ws);
                 }
+                let _ = self.db(|s| s.clear_idle_stop(ws.id));
             }
             Status::Starting => {}
             Status::Stopped | Status::Stopping | Status::Missing => {
                 self.activity.forget(ws.id);
-                if let Some(w) = self.file_watch() {
-                    w.unwatch(ws.id);
-                }
+                self.files.unwatch(ws.id);
             }
         }
     }
@@ -120,11 +110,8 @@ impl Engine {
                 }
             }
         }
-        let Some(watch) = self.file_watch() else {
-            return;
-        };
         // Walking a big project takes a moment; the start does not wait for it.
-        let (projects, id) = (ws.projects.clone(), ws.id);
+        let (projects, id, watch) = (ws.projects.clone(), ws.id, self.files.clone());
         tokio::task::spawn_blocking(move || watch.watch(id, &projects, &dir));
     }
 
@@ -167,7 +154,7 @@ impl Engine {
                 };
                 // Warned until it runs on: the stop itself ends the warning (its own event).
                 let warned = matches!(look.decision, Decision::Warn { .. } | Decision::Stop { .. });
-                if self.activity.set_warned(ws.id, warned) {
+                if self.activity.set_warned(ws.id, warned, now) {
                     self.emit_activity(ws);
                 }
                 if let Decision::Stop { idle_since_ms } = look.decision {
@@ -189,7 +176,11 @@ impl Engine {
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = tokio::time::sleep(sleep) => {}
-                _ = self.activity.wake.notified() => {}
+                _ = self.activity.wake.notified() => {
+                    // Pokes come in bursts (a container creating and removing leases in a
+                    // loop): one pass per burst.
+                    tokio::time::sleep(WAKE_FLOOR).await;
+                }
             }
         }
     }
@@ -207,7 +198,8 @@ impl Engine {
         let Ok(docker) = self.docker().await else {
             return;
         };
-        let Ok(Some(used_ns)) = docker.cpu_used_ns(&container).await else {
+        let sample = tokio::time::timeout(SAMPLE_TIMEOUT, docker.cpu_used_ns(&container)).await;
+        let Ok(Ok(Some(used_ns))) = sample else {
             // Not answering counts as nothing; the next sample tries again.
             samples.insert(
                 ws.id,
@@ -333,6 +325,13 @@ impl Engine {
     pub async fn snooze(&self, name: &str, duration: Option<Duration>) -> Result<ActivityView> {
         let ws = self.show(name).await?;
         let duration = duration.unwrap_or(SNOOZE);
+        if duration.is_zero() || duration > MAX_SNOOZE {
+            return Err(Error::invalid(format!(
+                "cannot keep {name} running for {}: from a second to a week",
+                human_duration(duration.as_secs().min(i64::MAX as u64) as i64)
+            ))
+            .keyed("snooze_invalid", []));
+        }
         if ws.status != Status::Running || !self.activity.tracks(ws.id) {
             return Err(Error::conflict(format!(
                 "{name} is not running: there is nothing to keep running"
@@ -351,7 +350,6 @@ impl Engine {
                 clock(now + duration.as_millis() as i64)
             ),
         );
-        self.activity.set_warned(ws.id, false);
         self.emit_activity(&ws);
         Ok(self.activity_of(&ws))
     }

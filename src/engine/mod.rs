@@ -93,8 +93,7 @@ pub struct Engine {
     secrets: IdeSecrets,
     gateway: Gateway,
     activity: std::sync::Arc<crate::activity::Tracker>,
-    /// Made at the first running workspace (a headless engine that starts nothing has none).
-    files: std::sync::OnceLock<Option<std::sync::Arc<crate::activity::files::FileWatch>>>,
+    files: std::sync::Arc<crate::activity::files::FileWatch>,
 }
 
 impl Engine {
@@ -102,6 +101,8 @@ impl Engine {
     pub fn open(data_dir: &Path) -> Result<Engine> {
         let mut store = Store::open(data_dir)?;
         let install = store.install_id()?;
+        let activity = std::sync::Arc::new(crate::activity::Tracker::default());
+        let files = crate::activity::files::FileWatch::new(activity.clone(), crate::store::now_ms);
         Ok(Engine {
             data_dir: data_dir.to_path_buf(),
             install,
@@ -110,8 +111,8 @@ impl Engine {
             events: broadcast::channel(256).0,
             secrets: IdeSecrets::new(data_dir),
             gateway: Gateway::new(),
-            activity: Default::default(),
-            files: Default::default(),
+            activity,
+            files: std::sync::Arc::new(files),
         })
     }
 

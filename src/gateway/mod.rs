@@ -57,6 +57,8 @@ struct Route {
     name: String,
     target: Option<Target>,
     parked: Option<Parked>,
+    /// The stopped page's one-time value: a Start must carry the one its page showed.
+    start_nonce: Option<Sensitive<String>>,
     accept: JoinHandle<()>,
     /// Live upgraded connections of this workspace (a page opening sockets in a loop must
     /// not take the daemon's file descriptors).
@@ -76,6 +78,7 @@ pub(crate) struct RouteView {
     pub name: String,
     pub target: Option<Target>,
     pub parked: Option<Parked>,
+    pub start_nonce: Option<Sensitive<String>>,
     pub upgrades: Arc<tokio::sync::Semaphore>,
 }
 
@@ -141,6 +144,7 @@ impl Gateway {
             name: name.to_string(),
             target: None,
             parked: None,
+            start_nonce: None,
             accept,
             upgrades: Arc::new(tokio::sync::Semaphore::new(MAX_UPGRADES)),
             reports: (Instant::now(), 0),
@@ -161,9 +165,11 @@ impl Gateway {
     /// for whoever is logged in), and nothing is forwarded. Logins stay valid, so the button
     /// works in the window that was open. Does nothing for a port the gateway does not hold.
     pub fn park(&self, id: WorkspaceId, idle_for: Option<std::time::Duration>) {
+        let nonce = crate::secrets::random_secret().ok();
         if let Some(route) = self.shared.routes().get_mut(&id) {
             route.target = None;
             route.parked = Some(Parked::Stopped { idle_for });
+            route.start_nonce = nonce;
         }
     }
 
@@ -239,16 +245,29 @@ impl Shared {
             name: r.name.clone(),
             target: r.target.clone(),
             parked: r.parked,
+            start_nonce: r.start_nonce.clone(),
             upgrades: r.upgrades.clone(),
         })
     }
 
     /// Start pressed on the stopped page of `id`: shown as starting, handed to the daemon.
-    fn request_start(&self, id: WorkspaceId) {
-        if let Some(route) = self.routes().get_mut(&id) {
+    /// Start pressed with `nonce`: hands the workspace to the daemon if that is the value its
+    /// stopped page showed (used once).
+    fn request_start(&self, id: WorkspaceId, nonce: &str) -> bool {
+        let mut routes = self.routes();
+        let Some(route) = routes.get_mut(&id) else {
+            return false;
+        };
+        let matches = route
+            .start_nonce
+            .as_ref()
+            .is_some_and(|n| !nonce.is_empty() && n.expose() == nonce);
+        if matches && matches!(route.parked, Some(Parked::Stopped { .. })) {
             route.parked = Some(Parked::Starting);
+            route.start_nonce = None;
+            let _ = self.starts.send(id);
         }
-        let _ = self.starts.send(id);
+        matches
     }
 
     /// Whether one more policy report of `id` may be logged this minute.

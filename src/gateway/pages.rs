@@ -76,8 +76,9 @@ pub fn page(
 /// What a page adds below its text.
 pub enum Extra {
     None,
-    /// The stopped page's Start button: a plain form (no script), posting to its own origin.
-    StartButton,
+    /// The stopped page's Start button: a plain form (no script), posting to its own origin
+    /// with the page's one-time value (`None`: no button — the page was not loaded as a page).
+    StartButton(Option<String>),
     /// Reloads itself every two seconds (the "starting" page after Start).
     Refresh,
 }
@@ -100,11 +101,14 @@ pub fn page_with(
             "<meta http-equiv=\"refresh\" content=\"2\">".to_string(),
             String::new(),
         ),
-        Extra::StartButton => (
+        Extra::StartButton(None) => (String::new(), String::new()),
+        Extra::StartButton(Some(nonce)) => (
             String::new(),
             format!(
-                "<form method=\"post\" action=\"{}\"><button type=\"submit\" data-testid=\"berth-start\">{}</button></form>",
+                "<form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"nonce\" value=\"{}\">\
+                 <button type=\"submit\" data-testid=\"berth-start\">{}</button></form>",
                 super::policy::START_PATH,
+                escape_html(&nonce),
                 text(lang, "start_button", &[])
             ),
         ),

@@ -77,6 +77,7 @@ async fn handle(
         name,
         target,
         parked,
+        start_nonce,
         upgrades,
     }) = shared.route(id)
     else {
@@ -103,10 +104,17 @@ async fn handle(
         return report(&name, port, shared.report_allowed(id), req).await;
     }
     if req.uri().path() == START_PATH {
-        return start(shared, id, port, lang, parked, &req);
+        return start(shared, id, port, lang, req).await;
     }
     let Some(target) = target else {
-        return parked_page(port, lang, &name, parked);
+        // The button only in a page loaded as a page: a script's fetch or a frame of the
+        // origin gets the text without the value a Start needs.
+        let as_page = req
+            .headers()
+            .get("sec-fetch-dest")
+            .is_none_or(|d| d == "document");
+        let nonce = start_nonce.filter(|_| as_page);
+        return parked_page(port, lang, &name, parked, nonce);
     };
     let target = shared.logged_in(id, target).await;
     let answer = if is_upgrade(req.headers()) {
@@ -129,7 +137,14 @@ async fn handle(
 /// A port without an IDE behind it: stopped (with Start), or starting (reloading itself).
 /// Every request gets this page — a reload, the IDE's reconnecting socket — and none of them
 /// starts anything.
-fn parked_page(port: u16, lang: Lang, name: &str, parked: Option<Parked>) -> Response<Body> {
+fn parked_page(
+    port: u16,
+    lang: Lang,
+    name: &str,
+    parked: Option<Parked>,
+    nonce: Option<crate::secrets::Sensitive<String>>,
+) -> Response<Body> {
+    let button = Extra::StartButton(nonce.map(|n| n.expose().clone()));
     let unavailable = StatusCode::SERVICE_UNAVAILABLE;
     match parked {
         Some(Parked::Stopped { idle_for: None }) => page_with(
@@ -138,7 +153,7 @@ fn parked_page(port: u16, lang: Lang, name: &str, parked: Option<Parked>) -> Res
             lang,
             ("stopped", "stopped"),
             &[("name", name)],
-            Extra::StartButton,
+            button,
         ),
         Some(Parked::Stopped {
             idle_for: Some(idle),
@@ -150,7 +165,7 @@ fn parked_page(port: u16, lang: Lang, name: &str, parked: Option<Parked>) -> Res
                 lang,
                 ("stopped", "stopped_idle"),
                 &[("name", name), ("idle", &idle)],
-                Extra::StartButton,
+                button,
             )
         }
         Some(Parked::Starting) | None => page_with(
@@ -164,14 +179,14 @@ fn parked_page(port: u16, lang: Lang, name: &str, parked: Option<Parked>) -> Res
     }
 }
 
-/// `POST /_berth/start` from the stopped page's button (see [`policy::start_allowed`]).
-fn start(
+/// `POST /_berth/start` from the stopped page's button (see [`policy::start_allowed`]), with
+/// the one-time value that page showed.
+async fn start(
     shared: &Shared,
     id: WorkspaceId,
     port: u16,
     lang: Lang,
-    parked: Option<Parked>,
-    req: &Request<Incoming>,
+    req: Request<Incoming>,
 ) -> Response<Body> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let allowed = policy::start_allowed(
@@ -194,8 +209,20 @@ fn start(
         );
         return page(port, StatusCode::FORBIDDEN, lang, "start_refused", &[]);
     }
-    if matches!(parked, Some(Parked::Stopped { .. })) {
-        shared.request_start(id);
+    let form = match http_body_util::Limited::new(req.into_body(), 1024)
+        .collect()
+        .await
+    {
+        Ok(body) => body.to_bytes(),
+        Err(_) => Bytes::new(),
+    };
+    let nonce = url::form_urlencoded::parse(&form)
+        .find(|(k, _)| k == "nonce")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if !shared.request_start(id, &nonce) {
+        tracing::info!("port {port}: Start refused: not the value of this stopped page");
+        return page(port, StatusCode::FORBIDDEN, lang, "start_refused", &[]);
     }
     Response::builder()
         .status(StatusCode::SEE_OTHER)

@@ -190,6 +190,9 @@ fn the_home_folder_survives_recreation_and_goes_with_rm() {
     env.ok(&["restart", "keep"]);
     env.ok(&["stop", "keep"]);
     let old = port(&env, "keep");
+    // A stopped workspace's port stays the daemon's (its stopped page answers there): only
+    // with the daemon gone can another program take it.
+    env.stop_daemon();
     let squatter = std::net::TcpListener::bind(("127.0.0.1", old)).unwrap();
     crate::env::docker(&["rm", "-f", &first]);
     env.eventually("missing", 10, || env.show("keep")["status"] == "missing");

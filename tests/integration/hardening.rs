@@ -94,10 +94,11 @@ fn container_is_hardened_as_designed() {
     assert_eq!(labels["dev.berth.id"], ws["id"]);
     assert_eq!(labels["dev.berth.name"], "hard");
 
-    // Two projects, the generated multi-root .code-workspace (a file in the data dir) and
-    // the home volume.
+    // Two projects, the generated multi-root .code-workspace (a file in the data dir), the
+    // workspace's own activity folder (the idle stop's input reports and keep-alives) and the
+    // home volume.
     let all_mounts = c["Mounts"].as_array().unwrap();
-    assert_eq!(all_mounts.len(), 4);
+    assert_eq!(all_mounts.len(), 5);
     let home: Vec<_> = all_mounts
         .iter()
         .filter(|m| m["Type"] == "volume")
@@ -131,6 +132,18 @@ fn container_is_hardened_as_designed() {
         "{targets:?}"
     );
     assert!(targets.contains(&"/workspace/second"));
+    let activity = mounts
+        .iter()
+        .find(|m| m["Destination"] == "/run/berth-activity")
+        .expect("the activity folder is mounted");
+    assert_eq!(
+        activity["Source"].as_str().unwrap(),
+        env.data_dir()
+            .join("activity")
+            .join(ws["id"].as_str().unwrap())
+            .to_str()
+            .unwrap()
+    );
     let listing = crate::env::docker(&[
         "exec",
         ws["container_name"].as_str().unwrap(),

@@ -187,19 +187,36 @@ fn the_stopped_page_never_starts_the_workspace_but_its_start_button_does() {
         !running(&env, "parked")
     });
 
-    // A person pressing Start: a same-origin navigation with user activation.
-    let click = request(
-        "POST",
-        &start,
-        &[
-            ("Cookie", &cookie),
-            ("Origin", origin),
-            ("Sec-Fetch-Site", "same-origin"),
-            ("Sec-Fetch-Mode", "navigate"),
-            ("Sec-Fetch-User", "?1"),
-        ],
-        "",
-    );
+    // The form's one-time value is only in the page loaded as a page: a script's fetch or a
+    // frame gets no button; without the value (or with a wrong one) Start is refused.
+    for dest in ["empty", "iframe"] {
+        let fetched = http(&url, &[("Cookie", &cookie), ("Sec-Fetch-Dest", dest)]);
+        assert!(!fetched.body.contains("nonce"), "{dest}: {}", fetched.body);
+    }
+    let page = http(&url, &[("Cookie", &cookie), ("Sec-Fetch-Dest", "document")]);
+    let nonce = page
+        .body
+        .split("name=\"nonce\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page's Start form")
+        .to_string();
+    let click_headers = [
+        ("Cookie", cookie.as_str()),
+        ("Origin", origin),
+        ("Sec-Fetch-Site", "same-origin"),
+        ("Sec-Fetch-Mode", "navigate"),
+        ("Sec-Fetch-User", "?1"),
+        ("Content-Type", "application/x-www-form-urlencoded"),
+    ];
+    for wrong in ["", "nonce=", "nonce=0123"] {
+        let answer = request("POST", &start, &click_headers, wrong);
+        assert_eq!(answer.status, 403, "{wrong:?}: {answer:?}");
+    }
+    assert!(!running(&env, "parked"));
+
+    // A person pressing Start: a same-origin form submission with the page's value.
+    let click = request("POST", &start, &click_headers, &format!("nonce={nonce}"));
     assert_eq!(click.status, 303, "{click:?}");
     wait("the start from the page", 30, || running(&env, "parked"));
     assert_eq!(
