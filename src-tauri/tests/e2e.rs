@@ -1362,8 +1362,23 @@ async fn the_ide_window_left_alone_stops_typing_holds_and_a_reload_wakes_nothing
     assert_eq!(activity["signals"][0]["signal"], "input", "{activity}");
     assert_eq!(activity["signals"][0]["detail"], "editor", "{activity}");
 
-    // Hands off: it stops within the timeout (plus the extension's 2 s throttle).
+    // Hands off: the warning shows in the IDE too (for browser users), then it stops within
+    // the timeout (plus the extension's 2 s throttle).
     let left = Instant::now();
+    s.wait_for(
+        "the idle warning in the IDE",
+        Duration::from_secs(30),
+        || async {
+            let out = Command::new("docker")
+                .args(["exec", &container, "sh", "-c"])
+                .arg("grep -rh 'showed the idle warning' \"$HOME/.local/share/code-server/logs\"")
+                .output()
+                .ok()?;
+            out.status.success().then_some(())
+        },
+    )
+    .await;
+    x_window_shot("ide", &s.shots.join("en-ide-idle-warning.png")).await;
     s.wait_status("ide", "stopped", Duration::from_secs(45))
         .await;
     assert!(

@@ -27,6 +27,34 @@ const CHURN: &[&str] = &[
 /// The file the IDE extension writes on input, and the prefix of keep-alive leases.
 pub const INPUT_FILE: &str = "input";
 pub const LEASE_PREFIX: &str = "keepalive-";
+/// The file Berth writes while a warning is out (when it stops, Unix ms): the IDE extension
+/// shows it with Keep running, for whoever uses the IDE in a browser.
+pub const WARNING_FILE: &str = "warning";
+
+/// Writes (`Some(stops_at_ms)`) or removes (`None`) the warning file in a workspace's activity
+/// folder. The folder is the container's to write: whatever is there by that name (a link to
+/// a host file, a FIFO) is removed, never followed, and the file is made anew (`O_EXCL`).
+pub fn write_warning(dir: &Path, stops_at_ms: Option<i64>) -> std::io::Result<()> {
+    use std::io::Write;
+    let path = dir.join(WARNING_FILE);
+    match std::fs::remove_file(&path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let Some(at) = stops_at_ms else {
+        return Ok(());
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .mode(0o644);
+    }
+    options.open(&path)?.write_all(format!("{at}\n").as_bytes())
+}
 
 /// Whether a path below a project folder is churn.
 pub fn is_churn(relative: &Path) -> bool {
@@ -383,6 +411,23 @@ mod tests {
         ] {
             assert!(!is_churn(Path::new(work)), "{work}");
         }
+    }
+
+    #[test]
+    fn the_warning_replaces_whatever_the_container_left_and_follows_no_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        std::fs::write(&victim, "keep").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(&victim, dir.path().join(WARNING_FILE)).unwrap();
+        write_warning(dir.path(), Some(42)).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+        let warning = dir.path().join(WARNING_FILE);
+        assert!(std::fs::symlink_metadata(&warning).unwrap().is_file());
+        assert_eq!(std::fs::read_to_string(&warning).unwrap(), "42\n");
+        write_warning(dir.path(), None).unwrap();
+        assert!(!warning.exists());
+        write_warning(dir.path(), None).unwrap();
     }
 
     #[test]

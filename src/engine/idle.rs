@@ -4,7 +4,7 @@
 //! warning back) — never on a fixed tick per workspace.
 
 use super::{Engine, EngineEvent};
-use crate::activity::files::LEASE_PREFIX;
+use crate::activity::files::{LEASE_PREFIX, write_warning};
 use crate::activity::{ActivityState, ActivityView, Decision, Policy, Signal, Tracker};
 use crate::error::{Error, Result};
 use crate::model::{Status, Workspace, WorkspaceId, human_duration};
@@ -156,6 +156,11 @@ impl Engine {
                 let warned = matches!(look.decision, Decision::Warn { .. } | Decision::Stop { .. });
                 if self.activity.set_warned(ws.id, warned, now) {
                     self.emit_activity(ws);
+                    let stops_at = match look.decision {
+                        Decision::Warn { stops_at_ms, .. } => Some(stops_at_ms),
+                        _ => None,
+                    };
+                    self.tell_the_ide(ws.id, stops_at);
                 }
                 if let Decision::Stop { idle_since_ms } = look.decision {
                     let engine = self.clone();
@@ -266,6 +271,14 @@ impl Engine {
         Ok(())
     }
 
+    /// The warning (or its end) for Berth's extension in the IDE: whoever uses the IDE in a
+    /// browser sees it there, with Keep running.
+    fn tell_the_ide(&self, id: WorkspaceId, stops_at_ms: Option<i64>) {
+        if let Err(e) = write_warning(&self.activity_dir(id), stops_at_ms) {
+            tracing::debug!("cannot tell the IDE of the idle warning: {e}");
+        }
+    }
+
     /// Where `ws` stands and why.
     pub fn activity_of(&self, ws: &Workspace) -> ActivityView {
         let now = now_ms();
@@ -341,6 +354,7 @@ impl Engine {
         let now = now_ms();
         self.activity
             .snooze(ws.id, now + duration.as_millis() as i64, now);
+        self.tell_the_ide(ws.id, None);
         self.audit(
             &ws,
             "snooze",

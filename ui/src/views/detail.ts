@@ -8,7 +8,7 @@ import { errorText, language, t } from "../i18n";
 import type { View } from "../main";
 import { go } from "../main";
 import { clock, duration, signalText, stateLine } from "../activity";
-import { reload, setActivity, state, upsert } from "../state";
+import { reload, state, upsert } from "../state";
 import { actionButtons, errorLine, field, idleText, progressLine, statusBadge } from "./common";
 
 const MIB = 1024 * 1024;
@@ -33,7 +33,9 @@ export function detailView(name: string): View {
   const loadActivity = async () => {
     const a = await api.activity(name).catch(() => null);
     if (!a || disposed) return;
-    setActivity(a);
+    // Kept for the list without announcing a change: a redraw every 5 s would replace the
+    // buttons under the user's pointer. Warnings reach the banners as events anyway.
+    state.activity.set(a.name, a);
     mount(
       activityBox,
       h("div", { "data-state": a.state }, stateLine(a)),

@@ -67,6 +67,33 @@ function watchInput(context, dir, log) {
   }
   on(vscode.window.onDidChangeWindowState, (s) => s.focused && report("window"));
   log.info(`reporting input to ${dir}`);
+  return report;
+}
+
+// Berth writes $BERTH_ACTIVITY/warning (when it stops, in Unix ms) while its idle warning is
+// out: shown here too, for whoever uses the IDE in a browser, with Keep running — pressing it
+// is input, which takes the warning back.
+function watchWarning(context, dir, log, report) {
+  const file = path.join(dir, "warning");
+  let shown = null;
+  const check = () => {
+    fs.readFile(file, "utf8", (err, text) => {
+      const stopsAt = err ? NaN : Number(text.trim());
+      if (!Number.isFinite(stopsAt) || stopsAt === shown) return;
+      shown = stopsAt;
+      const minutes = Math.max(0, Math.round((stopsAt - Date.now()) / 60000));
+      const left = minutes >= 1 ? `${minutes} min` : "less than a minute";
+      log.info("showed the idle warning");
+      vscode.window
+        .showWarningMessage(`Berth stops this workspace in ${left}: nothing happened in it for a while.`, "Keep running")
+        .then((choice) => {
+          if (choice === "Keep running") report("window");
+        });
+    });
+  };
+  const watcher = fs.watch(dir, (_event, name) => name === "warning" && check());
+  context.subscriptions.push({ dispose: () => watcher.close() });
+  check();
 }
 
 function activate(context) {
@@ -86,7 +113,8 @@ function activate(context) {
   log.info(`status bar shows workspace ${name}`);
   const dir = process.env.BERTH_ACTIVITY;
   if (dir && fs.existsSync(dir)) {
-    watchInput(context, dir, log);
+    const report = watchInput(context, dir, log);
+    watchWarning(context, dir, log, report);
   } else {
     log.warn("no activity folder (BERTH_ACTIVITY): input does not reach Berth's idle stop");
   }
