@@ -1378,7 +1378,6 @@ async fn the_ide_window_left_alone_stops_typing_holds_and_a_reload_wakes_nothing
         },
     )
     .await;
-    x_window_shot("ide", &s.shots.join("en-ide-idle-warning.png")).await;
     s.wait_status("ide", "stopped", Duration::from_secs(45))
         .await;
     assert!(

@@ -390,3 +390,40 @@ fn an_idle_timeout_under_ten_seconds_is_refused() {
     let ok: Vec<&str> = ok.iter().map(String::as_str).collect();
     env.ok(&ok);
 }
+
+/// The container as the attacker: links planted in its activity folder under the names Berth
+/// writes and reads make the daemon write nothing outside it, and a FIFO never blocks it.
+#[test]
+fn links_in_the_activity_folder_make_berth_write_nothing_elsewhere() {
+    let env = started_idle("trap");
+    let victim = env.dir.path().join("victim.txt");
+    std::fs::write(&victim, "keep").unwrap();
+    let c = container(&env, "trap");
+    let plant = format!(
+        "ln -s {v} /run/berth-activity/warning && ln -s {v} /run/berth-activity/input",
+        v = victim.display()
+    );
+    docker(&["exec", &c, "sh", "-c", &plant]);
+    wait("the warning", 15, || state(&env, "trap") == "warned");
+    let warning = env
+        .data_dir()
+        .join("activity")
+        .join(env.show("trap")["id"].as_str().unwrap())
+        .join("warning");
+    let meta = std::fs::symlink_metadata(&warning).unwrap();
+    assert!(meta.is_file(), "Berth's own file replaced the link");
+    assert!(
+        std::fs::read_to_string(&warning)
+            .unwrap()
+            .trim()
+            .parse::<i64>()
+            .is_ok()
+    );
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+    // A FIFO as a lease: read without blocking (the daemon still answers); it holds like any
+    // lease until it goes stale, then the workspace stops.
+    docker(&["exec", &c, "mkfifo", "/run/berth-activity/keepalive-fifo"]);
+    wait("held by the FIFO", 10, || state(&env, "trap") == "held");
+    wait("the idle stop", 60, || stopped_idle(&env, "trap"));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep");
+}
