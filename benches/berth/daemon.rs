@@ -138,9 +138,10 @@ pub async fn cli_to_client(report: &mut Report, rounds: usize) {
 /// and activity folders watched, one CPU sample each in the minute.
 pub async fn idle(report: &mut Report, count: usize) {
     let fx = Fixture::new();
-    let project = fx.project("idle");
     for i in 0..count {
         let name = format!("idle{i:02}");
+        // A folder of its own: a project folder belongs to one workspace.
+        let project = fx.project(&name);
         fx.berth(&[
             "create",
             &name,
