@@ -410,8 +410,11 @@ fn links_in_the_activity_folder_make_berth_write_nothing_elsewhere() {
         .join("activity")
         .join(env.show("trap")["id"].as_str().unwrap())
         .join("warning");
-    let meta = std::fs::symlink_metadata(&warning).unwrap();
-    assert!(meta.is_file(), "Berth's own file replaced the link");
+    // The timer's pass that sends the warning writes the file (the state reads "warned" from
+    // the moment it is due).
+    wait("Berth's own warning file in place of the link", 10, || {
+        std::fs::symlink_metadata(&warning).is_ok_and(|m| m.is_file())
+    });
     assert!(
         std::fs::read_to_string(&warning)
             .unwrap()
