@@ -18,6 +18,8 @@ pub struct AppState {
     pub ide_loaded: Mutex<HashMap<String, String>>,
     /// The titles the tray menu shows now (for `tray_menu`).
     pub tray_titles: Mutex<Vec<String>>,
+    /// The workspaces the tray last fetched.
+    pub tray_list: Mutex<Vec<berth::model::Workspace>>,
     /// Workspaces warned of their idle stop: name → when it stops (Unix ms).
     pub warnings: Mutex<HashMap<String, i64>>,
     /// The tray's countdown ticks (only while a warning is out).
@@ -33,6 +35,7 @@ impl AppState {
             next_follow: AtomicU32::new(1),
             ide_loaded: Mutex::new(HashMap::new()),
             tray_titles: Mutex::new(Vec::new()),
+            tray_list: Mutex::new(Vec::new()),
             warnings: Mutex::new(HashMap::new()),
             ticking: Default::default(),
         }

@@ -38,7 +38,15 @@ pub async fn refresh(app: &AppHandle) {
     let Ok(views) = state.client.list().await else {
         return;
     };
-    let list: Vec<Workspace> = views.into_iter().map(|v| v.workspace).collect();
+    *state.tray_list.lock().expect("tray lock") = views.into_iter().map(|v| v.workspace).collect();
+    redraw(app);
+}
+
+/// Draws the tray from the list it last fetched (the countdown redraws it every second
+/// without asking the daemon).
+fn redraw(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let list = state.tray_list.lock().expect("tray lock").clone();
     let warnings = state.warnings.lock().expect("warnings lock").clone();
     let Some(tray) = app.tray_by_id(TRAY_ID) else {
         return;
@@ -72,7 +80,7 @@ pub fn tick(app: &AppHandle) {
                     .store(false, std::sync::atomic::Ordering::SeqCst);
                 return;
             }
-            refresh(&app).await;
+            redraw(&app);
         }
     });
 }

@@ -115,7 +115,7 @@ struct WorkspaceWatch {
     watcher: Mutex<RecommendedWatcher>,
     roots: Arc<Roots>,
     /// Folders watched; at most `cap`.
-    watched: Mutex<Vec<PathBuf>>,
+    watched: Mutex<std::collections::HashSet<PathBuf>>,
     cap: usize,
     capped: AtomicBool,
 }
@@ -173,15 +173,6 @@ impl FileWatch {
     pub fn unwatch(&self, id: WorkspaceId) {
         let gone = self.workspaces.lock().expect("file watches").remove(&id);
         drop(gone);
-    }
-
-    /// Folders watched for `id`.
-    pub fn watched(&self, id: WorkspaceId) -> usize {
-        self.workspaces
-            .lock()
-            .expect("file watches")
-            .get(&id)
-            .map_or(0, |w| w.watched.lock().expect("watched").len())
     }
 }
 
@@ -256,12 +247,12 @@ impl WorkspaceWatch {
             }
             return false;
         }
-        if watched.iter().any(|w| w == dir) {
+        if watched.contains(dir) {
             return true;
         }
         match self.watcher.lock().expect("watcher").watch(dir, mode) {
             Ok(()) => {
-                watched.push(dir.to_path_buf());
+                watched.insert(dir.to_path_buf());
                 true
             }
             Err(e) => {

@@ -21,7 +21,7 @@ const SAMPLE_EVERY: Duration = Duration::from_secs(60);
 /// CPU over the last sample, in % of one core, above which a workspace counts as busy. An
 /// idle code-server measured 0.75–0.99 % on our machines (README, "Idle stop"); a build or an
 /// agent's tool run uses tens of percent.
-pub const BUSY_CPU_PERCENT: f64 = 5.0;
+const BUSY_CPU_PERCENT: f64 = 5.0;
 /// The least time between two passes of the timer when poked.
 const WAKE_FLOOR: Duration = Duration::from_millis(200);
 /// How long one CPU sample may take before it counts as nothing.
@@ -29,7 +29,7 @@ const SAMPLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// The longest "Keep running".
 const MAX_SNOOZE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// The default of "Keep running".
-pub const SNOOZE: Duration = Duration::from_secs(30 * 60);
+const SNOOZE: Duration = Duration::from_secs(30 * 60);
 
 fn sample_every() -> Duration {
     std::env::var("BERTH_ACTIVITY_SAMPLE_SECS")

@@ -20,7 +20,7 @@ mod watch;
 pub use bundled::{BUNDLED, BuildOutcome, Bundle, ImageEntry};
 pub use doctor::{DockerReport, DoctorReport};
 pub use edit::WorkspaceEdit;
-pub use idle::{BUSY_CPU_PERCENT, Hold, SNOOZE};
+pub use idle::Hold;
 pub use image_check::{CheckItem, ImageCheck};
 pub use lifecycle::{CreateRequest, Deleted, Started};
 pub use quit::QuitOutcome;

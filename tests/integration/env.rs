@@ -91,15 +91,8 @@ impl TestEnv {
     }
 
     /// Polls `f` every 20 ms until it is true; fails the test after `secs` seconds.
-    pub fn eventually(&self, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-        while !f() {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "never within {secs} s: {what}"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+    pub fn eventually(&self, what: &str, secs: u64, f: impl FnMut() -> bool) {
+        poll_until(what, secs, std::time::Duration::from_millis(20), f);
     }
 
     /// Polls `f` every 500 ms for `secs` seconds and fails the test the first time it is false:
@@ -265,6 +258,18 @@ impl Drop for TestEnv {
                 .args(["volume", "rm", &name])
                 .output();
         }
+    }
+}
+
+/// Polls `f` every `every` until it is true; fails the test after `secs` seconds.
+pub fn poll_until(what: &str, secs: u64, every: std::time::Duration, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never within {secs} s: {what}"
+        );
+        std::thread::sleep(every);
     }
 }
 

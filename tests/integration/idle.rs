@@ -45,12 +45,8 @@ fn create_idle(env: &TestEnv, name: &str, vars: &[(&str, &OsStr)]) {
 }
 
 /// Polls `f` every 250 ms (each look runs the CLI) until true; fails after `secs` seconds.
-fn wait(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !f() {
-        assert!(Instant::now() < deadline, "never within {secs} s: {what}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
+fn wait(what: &str, secs: u64, f: impl FnMut() -> bool) {
+    crate::env::poll_until(what, secs, Duration::from_millis(250), f);
 }
 
 fn activity(env: &TestEnv, name: &str) -> Value {
