@@ -83,6 +83,9 @@ ensure_base() {
     # Docker Bench for Security (the CIS test, run by the integration tests) reads sockets
     # and processes with these.
     ensure_packages iproute2 procps
+    # The OS keychain: libdbus to build against the Secret Service; gnome-keyring, a session
+    # bus and keyutils to have one where no desktop session runs (scripts/with-keyring).
+    ensure_packages libdbus-1-dev pkg-config dbus-daemon gnome-keyring keyutils libsecret-tools
     ensure_dockerd
 }
 

@@ -30,12 +30,15 @@ pub enum Code {
     Io,
     /// No Berth daemon answers (and none could be started), or it went away mid-request.
     DaemonUnavailable,
+    /// The OS keychain is missing, locked or does not answer, or holds another master key:
+    /// API keys cannot be used; everything else works.
+    KeychainUnavailable,
     /// A code from a newer daemon that this client does not know.
     Unknown,
 }
 
 impl Code {
-    const ALL: [Code; 13] = [
+    const ALL: [Code; 14] = [
         Code::InvalidInput,
         Code::NotFound,
         Code::Conflict,
@@ -48,6 +51,7 @@ impl Code {
         Code::Store,
         Code::Io,
         Code::DaemonUnavailable,
+        Code::KeychainUnavailable,
         Code::Unknown,
     ];
 }

@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod api;
 pub mod client;
+pub mod credentials;
 pub mod daemon;
 pub mod docker;
 pub mod engine;

@@ -36,6 +36,7 @@ pub async fn seed(fx: &Fixture, count: usize, running: usize) -> Vec<Workspace> 
             projects: vec![],
             limits: LimitOverrides::default(),
             idle_timeout_secs: None,
+            keys: Vec::new(),
             ide: IdeEndpoint::default(),
             port: None,
             container_id: None,

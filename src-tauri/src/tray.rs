@@ -250,6 +250,7 @@ mod tests {
             projects: vec![],
             limits: LimitOverrides::default(),
             idle_timeout_secs: None,
+            keys: Vec::new(),
             ide: IdeEndpoint::default(),
             port: Some(10000),
             container_id: None,

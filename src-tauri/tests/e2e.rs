@@ -241,11 +241,23 @@ impl Session {
     {
         match poll(timeout, f).await {
             Some(found) => found,
-            None => fail_with_screen(
-                self,
-                &what.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
-                &format!("timed out after {timeout:?} waiting for {what}"),
-            ),
+            None => {
+                // What the page said, in the failure itself: CI keeps the output, not the picture.
+                let page = self
+                    .client
+                    .execute("return document.body.innerText", vec![])
+                    .await
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default();
+                fail_with_screen(
+                    self,
+                    &what.replace(|c: char| !c.is_ascii_alphanumeric(), "-"),
+                    &format!(
+                        "timed out after {timeout:?} waiting for {what}; the page read:\n{page}"
+                    ),
+                )
+            }
         }
     }
 

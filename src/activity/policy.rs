@@ -24,6 +24,9 @@ pub enum Signal {
     KeepAlive,
     /// Someone pressed "Keep running" (`berth snooze`).
     Snooze,
+    /// An API call went through Berth's credential proxy (an agent at work); the detail
+    /// names the key.
+    Api,
 }
 
 /// What the timer knows of one workspace.

@@ -20,6 +20,9 @@ pub struct NewWorkspace {
     /// `None`: the default from the settings; `Some(0)`: never stop for idleness.
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub idle_timeout_secs: Option<u64>,
+    /// API keys the workspace gets, and how.
+    #[serde(default)]
+    pub keys: Vec<crate::model::KeyUse>,
 }
 
 impl From<NewWorkspace> for CreateRequest {
@@ -33,6 +36,7 @@ impl From<NewWorkspace> for CreateRequest {
             idle_timeout: f
                 .idle_timeout_secs
                 .map(|s| (s > 0).then(|| Duration::from_secs(s))),
+            keys: f.keys,
         }
     }
 }
@@ -93,6 +97,26 @@ pub struct IdeLogin {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdeLoginRequest {
     pub viewer: Viewer,
+}
+
+/// `PUT /v1/keys/<name>`: store a key. The value crosses the socket once, in this body; it
+/// never prints (`Debug` is redacted).
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct SetKey {
+    pub value: String,
+    /// Where the proxy and `test` send this key's requests (default: the provider's API).
+    #[serde(default)]
+    pub base_url: Option<String>,
+}
+
+impl std::fmt::Debug for SetKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SetKey")
+            .field("value", &"[redacted]")
+            .field("base_url", &self.base_url)
+            .finish()
+    }
 }
 
 /// `POST /v1/workspaces/<name>/snooze`: no idle stop for `secs` (default 30 min) from now.

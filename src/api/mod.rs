@@ -136,6 +136,19 @@ pub mod path {
     pub const QUIT: &str = "/v1/quit";
     /// Every workspace's activity (where each stands on idleness, and why).
     pub const ACTIVITY: &str = "/v1/activity";
+    /// Stored API keys (never their values).
+    pub const KEYS: &str = "/v1/keys";
+    /// The audit log of key changes.
+    pub const KEYS_LOG: &str = "/v1/keys-log";
+
+    /// `/v1/keys/<name>` plus an optional action (`test`).
+    pub fn key(name: &str, action: Option<&str>) -> String {
+        let name = super::percent_encode(name);
+        match action {
+            Some(a) => format!("{KEYS}/{name}/{a}"),
+            None => format!("{KEYS}/{name}"),
+        }
+    }
 
     /// `/v1/workspaces/<name>` plus an optional action (`start`, `logs`, ...). Names are
     /// `[a-z0-9-]` by grammar; anything else is percent-encoded so it can only ever be a

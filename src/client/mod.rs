@@ -4,6 +4,7 @@
 //! crash) is started again once, and only requests that are safe to repeat are retried.
 
 mod autostart;
+mod keys;
 pub mod login_page;
 mod transport;
 

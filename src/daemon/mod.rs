@@ -4,6 +4,7 @@
 //! it exits after ten quiet minutes with nothing running and no client, on a signal, or when
 //! asked — always through the same bounded shutdown.
 
+mod keys;
 mod lifetime;
 mod listener;
 mod server;
@@ -257,6 +258,7 @@ async fn serve(data_dir: &Path, endpoint: Endpoint) -> Result<()> {
         tracing::warn!("background tasks did not stop in time");
     }
     daemon.engine.gateway().close_all();
+    daemon.engine.close_proxies();
     daemon.engine.checkpoint();
     tracing::info!("berth daemon stopped ({reason:?})");
     Ok(())
@@ -350,6 +352,28 @@ fn start_tasks(daemon: &Arc<Daemon>) {
                         tracing::warn!("start from the stopped page failed: {e}");
                     }
                 });
+            }
+        }
+    });
+
+    // What the credential proxy saw: usage into the store, each call an activity signal.
+    let records = Arc::new(tokio::sync::Mutex::new(daemon.engine.take_proxy_records()));
+    let d = daemon.clone();
+    daemon.supervisor.spawn("credential-proxy", move |token| {
+        let (d, records) = (d.clone(), records.clone());
+        async move {
+            let mut records = records.lock().await;
+            let Some(rx) = records.as_mut() else {
+                return Ok(());
+            };
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => return Ok(()),
+                    record = rx.recv() => match record {
+                        Some(record) => d.engine.record_proxy(record),
+                        None => return Ok(()),
+                    },
+                }
             }
         }
     });

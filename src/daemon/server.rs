@@ -59,6 +59,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/v1/images/{name}/build", post(build_image))
         .route(path::DOCTOR, get(doctor))
         .route(path::QUIT, post(quit))
+        .merge(super::keys::routes())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(daemon.clone(), stamp))
         .with_state(daemon)
@@ -108,7 +109,7 @@ impl IntoResponse for ApiError {
 type R<T> = std::result::Result<Json<T>, ApiError>;
 
 /// A JSON body whose rejection is one of our errors, not axum's plain text.
-pub struct Body<T>(T);
+pub struct Body<T>(pub T);
 
 impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Body<T> {
     type Rejection = ApiError;

@@ -53,6 +53,14 @@ impl ContainerInfo {
     }
 }
 
+/// Where the host meets a workspace's network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NetworkAddress {
+    pub gateway: std::net::IpAddr,
+    pub subnet: std::net::IpAddr,
+    pub prefix: u8,
+}
+
 /// A network of this install.
 #[derive(Debug, Clone)]
 pub struct NetworkInfo {
@@ -265,6 +273,25 @@ impl Client {
             .await
             .map(drop)
             .map_err(|e| self.fail("create network", e))
+    }
+
+    /// The gateway (the host's address on the network) and the subnet of a network, as
+    /// Docker's IPAM assigned them; `None` if the network does not exist.
+    pub async fn network_address(&self, name: &str) -> Result<Option<NetworkAddress>> {
+        let answer = self.api.inspect_network(name, None).await;
+        let Some(net) = self.found("inspect network", answer)? else {
+            return Ok(None);
+        };
+        let configs = net.ipam.and_then(|i| i.config).unwrap_or_default();
+        Ok(configs.iter().find_map(|c| {
+            let gateway = c.gateway.as_deref()?.parse().ok()?;
+            let (subnet, prefix) = c.subnet.as_deref()?.split_once('/')?;
+            Some(NetworkAddress {
+                gateway,
+                subnet: subnet.parse().ok()?,
+                prefix: prefix.parse().ok()?,
+            })
+        }))
     }
 
     /// Networks of this install.

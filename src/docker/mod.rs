@@ -8,7 +8,7 @@ pub mod labels;
 mod plan;
 mod volumes;
 
-pub use containers::{ContainerInfo, ExecOutput, LogLine, NetworkInfo};
+pub use containers::{ContainerInfo, ExecOutput, LogLine, NetworkAddress, NetworkInfo};
 pub use events::{ContainerEvent, container_events};
 pub use images::{BuildProgress, ImageInfo, context_from_dir};
 pub use plan::{

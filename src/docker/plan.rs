@@ -59,6 +59,9 @@ pub struct RunAs {
     pub activity_dir: Option<std::path::PathBuf>,
     /// The creation token Berth stored for this container (label `dev.berth.token`).
     pub token: Option<String>,
+    /// `NAME=value` for the workspace's API keys: in proxy mode the proxy's address and the
+    /// workspace's token, in env mode the key itself (the user chose that).
+    pub key_env: Vec<crate::secrets::Sensitive<String>>,
 }
 
 /// The container for `ws`. It publishes its IDE port only where the host cannot reach a
@@ -84,6 +87,7 @@ pub fn plan_container(
             "CODE_SERVER_CONFIG={IDE_CONFIG_DIR}/code-server.yaml"
         ));
     }
+    env.extend(run.key_env.iter().map(|e| e.expose().clone()));
     let ide_port = format!("{}/tcp", ws.ide.port);
     let bind = |src: &std::path::Path, target: String, read_only: bool| Mount {
         // Structured mounts: a path with ':' or ',' cannot be misparsed, unlike `-v a:b`.
@@ -307,6 +311,7 @@ mod tests {
             ],
             limits: LimitOverrides::default(),
             idle_timeout_secs: None,
+            keys: Vec::new(),
             ide: IdeEndpoint::default(),
             port: Some(10042),
             container_id: None,
@@ -455,8 +460,18 @@ mod tests {
             home: Some("/home/coder".into()),
             probe: None,
             activity_dir: Some("/data/activity/x".into()),
+            key_env: vec![crate::secrets::Sensitive::new(
+                "ANTHROPIC_BASE_URL=http://172.18.0.1:10042/anthropic".into(),
+            )],
         };
         let plan = plan_container(&ws(), &LIMITS, Uuid::new_v4(), &run, false);
+        assert!(
+            plan.body
+                .env
+                .as_ref()
+                .unwrap()
+                .contains(&"ANTHROPIC_BASE_URL=http://172.18.0.1:10042/anthropic".to_string())
+        );
         let labels = plan.body.labels.clone().unwrap();
         assert_eq!(labels.get(labels::TOKEN).map(String::as_str), Some("t0k3n"));
         let mounts = plan

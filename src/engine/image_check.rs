@@ -107,6 +107,7 @@ impl Engine {
             projects: vec![scratch.join("project")],
             limits: Default::default(),
             idle_timeout_secs: None,
+            keys: Vec::new(),
             ide,
             // Never served: the check talks to the container itself.
             port: None,
@@ -146,12 +147,20 @@ impl Engine {
         std::fs::write(&code_workspace, docker::code_workspace(ws))
             .map_err(|e| Error::io("cannot write the check's .code-workspace", e))?;
         // The check's own secret, in the check's scratch folder (removed afterwards).
-        let secrets = crate::secrets::IdeSecrets::new(scratch);
-        let secret = secrets.get_or_create("check")?;
-        let ide_config = secrets.write_ide_config("check", &secret)?;
+        let secret = crate::secrets::random_secret()?;
+        let ide_config = crate::secrets::IdeConfig::new(scratch).write("check", &secret)?;
         let limits = self.settings()?.default_limits;
         let made = self
-            .make_container(docker, ws, &limits, code_workspace, Some(ide_config), None)
+            .make_container(
+                docker,
+                ws,
+                &limits,
+                code_workspace,
+                super::lifecycle::Fitting {
+                    ide_config_dir: Some(ide_config),
+                    ..Default::default()
+                },
+            )
             .await?;
         let (id, owner) = (made.id, made.owner);
         docker.start_container(&id).await?;

@@ -42,12 +42,23 @@ pub struct CreateRequest {
     pub limits: LimitOverrides,
     /// `None`: the global default; `Some(None)`: never stop for idleness.
     pub idle_timeout: Option<Option<Duration>>,
+    /// API keys it gets, and how.
+    pub keys: Vec<crate::model::KeyUse>,
 }
 
 /// A container just made, and the uid:gid it runs as (`None`: the image's own user).
 pub(super) struct MadeContainer {
     pub id: String,
     pub owner: Option<(u64, u64)>,
+}
+
+/// What a container gets beyond the workspace's record: the IDE's password folder, the
+/// creation token, the API keys' environment.
+#[derive(Default)]
+pub(super) struct Fitting {
+    pub ide_config_dir: Option<PathBuf>,
+    pub token: Option<String>,
+    pub key_env: Vec<crate::secrets::Sensitive<String>>,
 }
 
 /// What `delete` did beyond the obvious.
@@ -168,6 +179,7 @@ impl Engine {
             image,
             projects,
             limits: req.limits,
+            keys: self.check_key_uses(&req.keys)?,
             idle_timeout_secs: match req.idle_timeout {
                 None => settings.default_idle_timeout_secs,
                 Some(t) => t.map(|d| d.as_secs()),
@@ -217,20 +229,30 @@ impl Engine {
         self.progress(ws, "creating_container");
         let limits = ws.limits.over(&self.settings()?.default_limits);
         let code_workspace = self.write_code_workspace(ws)?;
-        let ide_config = match ws.ide.auth {
+        let ide_config_dir = match ws.ide.auth {
             Some(_) => {
-                let key = ws.id.to_string();
-                let secret = self.secrets.get_or_create(&key)?;
-                Some(self.secrets.write_ide_config(&key, &secret)?)
+                let secret = self.ide_secret(ws.id).await?;
+                Some(self.ide_config.write(&ws.id.to_string(), &secret)?)
             }
             None => None,
         };
+        let key_env = self.provision_keys(docker, ws).await?;
         // Stored before Docker sees the container: if this process dies before recording the
         // id, the token proves the container is this workspace's (reconcile adopts it).
         let token = uuid::Uuid::new_v4().simple().to_string();
         self.db(|s| s.set_pending_token(ws.id, &token))?;
         let made = self
-            .make_container(docker, ws, &limits, code_workspace, ide_config, Some(token))
+            .make_container(
+                docker,
+                ws,
+                &limits,
+                code_workspace,
+                Fitting {
+                    ide_config_dir,
+                    token: Some(token),
+                    key_env,
+                },
+            )
             .await?;
         failpoint("after-container-create");
         self.db(|s| s.set_container(ws.id, Some(&made.id), Status::Stopped))?;
@@ -247,8 +269,7 @@ impl Engine {
         ws: &Workspace,
         limits: &Limits,
         code_workspace: PathBuf,
-        ide_config_dir: Option<PathBuf>,
-        token: Option<String>,
+        fitting: Fitting,
     ) -> Result<MadeContainer> {
         let owner = if docker.rootless().await? {
             Some((0, 0))
@@ -265,10 +286,11 @@ impl Engine {
                 ))
             })?;
         let run = docker::RunAs {
-            token,
+            token: fitting.token,
+            key_env: fitting.key_env,
             user: owner.map(|(uid, gid)| format!("{uid}:{gid}")),
             code_workspace_file: Some(code_workspace),
-            ide_config_dir,
+            ide_config_dir: fitting.ide_config_dir,
             home: image.home.clone(),
             activity_dir: Some(self.prepare_activity_dir(ws.id)?),
             probe: (!image.has_healthcheck)
@@ -356,11 +378,12 @@ impl Engine {
         }
         let notes = self.remove_networks(docker, &ws).await?;
         self.gateway.close(ws.id);
+        self.revoke_credentials(ws.id);
         docker
             .remove_volume(&docker::home_volume_name(&ws), self.install)
             .await?;
         self.db(|s| s.delete_workspace(ws.id))?;
-        self.secrets.remove(&ws.id.to_string())?;
+        self.forget_ide_secret(ws.id)?;
         let _ = std::fs::remove_file(self.code_workspace_file(&ws));
         let _ = std::fs::remove_dir_all(self.activity_dir(ws.id));
         // The IDE window's cookies and storage (the app keeps them per workspace).
@@ -421,7 +444,7 @@ impl Engine {
         idle: Option<crate::store::IdleStop>,
     ) -> Result<()> {
         let Some(container) = self.find_container(docker, ws).await? else {
-            self.gateway.park(ws.id, None);
+            self.park_stopped(ws.id, None);
             if ws.status != Status::Missing {
                 self.db(|s| s.set_container(ws.id, None, Status::Missing))?;
                 self.emit_status(ws, Status::Missing);
@@ -440,7 +463,7 @@ impl Engine {
         let idle_for = idle.map(|i| {
             std::time::Duration::from_millis((i.stopped_at_ms - i.idle_since_ms).max(0) as u64)
         });
-        self.gateway.park(ws.id, idle_for);
+        self.park_stopped(ws.id, idle_for);
         self.db(|s| s.set_container(ws.id, Some(&container.id), Status::Stopped))?;
         self.emit_status(ws, Status::Stopped);
         Ok(())

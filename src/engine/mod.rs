@@ -4,11 +4,13 @@
 
 mod bundled;
 mod containers;
+mod credentials;
 mod doctor;
 mod edit;
 mod health;
 mod idle;
 mod image_check;
+mod keys;
 mod lifecycle;
 mod projects;
 mod quit;
@@ -18,21 +20,24 @@ mod start;
 mod watch;
 
 pub use bundled::{BUNDLED, BuildOutcome, Bundle, ImageEntry};
+pub use credentials::{KeyUsage, proxy_bind};
 pub use doctor::{DockerReport, DoctorReport};
 pub use edit::WorkspaceEdit;
 pub use idle::Hold;
 pub use image_check::{CheckItem, ImageCheck};
+pub use keys::KeyTest;
 pub use lifecycle::{CreateRequest, Deleted, Started};
 pub use quit::QuitOutcome;
 pub use reconcile::ReconcileReport;
 pub use serving::{IdeSession, Viewer};
 
+use crate::credentials::CredentialProxy;
 use crate::docker;
 use crate::error::{Code, Error, Result};
 use crate::gateway::Gateway;
 use crate::lockfile::{FileLock, lock_path};
 use crate::model::{Settings, Status, Workspace, WorkspaceId, WorkspaceView};
-use crate::secrets::IdeSecrets;
+use crate::secrets::{IdeConfig, Keychain, OsKeyStore, Sensitive, Vault};
 use crate::store::{AuditEntry, Outcome, Store};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -90,7 +95,12 @@ pub struct Engine {
     store: Mutex<Store>,
     docker: OnceCell<docker::Client>,
     events: broadcast::Sender<EngineEvent>,
-    secrets: IdeSecrets,
+    ide_config: IdeConfig,
+    /// The master key (from the OS keychain) that seals API keys and IDE secrets.
+    vault: Vault,
+    /// IDE secrets of this daemon's life when there is no keychain to seal them with.
+    ide_memory: Mutex<std::collections::HashMap<WorkspaceId, Sensitive<String>>>,
+    proxy: CredentialProxy,
     gateway: Gateway,
     activity: std::sync::Arc<crate::activity::Tracker>,
     files: std::sync::Arc<crate::activity::files::FileWatch>,
@@ -103,13 +113,19 @@ impl Engine {
         let install = store.install_id()?;
         let activity = std::sync::Arc::new(crate::activity::Tracker::default());
         let files = crate::activity::files::FileWatch::new(activity.clone(), crate::store::now_ms);
+        let keychain = Keychain::new(std::sync::Arc::new(OsKeyStore::new(
+            crate::secrets::KEYCHAIN_SERVICE,
+        )));
         Ok(Engine {
             data_dir: data_dir.to_path_buf(),
             install,
             store: Mutex::new(store),
             docker: OnceCell::new(),
             events: broadcast::channel(256).0,
-            secrets: IdeSecrets::new(data_dir),
+            ide_config: IdeConfig::new(data_dir),
+            vault: Vault::new(keychain, install),
+            ide_memory: Mutex::default(),
+            proxy: CredentialProxy::new()?,
             gateway: Gateway::new(),
             activity,
             files: std::sync::Arc::new(files),

@@ -69,7 +69,7 @@ impl Engine {
             self.gateway.serve(ws.id, target(addr, None, None));
             return Ok(());
         };
-        let secret = self.secrets.get_or_create(&ws.id.to_string())?;
+        let secret = self.ide_secret(ws.id).await?;
         match upstream::code_server_login(addr, &secret).await {
             Ok(cookie) => {
                 self.gateway
@@ -94,8 +94,8 @@ impl Engine {
         ws: &Workspace,
         container_id: &str,
     ) -> Result<()> {
-        let secret = self.secrets.renew(&ws.id.to_string())?;
-        self.secrets.write_ide_config(&ws.id.to_string(), &secret)?;
+        let secret = self.renew_ide_secret(ws.id).await?;
+        self.ide_config.write(&ws.id.to_string(), &secret)?;
         // code-server reads its config at start.
         docker
             .stop_container(container_id, super::lifecycle::STOP_GRACE_SECS)
@@ -124,14 +124,18 @@ impl Engine {
 
     /// Serves a workspace found running (after a daemon restart, or started outside Berth)
     /// without waiting for it: the gateway logs in to code-server on the first request.
-    pub(super) async fn serve_found(&self, ws: &Workspace, container: &ContainerInfo) {
+    pub(super) async fn serve_found(
+        &self,
+        docker: &docker::Client,
+        ws: &Workspace,
+        container: &ContainerInfo,
+    ) {
+        self.serve_credentials(docker, ws).await;
         let Some(addr) = upstream::address(container, ws.ide.port) else {
             return;
         };
         let secret = match ws.ide.auth {
-            Some(IdeAuth::CodeServerPassword) => {
-                self.secrets.get_or_create(&ws.id.to_string()).ok()
-            }
+            Some(IdeAuth::CodeServerPassword) => self.ide_secret(ws.id).await.ok(),
             None => None,
         };
         if let Err(e) = self.bind_gateway(ws).await {
@@ -147,10 +151,11 @@ impl Engine {
         for id in ids {
             let Ok(Some(ws)) = self.db(|s| s.workspace(*id)) else {
                 self.gateway.close(*id);
+                self.revoke_credentials(*id);
                 continue;
             };
             if ws.status != Status::Running {
-                self.gateway.park(ws.id, None);
+                self.park_stopped(ws.id, None);
                 continue;
             }
             if self.gateway.serving(ws.id) {
@@ -160,7 +165,7 @@ impl Engine {
                 && let Ok(Some(c)) = docker.inspect_container(cid).await
                 && c.running
             {
-                self.serve_found(&ws, &c).await;
+                self.serve_found(docker, &ws, &c).await;
             }
         }
     }

@@ -31,7 +31,7 @@ impl Engine {
                     Err(_) => ws.status,
                 };
                 if status != Status::Running {
-                    self.gateway.park(ws.id, None);
+                    self.park_stopped(ws.id, None);
                 }
                 let _ = self.set_status(&ws, status);
                 Err(e)
@@ -134,6 +134,15 @@ impl Engine {
                 Outcome::Info,
                 "made again with this Berth's container layout",
             );
+            container = None;
+        }
+        // A workspace with API keys gets a container of its own at every start: its proxy
+        // token is new (the last one ended with the stop) and an env-mode key may have
+        // changed. Nothing is lost: the root is read-only, home lives in its volume.
+        if let Some(c) = &container
+            && !ws.keys.is_empty()
+        {
+            docker.remove_container(&c.id).await?;
             container = None;
         }
         // The port is Berth's before the container runs: nobody can take it in between.

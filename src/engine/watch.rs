@@ -110,9 +110,9 @@ impl Engine {
             return;
         }
         match (status, &inspected) {
-            (Status::Running, Ok(Some(c))) => self.serve_found(&ws, c).await,
+            (Status::Running, Ok(Some(c))) => self.serve_found(docker, &ws, c).await,
             (Status::Running, _) => {}
-            _ => self.gateway.park(ws.id, None),
+            _ => self.park_stopped(ws.id, None),
         }
         let container = (status != Status::Missing).then_some(event.container_id.as_str());
         let _ = self.db(|s| s.set_container(id, container, status));

@@ -1,6 +1,7 @@
 //! Plain data and the validation of everything a user types. No I/O except path checks.
 
 mod image_ref;
+mod keys;
 mod limits;
 mod name;
 mod project;
@@ -9,6 +10,7 @@ mod text;
 mod workspace;
 
 pub use image_ref::ImageRef;
+pub use keys::{Budget, KeyInfo, KeyMode, KeyName, KeyUse, Provider, last4, parse_base_url};
 pub use limits::{
     IDLE_TIMEOUT_SECS, LimitOverrides, Limits, format_memory, human_duration, parse_cpus,
     parse_idle_timeout, parse_memory, parse_pids, validate_idle_timeout,

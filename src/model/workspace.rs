@@ -180,6 +180,9 @@ pub struct Workspace {
     pub projects: Vec<PathBuf>,
     pub limits: LimitOverrides,
     pub idle_timeout_secs: Option<u64>,
+    /// API keys it is given, and how (proxy or environment).
+    #[serde(default)]
+    pub keys: Vec<super::KeyUse>,
     pub ide: IdeEndpoint,
     /// Host port on 127.0.0.1 that publishes the IDE.
     pub port: Option<u16>,

@@ -1,70 +1,41 @@
-//! Secrets: values that must never reach a log, an error message, `--json` or the UI.
+//! Secrets: API keys and IDE passwords, sealed with the install's master key (kept in the OS
+//! keychain) and never written, printed or serialised in plaintext.
 //!
-//! [`Sensitive`] redacts `Debug`/`Display` and has no `Serialize`, so a secret cannot leak by
-//! accident. [`IdeSecrets`] keeps one random secret per workspace (the IDE password) and the
-//! code-server config with its hash. Today the secret is a 0600 file per workspace in the data
-//! dir; the keychain-backed encrypted store replaces this one type later.
+//! [`Sensitive`] redacts `Debug`/`Display`, has no `Serialize` and wipes itself on drop;
+//! [`envelope`] seals values (AES-256-GCM, bound to their row); [`Vault`] holds the master
+//! key; [`IdeConfig`] writes code-server's config (a hash of the IDE secret, never the secret).
+
+pub mod envelope;
+pub mod keychain;
+mod sensitive;
+mod vault;
+
+pub use envelope::{MasterKey, OpenError};
+pub use keychain::{KeyStore, Keychain, KeychainError, MemoryKeyStore, OsKeyStore};
+pub use sensitive::Sensitive;
+pub use vault::{KEYCHAIN_SERVICE, Sealed, Unlocked, Vault, keychain_error, master_key_account};
 
 use crate::error::{Code, Error, Result};
-use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// A value that prints as `[redacted]` and cannot be serialised.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Sensitive<T>(T);
-
-impl<T> Sensitive<T> {
-    pub fn new(value: T) -> Self {
-        Sensitive(value)
-    }
-
-    /// The one way to read the value: say so at the call site.
-    pub fn expose(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> fmt::Debug for Sensitive<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-impl<T> fmt::Display for Sensitive<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
-    }
-}
-
-pub struct IdeSecrets {
-    dir: PathBuf,
+pub struct IdeConfig {
+    /// Where Berth before 0.2 kept IDE secrets in plaintext files (read once, then removed).
+    legacy_dir: PathBuf,
     config_root: PathBuf,
 }
 
-impl IdeSecrets {
-    pub fn new(data_dir: &Path) -> IdeSecrets {
-        IdeSecrets {
-            dir: data_dir.join("secrets"),
+impl IdeConfig {
+    pub fn new(data_dir: &Path) -> IdeConfig {
+        IdeConfig {
+            legacy_dir: data_dir.join("secrets"),
             config_root: data_dir.join("ide-config"),
         }
-    }
-
-    /// A new secret for the workspace, replacing the old one (a repair: the IDE refused the
-    /// stored one). The caller holds the workspace lock.
-    pub fn renew(&self, workspace_id: &str) -> Result<Sensitive<String>> {
-        let secret = random_secret()?;
-        write_private(&self.dir, &self.dir.join(workspace_id), secret.expose())?;
-        Ok(secret)
     }
 
     /// Writes code-server's config (the argon2 hash of `secret`, never the secret) into the
     /// workspace's private folder and returns the folder, which the container mounts
     /// read-only. A fresh salt each time: the hash of one container says nothing about the next.
-    pub fn write_ide_config(
-        &self,
-        workspace_id: &str,
-        secret: &Sensitive<String>,
-    ) -> Result<PathBuf> {
+    pub fn write(&self, workspace_id: &str, secret: &Sensitive<String>) -> Result<PathBuf> {
         let dir = self.config_root.join(workspace_id);
         let hash = argon2_hash(secret)?;
         let yaml = format!("auth: password\nhashed-password: \"{hash}\"\n");
@@ -72,30 +43,23 @@ impl IdeSecrets {
         Ok(dir)
     }
 
-    /// The workspace's secret, made (256 random bits, hex) on first use.
-    pub fn get_or_create(&self, workspace_id: &str) -> Result<Sensitive<String>> {
-        let path = self.dir.join(workspace_id);
-        match std::fs::read_to_string(&path) {
-            Ok(s) if s.trim().len() == 64 => return Ok(Sensitive(s.trim().to_string())),
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("cannot read the IDE secret", e)),
-        }
-        let secret = random_secret()?;
-        write_private(&self.dir, &path, secret.expose())?;
-        Ok(secret)
+    /// The plaintext secret an older Berth left for the workspace, removed as it is read: from
+    /// now on it lives sealed in the store (or, without a keychain, in memory only).
+    pub fn take_legacy(&self, workspace_id: &str) -> Option<Sensitive<String>> {
+        let path = self.legacy_dir.join(workspace_id);
+        let raw = Sensitive::new(std::fs::read_to_string(&path).ok()?);
+        let _ = std::fs::remove_file(&path);
+        let _ = std::fs::remove_dir(&self.legacy_dir);
+        let secret = raw.expose().trim();
+        (secret.len() == 64).then(|| Sensitive::new(secret.to_string()))
     }
 
     pub fn remove(&self, workspace_id: &str) -> Result<()> {
+        let _ = self.take_legacy(workspace_id);
         match std::fs::remove_dir_all(self.config_root.join(workspace_id)) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io("cannot remove the IDE config", e)),
-        }
-        match std::fs::remove_file(self.dir.join(workspace_id)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io("cannot remove the IDE secret", e)),
+            Err(e) => Err(Error::io("cannot remove the IDE config", e)),
         }
     }
 }
@@ -105,9 +69,9 @@ pub fn random_secret() -> Result<Sensitive<String>> {
     let mut bytes = [0u8; 32];
     getrandom::fill(&mut bytes)
         .map_err(|e| Error::new(Code::Io, format!("no randomness for a secret: {e}")))?;
-    Ok(Sensitive(
-        bytes.iter().map(|b| format!("{b:02x}")).collect(),
-    ))
+    let hex = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    zeroize::Zeroize::zeroize(&mut bytes);
+    Ok(Sensitive::new(hex))
 }
 
 /// The argon2id hash (PHC string) of a secret, as code-server's `hashed-password` wants it.
@@ -128,7 +92,7 @@ pub fn argon2_hash(secret: &Sensitive<String>) -> Result<String> {
 /// one: a 0600 temporary file in the same (0700) folder, fsynced, then renamed over `path`.
 fn write_private(dir: &Path, path: &Path, value: &str) -> Result<()> {
     use std::io::Write;
-    let fail = |e| Error::io("cannot write the IDE secret", e);
+    let fail = |e| Error::io("cannot write the IDE config", e);
     crate::private::create_dir(dir).map_err(fail)?;
     // tempfile makes the file 0600 on Unix.
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
@@ -149,40 +113,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sensitive_never_prints_its_value() {
-        let s = Sensitive::new("hunter2".to_string());
-        assert_eq!(format!("{s:?} {s}"), "[redacted] [redacted]");
-        assert_eq!(s.expose(), "hunter2");
-    }
-
-    #[test]
-    fn one_stable_private_secret_per_workspace() {
-        let dir = tempfile::tempdir().unwrap();
-        let secrets = IdeSecrets::new(dir.path());
-        let a = secrets.get_or_create("a").unwrap();
+    fn secrets_are_random_hex() {
+        let a = random_secret().unwrap();
         assert_eq!(a.expose().len(), 64);
-        assert_eq!(secrets.get_or_create("a").unwrap(), a);
-        assert_ne!(secrets.get_or_create("b").unwrap(), a);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            let mode = std::fs::metadata(dir.path().join("secrets/a"))
-                .unwrap()
-                .permissions()
-                .mode();
-            assert_eq!(mode & 0o777, 0o600);
-        }
-        secrets.remove("a").unwrap();
-        assert_ne!(secrets.get_or_create("a").unwrap(), a);
+        assert!(a.expose().bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_ne!(random_secret().unwrap(), a);
     }
 
     #[test]
     fn the_ide_config_holds_only_a_hash_of_the_secret_privately() {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
         let dir = tempfile::tempdir().unwrap();
-        let secrets = IdeSecrets::new(dir.path());
-        let secret = secrets.get_or_create("w").unwrap();
-        let folder = secrets.write_ide_config("w", &secret).unwrap();
+        let config = IdeConfig::new(dir.path());
+        let secret = random_secret().unwrap();
+        let folder = config.write("w", &secret).unwrap();
         let yaml = std::fs::read_to_string(folder.join("code-server.yaml")).unwrap();
         assert!(!yaml.contains(secret.expose().as_str()));
         let hash = yaml
@@ -203,18 +147,23 @@ mod tests {
             assert_eq!(mode(&folder), 0o700);
             assert_eq!(mode(&folder.join("code-server.yaml")), 0o600);
         }
-        // Renewed: a new secret, and nothing but the file itself in the folder (no temp).
-        let renewed = secrets.renew("w").unwrap();
-        assert_ne!(renewed, secret);
-        assert_eq!(secrets.get_or_create("w").unwrap(), renewed);
-        assert_eq!(
-            std::fs::read_dir(dir.path().join("secrets"))
-                .unwrap()
-                .count(),
-            1
-        );
-        secrets.remove("w").unwrap();
+        // Rewritten: nothing but the file itself in the folder (no temp).
+        config.write("w", &random_secret().unwrap()).unwrap();
+        assert_eq!(std::fs::read_dir(&folder).unwrap().count(), 1);
+        config.remove("w").unwrap();
         assert!(!folder.exists());
+    }
+
+    #[test]
+    fn a_plaintext_secret_of_an_older_berth_is_read_once_and_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("secrets")).unwrap();
+        let old = "ab".repeat(32);
+        std::fs::write(dir.path().join("secrets/w"), format!("{old}\n")).unwrap();
+        let config = IdeConfig::new(dir.path());
+        assert_eq!(config.take_legacy("w").unwrap().expose(), &old);
+        assert!(!dir.path().join("secrets").exists());
+        assert!(config.take_legacy("w").is_none());
     }
 
     #[test]

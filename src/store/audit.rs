@@ -114,6 +114,28 @@ impl Store {
         Ok(rows)
     }
 
+    /// Entries of no workspace whose action starts with `prefix` (`key `), oldest first.
+    pub fn audit_actions(&self, prefix: &str) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT at_ms, workspace_id, workspace_name, action, outcome, detail
+             FROM audit_log WHERE workspace_id IS NULL AND substr(action, 1, length(?1)) = ?1
+             ORDER BY id",
+        )?;
+        let rows = stmt
+            .query_map([prefix], |r| {
+                Ok(AuditEntry {
+                    at_ms: r.get(0)?,
+                    workspace_id: r.get(1)?,
+                    workspace_name: r.get(2)?,
+                    action: r.get(3)?,
+                    outcome: Outcome::parse(&r.get::<_, String>(4)?),
+                    detail: r.get(5)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(rows)
+    }
+
     /// The id of the workspace last called `name` in the log (to read a deleted one's log).
     pub fn last_audited_id(&self, name: &str) -> Result<Option<String>> {
         use rusqlite::OptionalExtension;

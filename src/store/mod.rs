@@ -3,12 +3,14 @@
 
 mod audit;
 mod idle;
+mod keys;
 mod projects;
 mod settings;
 mod workspaces;
 
 pub use audit::{AuditEntry, Outcome};
 pub use idle::IdleStop;
+pub use keys::{Usage, ide_row, key_row};
 
 use crate::error::{Code, Error, Result};
 use rusqlite::Connection;
@@ -23,6 +25,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/004_project_identity.sql")),
     M::up(include_str!("migrations/005_browser_ports.sql")),
     M::up(include_str!("migrations/006_idle_stops.sql")),
+    M::up(include_str!("migrations/007_keys.sql")),
 ];
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 

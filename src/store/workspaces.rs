@@ -67,6 +67,19 @@ impl Store {
                     params![ws.id.to_string(), pos as i64, path.to_string_lossy()],
                 )?;
             }
+            for k in &ws.keys {
+                tx.execute(
+                    "INSERT INTO workspace_keys (workspace_id, key_name, mode, requests_per_day, tokens_per_day)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        ws.id.to_string(),
+                        k.key.as_str(),
+                        k.mode.as_str(),
+                        k.budget.requests_per_day.map(|n| n as i64),
+                        k.budget.tokens_per_day.map(|n| n as i64)
+                    ],
+                )?;
+            }
             tx.execute(
                 "INSERT INTO port_allocations (port, workspace_id, allocated_at) VALUES (?1, ?2, ?3)",
                 params![port, ws.id.to_string(), now],
@@ -246,6 +259,7 @@ impl Store {
                 r.get::<_, String>(0).map(PathBuf::from)
             })?
             .collect::<Result<Vec<_>, _>>()?;
+        ws.keys = self.workspace_keys(ws.id)?;
         Ok(ws)
     }
 }
@@ -290,6 +304,7 @@ fn read_row(r: &Row) -> rusqlite::Result<Workspace> {
         description: r.get(2)?,
         image: ImageRef::parse(&r.get::<_, String>(3)?).map_err(|e| corrupt(3, e))?,
         projects: Vec::new(),
+        keys: Vec::new(),
         limits: LimitOverrides {
             cpus: r.get(4)?,
             memory_bytes: r.get::<_, Option<i64>>(5)?.map(|m| m as u64),
@@ -332,6 +347,7 @@ pub(super) mod tests {
                 ..Default::default()
             },
             idle_timeout_secs: Some(600),
+            keys: Vec::new(),
             ide: IdeEndpoint::default(),
             port: None,
             container_id: None,

@@ -107,8 +107,14 @@ fn login(addr: &str, password: &str) -> Option<String> {
         .find(|c| c.starts_with("code-server-session=") && c.len() > "code-server-session=".len())
 }
 
+/// The workspace's IDE secret, sealed in the store (never a file of its own).
 fn secret_of(env: &TestEnv, id: &str) -> String {
-    std::fs::read_to_string(env.data_dir().join("secrets").join(id)).unwrap()
+    assert!(
+        !env.data_dir().join("secrets").exists(),
+        "no plaintext secret files"
+    );
+    env.unseal(&format!("ide:{id}"))
+        .expect("a sealed IDE secret")
 }
 
 fn create(env: &TestEnv, name: &str, projects: &[&std::path::Path]) {
@@ -209,7 +215,7 @@ fn code_server_with_two_projects_behind_berths_gateway() {
     });
     env.ok(&["rm", "ide"]);
     assert!(
-        !env.data_dir().join("secrets").join(id).exists(),
+        env.unseal(&format!("ide:{id}")).is_none(),
         "secret removed with the workspace"
     );
 }
@@ -283,12 +289,18 @@ fn nothing_in_docker_logs_anyone_in_and_a_lost_secret_is_repaired() {
     );
     assert!(login(&ide, &secret).is_some());
 
-    // The stored secret is lost (overwritten): the next start notices code-server refusing
-    // it, makes a new one, restarts the IDE, and the user never sees a login page.
-    std::fs::write(env.data_dir().join("secrets").join(&id), "0".repeat(64)).unwrap();
+    // The stored secret is lost (its row damaged): the next start notices code-server
+    // refusing the one it makes anew, makes one more, restarts the IDE, and the user never
+    // sees a login page.
+    env.db()
+        .execute(
+            "UPDATE sealed SET envelope = zeroblob(60) WHERE id = ?1",
+            [format!("ide:{id}")],
+        )
+        .unwrap();
     env.ok(&["restart", "quiet"]);
     let renewed = secret_of(&env, &id);
-    assert_ne!(renewed, "0".repeat(64));
+    assert_ne!(renewed, secret);
     let log = env.ok(&["log", "quiet"]);
     assert!(log.contains("ide-secret"), "{log}");
     let ws = env.show("quiet");

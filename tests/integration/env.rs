@@ -225,6 +225,30 @@ impl TestEnv {
         http(&format!("{url}healthz"), &[("Cookie", &cookie)]).status
     }
 
+    /// The database file, opened as another process would (to look at or damage it).
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.data_dir().join("berth.db")).unwrap()
+    }
+
+    /// A sealed value opened as someone holding the user's keychain would: the install's
+    /// master key from the Secret Service, the row's envelope from the database.
+    pub fn unseal(&self, row: &str) -> Option<String> {
+        use berth::secrets::KeyStore;
+        let envelope: Vec<u8> = self
+            .db()
+            .query_row("SELECT envelope FROM sealed WHERE id = ?1", [row], |r| {
+                r.get(0)
+            })
+            .ok()?;
+        let account = berth::secrets::master_key_account(self.install.parse().unwrap());
+        let bytes = berth::secrets::OsKeyStore::new(berth::secrets::KEYCHAIN_SERVICE)
+            .get(&account)
+            .unwrap()?;
+        let key = berth::secrets::MasterKey::from_bytes(bytes.try_into().unwrap());
+        let plain = berth::secrets::envelope::open(&key, row, &envelope).ok()?;
+        Some(String::from_utf8(plain.expose().clone()).unwrap())
+    }
+
     pub fn networks(&self) -> Vec<String> {
         lines(&docker(&[
             "network",
@@ -257,6 +281,12 @@ impl Drop for TestEnv {
             let _ = Command::new("docker")
                 .args(["volume", "rm", &name])
                 .output();
+        }
+        // The install's master key, if its daemon made one.
+        if let Ok(install) = self.install.parse() {
+            use berth::secrets::KeyStore;
+            let _ = berth::secrets::OsKeyStore::new(berth::secrets::KEYCHAIN_SERVICE)
+                .delete(&berth::secrets::master_key_account(install));
         }
     }
 }

@@ -12,6 +12,7 @@ mod failures;
 mod gateway;
 mod hardening;
 mod idle;
+mod keys;
 mod lifecycle;
 mod ports;
 mod reconcile;

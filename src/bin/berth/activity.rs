@@ -67,6 +67,7 @@ pub fn signal_text(s: &SignalSeen) -> String {
         Signal::Busy => format!("busy ({detail} CPU)"),
         Signal::KeepAlive => format!("keep-alive ({detail})"),
         Signal::Snooze => "kept running (snooze)".into(),
+        Signal::Api => format!("an API call ({detail} key)"),
     }
 }
 

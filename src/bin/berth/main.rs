@@ -3,6 +3,7 @@
 
 mod activity;
 mod daemon_cmd;
+mod key_cmd;
 mod print;
 
 use berth::Result;
@@ -58,6 +59,17 @@ enum Command {
         /// Stop after this long without IDE activity, e.g. 30m; "off" never stops.
         #[arg(long)]
         idle_timeout: Option<String>,
+        /// A stored key the workspace gets: `anthropic` (through Berth's proxy: the container
+        /// never sees the key) or `anthropic:env` (as ANTHROPIC_API_KEY: the container can
+        /// read it). Repeat for several.
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// At most this many requests a day through the proxy, per key.
+        #[arg(long)]
+        daily_requests: Option<u64>,
+        /// At most this many tokens (input + output) a day through the proxy, per key.
+        #[arg(long)]
+        daily_tokens: Option<u64>,
     },
     /// List workspaces.
     Ls {
@@ -128,6 +140,9 @@ enum Command {
     /// Images usable for workspaces.
     #[command(subcommand)]
     Image(ImageCommand),
+    /// API keys for the AI tools in workspaces (kept encrypted, master key in the OS keychain).
+    #[command(subcommand)]
+    Key(key_cmd::KeyCommand),
     /// The background service that owns Berth's data and talks to Docker.
     #[command(subcommand)]
     Daemon(daemon_cmd::DaemonCommand),
@@ -220,7 +235,24 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             memory,
             pids,
             idle_timeout,
+            keys,
+            daily_requests,
+            daily_tokens,
         } => {
+            let budget = berth::model::Budget {
+                requests_per_day: daily_requests,
+                tokens_per_day: daily_tokens,
+            };
+            let keys = keys
+                .iter()
+                .map(|k| {
+                    berth::model::KeyUse {
+                        budget,
+                        ..berth::model::KeyUse::parse(k)?
+                    }
+                    .checked()
+                })
+                .collect::<berth::Result<Vec<_>>>()?;
             // Quick checks here for a clear message; the daemon checks everything again.
             let form = NewWorkspace {
                 name,
@@ -240,6 +272,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                     .map(parse_idle_timeout)
                     .transpose()?
                     .map(|t| t.map(|d| d.as_secs()).unwrap_or(0)),
+                keys,
             };
             let ws = client.create(&form).await?;
             println!(
@@ -264,10 +297,13 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 let mut out = serde_json::to_value(&ws).expect("views serialize");
                 out["activity"] =
                     serde_json::to_value(client.activity(&name).await?).expect("views serialize");
+                out["usage"] =
+                    serde_json::to_value(client.usage(&name).await?).expect("views serialize");
                 print_json(&out);
             } else {
                 let defaults = client.settings().await.ok().map(|s| s.default_limits);
                 print_workspace(&ws, defaults);
+                print_usage(&client.usage(&name).await?);
                 activity::print_activity(&client.activity(&name).await?);
             }
         }
@@ -417,6 +453,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
                 ExitCode::FAILURE
             });
         }
+        Command::Key(cmd) => return key_cmd::run(&client, cmd).await,
         Command::Daemon(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

@@ -118,6 +118,30 @@ pub fn print_workspace(v: &WorkspaceView, defaults: Option<Limits>) {
     say!("id:           {}", ws.id);
 }
 
+/// `berth show`'s keys: each key, its mode, and what it used today against its budget.
+pub fn print_usage(usage: &[berth::engine::KeyUsage]) {
+    for u in usage {
+        let left = |used: u64, limit: Option<u64>, unit: &str| match limit {
+            Some(l) => format!("{used} of {l} {unit}"),
+            None => format!("{used} {unit}"),
+        };
+        let line = match u.mode {
+            berth::model::KeyMode::Env => format!(
+                "{} as {} (the container can read it)",
+                u.key,
+                u.key.env_var()
+            ),
+            berth::model::KeyMode::Proxy => format!(
+                "{} through Berth's proxy; today {}, {}",
+                u.key,
+                left(u.today.requests, u.budget.requests_per_day, "requests"),
+                left(u.today.tokens(), u.budget.tokens_per_day, "tokens")
+            ),
+        };
+        say!("key:          {line}");
+    }
+}
+
 pub fn print_audit(entries: &[AuditEntry]) {
     for e in entries {
         let at = UNIX_EPOCH + Duration::from_millis(e.at_ms.max(0) as u64);

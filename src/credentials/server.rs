@@ -1,0 +1,377 @@
+//! One workspace's proxy listener: checks (peer, path, token, budget) in that order, then the
+//! request goes to the provider with the real key and the answer comes back as it arrives.
+//! A copy of each chunk goes to a side task that reads the usage fields; the client's stream
+//! never waits for it.
+
+use super::usage::{Refusal, Tally, admit, utc_day};
+use super::{Record, Route, Shared, auth_headers, path_prefix, token_digest};
+use crate::model::{Provider, WorkspaceId};
+use bytes::Bytes;
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
+use http_body_util::combinators::UnsyncBoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+type Body = UnsyncBoxBody<Bytes, std::io::Error>;
+
+/// The most of a plain JSON answer read for its usage; the rest passes unread.
+const JSON_TAP_LIMIT: usize = 4 * 1024 * 1024;
+
+pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, listener: TcpListener) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, most likely: retrying at once would spin.
+                tracing::warn!("credential proxy: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, std::convert::Infallible>(handle(&shared, id, peer, req).await) }
+            });
+            let _ = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
+}
+
+async fn handle(
+    shared: &Shared,
+    id: WorkspaceId,
+    peer: SocketAddr,
+    req: Request<Incoming>,
+) -> Response<Body> {
+    let Some(route) = shared.route(id) else {
+        return refuse(
+            None,
+            Refusal::Token,
+            "this workspace's token ended with its stop",
+        );
+    };
+    if let Some((net, prefix)) = route.subnet
+        && !in_subnet(peer.ip(), net, prefix)
+    {
+        return refuse(
+            None,
+            Refusal::Token,
+            "only the workspace's own container may use its proxy",
+        );
+    }
+    let Some((provider, rest)) = split_provider(req.uri().path()) else {
+        return refuse(
+            None,
+            Refusal::NotFound,
+            "no such path; use ANTHROPIC_BASE_URL or OPENAI_BASE_URL as Berth set them",
+        );
+    };
+    let presented = presented_token(req.headers()).map(token_digest);
+    if !presented.is_some_and(|d| same_digest(&d, &route.token_sha256)) {
+        return refuse(
+            Some(provider),
+            Refusal::Token,
+            "this token is not valid for this workspace (tokens end when the workspace stops)",
+        );
+    }
+    let Some(key) = route.keys.get(&provider) else {
+        return refuse(
+            Some(provider),
+            Refusal::NoKey,
+            &format!(
+                "this workspace has no {} key in proxy mode",
+                provider.as_str()
+            ),
+        );
+    };
+    {
+        let mut used = key.used.lock().expect("key usage");
+        let today = utc_day(std::time::SystemTime::now());
+        if used.0 != today {
+            *used = (today, Default::default());
+        }
+        if let Err(why) = admit(&key.budget, &used.1) {
+            return refuse(Some(provider), Refusal::Spent, &why);
+        }
+        used.1.requests += 1;
+    }
+    let _ = shared.records.send(Record::Request {
+        workspace: id,
+        key: key.name.clone(),
+    });
+
+    let query = req
+        .uri()
+        .query()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
+    let url = format!("{}{rest}{query}", key.base_url);
+    let (parts, body) = req.into_parts();
+    let mut upstream = shared.client.request(parts.method, url);
+    for (name, value) in parts.headers.iter() {
+        if forwarded(name) {
+            upstream = upstream.header(name, value);
+        }
+    }
+    for (name, value) in auth_headers(provider, key.value.expose()) {
+        upstream = upstream.header(name, value);
+    }
+    let upstream = upstream.body(reqwest::Body::wrap_stream(body.into_data_stream()));
+    let answer = match upstream.send().await {
+        Ok(a) => a,
+        Err(e) => {
+            let why = super::root_cause(&e);
+            return refuse(
+                Some(provider),
+                Refusal::Upstream,
+                &format!("cannot reach {}: {why}", key.base_url),
+            );
+        }
+    };
+
+    let mut res = Response::builder().status(answer.status());
+    let sse = answer
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/event-stream"));
+    if let Some(headers) = res.headers_mut() {
+        for (name, value) in answer.headers() {
+            if !hop_by_hop(name) {
+                headers.append(name, value.clone());
+            }
+        }
+    }
+    let tap = tap_usage(shared, id, route.clone(), provider, sse);
+    let chunks = answer.bytes_stream().map(move |chunk| match chunk {
+        Ok(bytes) => {
+            let _ = tap.send(bytes.clone());
+            Ok(Frame::data(bytes))
+        }
+        Err(e) => Err(std::io::Error::other(e)),
+    });
+    res.body(StreamBody::new(chunks).boxed_unsync())
+        .unwrap_or_else(|_| refuse(Some(provider), Refusal::Upstream, "a malformed answer"))
+}
+
+/// The side task that reads usage from a copy of the answer; it records when the answer
+/// ends (the sender is dropped with the stream, also when the client goes away).
+fn tap_usage(
+    shared: &Shared,
+    id: WorkspaceId,
+    route: Arc<Route>,
+    provider: Provider,
+    sse: bool,
+) -> tokio::sync::mpsc::UnboundedSender<Bytes> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let rx = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    let records = shared.records.clone();
+    tokio::spawn(async move {
+        let mut tally = Tally::default();
+        if sse {
+            let events = rx.map(Ok::<_, std::convert::Infallible>).eventsource();
+            let mut events = std::pin::pin!(events);
+            while let Some(event) = events.next().await {
+                if let Ok(event) = event {
+                    tally.see_json(event.data.as_bytes());
+                }
+            }
+        } else {
+            let mut body = Vec::new();
+            let mut rx = std::pin::pin!(rx);
+            while let Some(chunk) = rx.next().await {
+                if body.len() + chunk.len() <= JSON_TAP_LIMIT {
+                    body.extend_from_slice(&chunk);
+                }
+            }
+            tally.see_json(&body);
+        }
+        let usage = tally.usage();
+        let Some(key) = route.keys.get(&provider) else {
+            return;
+        };
+        if usage.tokens() == 0 {
+            return;
+        }
+        {
+            let mut used = key.used.lock().expect("key usage");
+            used.1.input_tokens += usage.input_tokens;
+            used.1.output_tokens += usage.output_tokens;
+        }
+        let _ = records.send(Record::Tokens {
+            workspace: id,
+            key: key.name.clone(),
+            usage,
+        });
+    });
+    tx
+}
+
+fn refuse(provider: Option<Provider>, why: Refusal, message: &str) -> Response<Body> {
+    let mut res = Response::new(
+        Full::new(Bytes::from(why.body(provider, message)))
+            .map_err(|never| match never {})
+            .boxed_unsync(),
+    );
+    *res.status_mut() = StatusCode::from_u16(why.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    res
+}
+
+/// `/anthropic/v1/messages` → (Anthropic, `/v1/messages`).
+fn split_provider(path: &str) -> Option<(Provider, &str)> {
+    [Provider::Anthropic, Provider::Openai]
+        .into_iter()
+        .find_map(|p| {
+            let rest = path.strip_prefix(path_prefix(p))?;
+            (rest.is_empty() || rest.starts_with('/')).then_some((p, rest))
+        })
+}
+
+/// The token as SDKs send a key: `x-api-key` (Anthropic) or `Authorization: Bearer` (OpenAI,
+/// and Anthropic's `ANTHROPIC_AUTH_TOKEN`).
+fn presented_token(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(v.trim());
+    }
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+}
+
+/// Compares two digests without stopping at the first difference.
+fn same_digest(a: &str, b: &str) -> bool {
+    a.len() == b.len()
+        && a.bytes()
+            .zip(b.bytes())
+            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+            == 0
+}
+
+fn hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "keep-alive"
+            | "proxy-authenticate"
+            | "proxy-authorization"
+            | "te"
+            | "trailer"
+            | "transfer-encoding"
+            | "upgrade"
+    )
+}
+
+/// Request headers that go on to the provider: not the container's token, cookies, the
+/// Host, or an encoding the usage tap could not read.
+fn forwarded(name: &HeaderName) -> bool {
+    !hop_by_hop(name)
+        && !matches!(
+            name.as_str(),
+            "host" | "authorization" | "x-api-key" | "cookie" | "accept-encoding"
+        )
+}
+
+fn in_subnet(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if prefix <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if prefix <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_name_their_provider() {
+        assert_eq!(
+            split_provider("/anthropic/v1/messages"),
+            Some((Provider::Anthropic, "/v1/messages"))
+        );
+        assert_eq!(
+            split_provider("/openai/v1/chat/completions"),
+            Some((Provider::Openai, "/v1/chat/completions"))
+        );
+        assert_eq!(split_provider("/anthropicx/v1"), None);
+        assert_eq!(split_provider("/v1/messages"), None);
+    }
+
+    #[test]
+    fn tokens_come_from_either_header() {
+        let mut h = HeaderMap::new();
+        h.insert("x-api-key", HeaderValue::from_static("t1"));
+        assert_eq!(presented_token(&h), Some("t1"));
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t2"));
+        assert_eq!(presented_token(&h), Some("t2"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic x"));
+        assert_eq!(presented_token(&h), None);
+    }
+
+    #[test]
+    fn only_the_workspace_network_is_let_in() {
+        let net: IpAddr = "172.18.0.0".parse().unwrap();
+        assert!(in_subnet("172.18.0.2".parse().unwrap(), net, 16));
+        assert!(!in_subnet("172.19.0.2".parse().unwrap(), net, 16));
+        assert!(!in_subnet("127.0.0.1".parse().unwrap(), net, 16));
+        assert!(!in_subnet("::1".parse().unwrap(), net, 16));
+        assert!(in_subnet(
+            "10.1.2.3".parse().unwrap(),
+            "0.0.0.0".parse().unwrap(),
+            0
+        ));
+    }
+
+    #[test]
+    fn the_containers_credentials_never_go_upstream() {
+        for h in [
+            "authorization",
+            "x-api-key",
+            "cookie",
+            "host",
+            "accept-encoding",
+            "connection",
+        ] {
+            assert!(!forwarded(&HeaderName::from_static(h)), "{h}");
+        }
+        for h in [
+            "anthropic-version",
+            "content-type",
+            "anthropic-beta",
+            "user-agent",
+        ] {
+            assert!(forwarded(&HeaderName::from_static(h)), "{h}");
+        }
+        assert!(same_digest("abc", "abc"));
+        assert!(!same_digest("abc", "abd"));
+        assert!(!same_digest("abc", "ab"));
+    }
+}
