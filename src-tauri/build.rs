@@ -26,6 +26,11 @@ const COMMANDS: &[&str] = &[
     "list_activity",
     "workspace_activity",
     "snooze_workspace",
+    "list_keys",
+    "set_key",
+    "test_key",
+    "remove_key",
+    "workspace_usage",
 ];
 
 fn main() {

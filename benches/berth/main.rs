@@ -3,10 +3,11 @@
 //!
 //!   scripts/bench [CASE...]     (builds what it needs; cases: start, start-ide, create,
 //!                                stop-delete, reconcile, events, cli, cli-to-client,
-//!                                daemon-idle, gateway, desktop; default: all)
+//!                                daemon-idle, gateway, credentials, desktop; default: all)
 //!
 //! Every case alternates Berth and baseline, after a warm-up, and prints median and spread.
 
+mod credentials;
 mod daemon;
 mod desktop;
 mod fixture;
@@ -29,6 +30,7 @@ const CASES: &[&str] = &[
     "cli-to-client",
     "daemon-idle",
     "gateway",
+    "credentials",
     "desktop",
 ];
 
@@ -65,6 +67,7 @@ fn main() {
             "cli-to-client" => runtime.block_on(daemon::cli_to_client(&mut report, 9)),
             "daemon-idle" => runtime.block_on(daemon::idle(&mut report, 20)),
             "gateway" => gateway::run(&mut report, 7),
+            "credentials" => runtime.block_on(credentials::run(&mut report, 7)),
             "desktop" => runtime.block_on(desktop::run(&mut report, 20)),
             _ => unreachable!(),
         }

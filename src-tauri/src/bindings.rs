@@ -27,6 +27,9 @@ fn export_all(dir: &Path) {
     BuildEvent::export_all(&cfg).unwrap();
     IdeWindowView::export_all(&cfg).unwrap();
     berth::activity::ActivityView::export_all(&cfg).unwrap();
+    berth::model::KeyInfo::export_all(&cfg).unwrap();
+    berth::engine::KeyTest::export_all(&cfg).unwrap();
+    berth::engine::KeyUsage::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

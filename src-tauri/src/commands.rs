@@ -6,8 +6,9 @@ use crate::state::AppState;
 use crate::{ide, logs, tray};
 use berth::activity::ActivityView;
 use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView, Viewer};
-use berth::engine::{BuildOutcome, ImageEntry, WorkspaceEdit};
-use berth::model::{Settings, WorkspaceView};
+use berth::engine::{BuildOutcome, ImageEntry, KeyTest, KeyUsage, WorkspaceEdit};
+use berth::model::{KeyInfo, Settings, WorkspaceView};
+use berth::secrets::Sensitive;
 use berth::store::AuditEntry;
 use berth::{Error, Result};
 use tauri::ipc::Channel;
@@ -178,4 +179,39 @@ pub async fn open_in_browser(state: S<'_>, name: String) -> Result<()> {
 #[tauri::command]
 pub fn tray_menu(state: S<'_>) -> Vec<String> {
     tray::titles(&state)
+}
+
+/// Stored API keys: provider, last four characters, last test — never a value.
+#[tauri::command]
+pub async fn list_keys(state: S<'_>) -> Result<Vec<KeyInfo>> {
+    state.client.keys().await
+}
+
+/// Stores a key typed into the settings' hidden field; the value goes to the daemon and
+/// nowhere else.
+#[tauri::command]
+pub async fn set_key(
+    state: S<'_>,
+    name: String,
+    value: String,
+    base_url: Option<String>,
+) -> Result<KeyInfo> {
+    let value = Sensitive::new(value);
+    state.client.set_key(&name, &value, base_url).await
+}
+
+#[tauri::command]
+pub async fn test_key(state: S<'_>, name: String) -> Result<KeyTest> {
+    state.client.test_key(&name).await
+}
+
+#[tauri::command]
+pub async fn remove_key(state: S<'_>, name: String) -> Result<()> {
+    state.client.remove_key(&name).await
+}
+
+/// What a workspace used of each key today, against its budget.
+#[tauri::command]
+pub async fn workspace_usage(state: S<'_>, name: String) -> Result<Vec<KeyUsage>> {
+    state.client.usage(&name).await
 }

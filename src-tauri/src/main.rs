@@ -71,6 +71,11 @@ fn main() {
             commands::list_activity,
             commands::workspace_activity,
             commands::snooze_workspace,
+            commands::list_keys,
+            commands::set_key,
+            commands::test_key,
+            commands::remove_key,
+            commands::workspace_usage,
         ])
         .on_window_event(|window, event| {
             // Closing the main window keeps Berth in the tray; Quit is in the tray menu.

@@ -261,6 +261,38 @@ impl Session {
         }
     }
 
+    /// Waits until `testid` shows no text (an error line cleared).
+    async fn wait_empty(&self, testid: &str) {
+        let sel = format!("[data-testid=\"{testid}\"]");
+        self.wait_for(
+            &format!("{testid} to be empty"),
+            Duration::from_secs(15),
+            || async {
+                let text = self
+                    .client
+                    .find(Self::css(&sel))
+                    .await
+                    .ok()?
+                    .text()
+                    .await
+                    .ok()?;
+                text.trim().is_empty().then_some(())
+            },
+        )
+        .await
+    }
+
+    /// Scrolls `testid` into view (for a screenshot of it).
+    async fn scroll_to(&self, testid: &str) {
+        self.client
+            .execute(
+                &format!("document.querySelector('[data-testid=\"{testid}\"]').scrollIntoView()"),
+                vec![],
+            )
+            .await
+            .unwrap();
+    }
+
     async fn wait_text(&self, testid: &str, needle: &str) -> String {
         let sel = format!("[data-testid=\"{testid}\"]");
         self.wait_for(
@@ -673,6 +705,12 @@ impl Drop for Setup {
         for id in String::from_utf8_lossy(&nets.stdout).lines() {
             let _ = Command::new("docker").args(["network", "rm", id]).output();
         }
+        // The install's master key, if its daemon made one.
+        if let Ok(install) = self.install.parse() {
+            use berth::secrets::KeyStore;
+            let _ = berth::secrets::OsKeyStore::new(berth::secrets::KEYCHAIN_SERVICE)
+                .delete(&berth::secrets::master_key_account(install));
+        }
     }
 }
 
@@ -680,6 +718,9 @@ impl Drop for Setup {
 async fn create_through_form(s: &Session, name: &str, project: &str) {
     s.click("nav-create").await;
     s.typ("create-name", name).await;
+    // The name check answers after a pause in typing and clears an earlier error, which moves
+    // everything below it: wait for that before clicking further down.
+    s.wait_empty("create-name-error").await;
     s.el("create-image")
         .await
         .select_by_value(IMAGE)
@@ -896,7 +937,10 @@ async fn every_screen_reads_in_german() {
     s.click("settings-save").await;
     s.wait_text("nav-list", "Arbeitsumgebungen").await;
     s.wait_text("settings-saved", "gespeichert").await;
+    s.wait_text("settings-keys", "Noch keine Schlüssel").await;
     s.shot("settings").await;
+    s.scroll_to("settings-keys").await;
+    s.shot("settings-keys").await;
 
     s.go("#/").await;
     s.wait_text("empty-state", "Noch keine Arbeitsumgebungen")
@@ -1444,5 +1488,104 @@ async fn the_ide_window_left_alone_stops_typing_holds_and_a_reload_wakes_nothing
     })
     .await;
     assert!(setup.cli(&["log", "ide"]).contains("Start pressed"));
+    s.client.clone().close().await.unwrap();
+}
+
+/// A provider's model list on 127.0.0.1 that accepts exactly `key` (what `Test` asks).
+fn fake_models_endpoint(key: &'static str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut accepted = false;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                accepted |= line.eq_ignore_ascii_case(&format!("x-api-key: {key}\r\n"));
+                line.clear();
+            }
+            let status = if accepted {
+                "200 OK"
+            } else {
+                "401 Unauthorized"
+            };
+            let _ = write!(
+                &stream,
+                "HTTP/1.1 {status}\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+            );
+        }
+    });
+    url
+}
+
+/// Settings → API keys: a key typed into the hidden field is stored (only its last four
+/// shown), tested against the provider, chosen in the create form, its use shown in the
+/// workspace's detail, and removed once no workspace uses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_stores_tests_uses_and_removes_an_api_key() {
+    const KEY: &str = "sk-ant-e2e-0123456789-secretWXYZ";
+    let provider = fake_models_endpoint(KEY);
+    let setup = Setup::new(22260);
+    let s = launch(&setup.data(), "en").await;
+    s.click("nav-settings").await;
+    s.wait_text("settings-keys", "No keys stored yet").await;
+    assert_eq!(
+        s.el("key-value")
+            .await
+            .attr("type")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("password"),
+        "the key is typed into a hidden field"
+    );
+    s.typ("key-value", KEY).await;
+    s.typ("key-base-url", &provider).await;
+    s.click("key-save").await;
+    s.wait_text("key-row-anthropic", "…WXYZ").await;
+    assert_eq!(
+        s.el("key-value")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("")
+    );
+    let page = s
+        .client
+        .execute("return document.body.innerText", vec![])
+        .await
+        .unwrap();
+    assert!(!page.to_string().contains(KEY), "the key never shows");
+    s.click("key-test-anthropic").await;
+    s.wait_text("key-result-anthropic", "accepted").await;
+    s.scroll_to("settings-keys").await;
+    s.shot("settings-keys").await;
+
+    let project = setup.project("keyed");
+    s.click("nav-create").await;
+    s.click("create-key-anthropic").await;
+    s.typ("create-key-requests-anthropic", "100").await;
+    create_through_form(&s, "keyed", &project).await;
+    s.wait_status("keyed", "running", Duration::from_secs(60))
+        .await;
+    s.click("ws-details-keyed").await;
+    s.wait_text("detail-usage", "0 of 100 requests").await;
+    s.shot("detail-keys").await;
+    let shown: Value = serde_json::from_str(&setup.cli(&["show", "keyed", "--json"])).unwrap();
+    assert_eq!(shown["keys"][0]["mode"], "proxy");
+    assert_eq!(shown["keys"][0]["budget"]["requests_per_day"], 100);
+
+    // Used: refused with the reason; free again once the workspace is gone.
+    s.click("nav-settings").await;
+    s.click("key-remove-anthropic").await;
+    s.wait_text("key-row-anthropic", "used by keyed").await;
+    setup.cli(&["rm", "keyed"]);
+    s.go("#/").await;
+    s.click("nav-settings").await;
+    s.click("key-remove-anthropic").await;
+    s.wait_text("keys-empty", "No keys stored yet").await;
     s.client.clone().close().await.unwrap();
 }

@@ -155,6 +155,8 @@ impl CredentialProxy {
                 format!("cannot serve the credential proxy on {addr}: {e}"),
             )
         })?;
+        // Port 0 (Docker Desktop) means one the OS picks: keep the real one.
+        let addr = listener.local_addr().unwrap_or(addr);
         let accept = tokio::spawn(server::accept(self.shared.clone(), id, listener));
         self.shared
             .listeners

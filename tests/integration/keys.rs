@@ -25,6 +25,8 @@ struct Seen {
     /// The last events went out because the gate opened (the client had the first one), not
     /// because waiting timed out.
     gate_opened: std::sync::atomic::AtomicBool,
+    /// Whether streams wait at the gate at all.
+    hold: std::sync::atomic::AtomicBool,
 }
 
 /// Anthropic, as far as Berth's proxy and the tests need it, on 127.0.0.1.
@@ -100,22 +102,54 @@ async fn messages(State(seen): State<Arc<Seen>>, h: HeaderMap, body: String) -> 
         });
         return axum::Json(answer).into_response();
     }
-    let first = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"usage\":{\"input_tokens\":25,\"output_tokens\":1}}}\n\n\
-                 event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"Hel\"}}\n\n";
-    let last = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"text\":\"lo\"}}\n\n\
-                event: message_delta\ndata: {\"type\":\"message_delta\",\"usage\":{\"output_tokens\":42}}\n\n\
-                event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+    // Anthropic's event shapes in full: Claude Code's SDK parses them.
+    let event = |name: &str, data: Value| format!("event: {name}\ndata: {data}\n\n");
+    let delta = |text: &str| {
+        event(
+            "content_block_delta",
+            serde_json::json!({"type": "content_block_delta", "index": 0,
+                "delta": {"type": "text_delta", "text": text}}),
+        )
+    };
+    let message = serde_json::json!({
+        "id": "msg_fake", "type": "message", "role": "assistant", "model": req["model"],
+        "content": [], "stop_reason": null, "stop_sequence": null,
+        "usage": {"input_tokens": 25, "output_tokens": 1}
+    });
+    let first = event(
+        "message_start",
+        serde_json::json!({"type": "message_start", "message": message}),
+    ) + &event(
+        "content_block_start",
+        serde_json::json!({"type": "content_block_start", "index": 0,
+            "content_block": {"type": "text", "text": ""}}),
+    ) + &delta("Hel");
+    let last = delta("lo from the fake provider")
+        + &event(
+            "content_block_stop",
+            serde_json::json!({"type": "content_block_stop", "index": 0}),
+        )
+        + &event(
+            "message_delta",
+            serde_json::json!({"type": "message_delta",
+                "delta": {"stop_reason": "end_turn", "stop_sequence": null},
+                "usage": {"output_tokens": 42}}),
+        )
+        + &event("message_stop", serde_json::json!({"type": "message_stop"}));
     let stream = futures_util::stream::unfold(0, move |step| {
-        let seen = seen.clone();
+        let (seen, first, last) = (seen.clone(), first.clone(), last.clone());
         async move {
             match step {
-                0 => Some((Ok::<_, std::convert::Infallible>(first.to_string()), 1)),
+                0 => Some((Ok::<_, std::convert::Infallible>(first), 1)),
                 1 => {
-                    let opened =
-                        tokio::time::timeout(Duration::from_secs(20), seen.gate.notified()).await;
-                    seen.gate_opened
-                        .store(opened.is_ok(), std::sync::atomic::Ordering::SeqCst);
-                    Some((Ok(last.to_string()), 2))
+                    if seen.hold.load(std::sync::atomic::Ordering::SeqCst) {
+                        let opened =
+                            tokio::time::timeout(Duration::from_secs(20), seen.gate.notified())
+                                .await;
+                        seen.gate_opened
+                            .store(opened.is_ok(), std::sync::atomic::Ordering::SeqCst);
+                    }
+                    Some((Ok(last), 2))
                 }
                 _ => None,
             }
@@ -474,6 +508,7 @@ fn a_workspace_calls_its_provider_through_the_proxy_without_ever_holding_the_key
     // A streamed answer arrives intact, in order, and as it is sent: the provider holds its
     // last events until the container has the first.
     let gate = provider.seen.clone();
+    gate.hold.store(true, std::sync::atomic::Ordering::SeqCst);
     let answer = call_from_inside(&container, &base, &token, true, |l| {
         if l.contains("message_start") {
             gate.gate.notify_one();
@@ -490,7 +525,7 @@ fn a_workspace_calls_its_provider_through_the_proxy_without_ever_holding_the_key
     let order: Vec<usize> = [
         "message_start",
         "\"Hel\"",
-        "\"lo\"",
+        "\"lo from the fake provider\"",
         "message_delta",
         "message_stop",
     ]
@@ -632,4 +667,69 @@ fn env_mode_gives_the_key_itself_and_says_so() {
     ]);
     assert!(refused.contains("needs proxy mode"), "{refused}");
     env.ok(&["rm", "envmode"]);
+}
+
+/// The Claude Code in Berth's image, as a user runs it in the IDE's terminal: its request
+/// goes through the proxy to the provider with the real key and its answer comes back, while
+/// the container never holds the key.
+#[test]
+fn claude_code_in_the_workspace_works_through_the_proxy() {
+    let env = TestEnv::new();
+    crate::code_server::ensure_image(&env);
+    let provider = FakeProvider::start();
+    assert!(
+        set_key(&env, "anthropic", KEY, &provider.url)
+            .status
+            .success()
+    );
+    let project = env.project("claude");
+    env.ok(&[
+        "create",
+        "claude",
+        "--image",
+        crate::code_server::IMAGE,
+        "--project",
+        project.to_str().unwrap(),
+        "--memory",
+        "1g",
+        "--key",
+        "anthropic",
+    ]);
+    env.ok(&["start", "claude"]);
+    let container = env.show("claude")["container_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = Command::new("docker")
+        .args([
+            "exec",
+            // No telemetry: the machine has no internet, and the test is about the API call.
+            "-e",
+            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+            &container,
+            "claude",
+            "-p",
+            "Say hello",
+            "--output-format",
+            "json",
+        ])
+        .output()
+        .unwrap();
+    let answer: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| {
+        panic!(
+            "claude answered no JSON: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert_eq!(answer["is_error"], false, "{answer}");
+    assert_eq!(answer["result"], "Hello from the fake provider", "{answer}");
+    let (path, key, _) = provider.requests().pop().unwrap();
+    assert_eq!((path.as_str(), key.as_str()), ("/v1/messages", KEY));
+    assert!(!docker(&["exec", &container, "env"]).contains(KEY));
+    assert!(!docker(&["inspect", &container]).contains(KEY));
+    poll_until("usage recorded", 10, Duration::from_millis(100), || {
+        env.show("claude")["usage"][0]["today"]["output_tokens"] == 42
+    });
+    env.ok(&["rm", "claude"]);
 }

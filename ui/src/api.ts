@@ -7,6 +7,9 @@ import type { BuildEvent } from "./bindings/BuildEvent";
 import type { BuildOutcome } from "./bindings/BuildOutcome";
 import type { IdeWindowView } from "./bindings/IdeWindowView";
 import type { ImageEntry } from "./bindings/ImageEntry";
+import type { KeyInfo } from "./bindings/KeyInfo";
+import type { KeyTest } from "./bindings/KeyTest";
+import type { KeyUsage } from "./bindings/KeyUsage";
 import type { LogChunk } from "./bindings/LogChunk";
 import type { NewWorkspace } from "./bindings/NewWorkspace";
 import type { Settings } from "./bindings/Settings";
@@ -46,4 +49,9 @@ export const api = {
   activities: () => invoke<ActivityView[]>("list_activity"),
   activity: (name: string) => invoke<ActivityView>("workspace_activity", { name }),
   snooze: (name: string, secs: number | null = null) => invoke<ActivityView>("snooze_workspace", { name, secs }),
+  keys: () => invoke<KeyInfo[]>("list_keys"),
+  setKey: (name: string, value: string, baseUrl: string | null) => invoke<KeyInfo>("set_key", { name, value, baseUrl }),
+  testKey: (name: string) => invoke<KeyTest>("test_key", { name }),
+  removeKey: (name: string) => invoke<void>("remove_key", { name }),
+  usage: (name: string) => invoke<KeyUsage[]>("workspace_usage", { name }),
 };

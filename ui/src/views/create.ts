@@ -11,6 +11,7 @@ import type { View } from "../main";
 import { go } from "../main";
 import { reload } from "../state";
 import { errorLine, field } from "./common";
+import { keyChoice } from "./keys";
 
 const MIB = 1024 * 1024;
 
@@ -39,6 +40,7 @@ export function createView(): View {
   const pids = h("input", { type: "number", step: "64", min: "16", "data-testid": "create-pids" });
   const idle = h("input", { type: "number", step: "5", min: "0", "data-testid": "create-idle" });
   const submit = h("button", { class: "primary", type: "submit", "data-testid": "create-submit" }, t("create.submit"));
+  const keys = keyChoice();
 
   let nameTimer = 0;
   name.addEventListener("input", () => {
@@ -149,6 +151,7 @@ export function createView(): View {
             description: description.value,
             limits: { cpus: numberOrNull(cpus), memory_bytes: mem === null ? null : mem * MIB, pids: numberOrNull(pids) },
             idle_timeout_secs: idleMin === null ? null : idleMin * 60,
+            keys: keys.chosen(),
           });
           await reload();
           go("#/");
@@ -189,6 +192,7 @@ export function createView(): View {
         field(t("create.pids"), pids, h("span")),
         field(t("create.idle_timeout"), idle, h("span"))),
     ),
+    keys.el,
     errors.form,
     h("div", { class: "row" }, submit),
   );

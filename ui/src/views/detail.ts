@@ -10,6 +10,7 @@ import { go } from "../main";
 import { clock, duration, signalText, stateLine } from "../activity";
 import { reload, state, upsert } from "../state";
 import { actionButtons, errorLine, field, idleText, progressLine, statusBadge } from "./common";
+import { usageLines } from "./keys";
 
 const MIB = 1024 * 1024;
 
@@ -27,10 +28,13 @@ export function detailView(name: string): View {
 
   const ws = () => state.workspaces.get(name);
   const activityBox = h("dd", { "data-testid": "detail-activity" });
+  const usageBox = h("dd");
 
   // Where it stands on idleness and each signal's last time; looked up again every 5 s while
   // this view is open (signals change too often to be pushed one by one).
   const loadActivity = async () => {
+    const usage = ws()?.keys.length ? await api.usage(name).catch(() => null) : null;
+    if (usage && !disposed) mount(usageBox, usageLines(usage));
     const a = await api.activity(name).catch(() => null);
     if (!a || disposed) return;
     // Kept for the list without announcing a change: a redraw every 5 s would replace the
@@ -186,6 +190,7 @@ export function detailView(name: string): View {
         ? t("detail.limits_value", { cpus: w.limits.cpus ?? "—", memory: w.limits.memory_bytes ? w.limits.memory_bytes / MIB : "—", pids: w.limits.pids ?? "—" })
         : t("detail.limits_default")),
       h("dt", {}, t("list.idle")), h("dd", {}, idleText(w)),
+      w.keys.length ? h("dt", {}, t("keys.detail_title")) : null, w.keys.length ? usageBox : null,
       h("dt", {}, t("activity.title")), activityBox,
     );
     void loadActivity();

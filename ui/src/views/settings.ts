@@ -1,5 +1,5 @@
 // Settings: port range, cap on running workspaces, default limits and idle stop, language
-// (switches the UI and the tray at once), what quitting does.
+// (switches the UI and the tray at once), what quitting does; and the API keys.
 
 import { api } from "../api";
 import type { Settings } from "../bindings/Settings";
@@ -8,6 +8,7 @@ import { errorText, setLanguage, t } from "../i18n";
 import type { View } from "../main";
 import { render } from "../main";
 import { errorLine, field } from "./common";
+import { keysSection } from "./keys";
 
 const MIB = 1024 * 1024;
 /// Set across the re-render that a save (maybe of a new language) causes.
@@ -83,6 +84,6 @@ export function settingsView(): View {
   };
   if (justSaved) saved.textContent = t("settings.saved");
   justSaved = false;
-  api.settings().then((s) => mount(el, build(s)), (err) => (error.textContent = errorText(err)));
+  api.settings().then((s) => mount(el, build(s), keysSection()), (err) => (error.textContent = errorText(err)));
   return { el };
 }
