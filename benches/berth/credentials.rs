@@ -94,6 +94,9 @@ pub async fn run(report: &mut Report, rounds: usize) {
             id,
             "127.0.0.1:0".parse().unwrap(),
             Route {
+                in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                    berth::credentials::MAX_IN_FLIGHT,
+                )),
                 token_sha256: token_digest(token.expose()),
                 subnet: None,
                 keys: HashMap::from([(Provider::Anthropic, key)]),

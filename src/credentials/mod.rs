@@ -8,6 +8,8 @@
 //! back unchanged and unbuffered, reading the usage fields as they pass. Tokens end when the
 //! workspace stops. Every request is reported to the daemon (usage, budget, idle activity).
 
+#[cfg(test)]
+mod proxy_tests;
 mod server;
 pub mod usage;
 
@@ -68,6 +70,8 @@ pub struct RouteKey {
 /// What the proxy of one workspace accepts and where it sends it.
 pub struct Route {
     pub token_sha256: String,
+    /// Requests in flight (see [`MAX_IN_FLIGHT`]).
+    pub in_flight: Arc<tokio::sync::Semaphore>,
     /// Only peers on the workspace's network (its subnet); `None` where Docker's addresses
     /// are not the host's (Docker Desktop).
     pub subnet: Option<(IpAddr, u8)>,
@@ -94,7 +98,14 @@ struct Listener {
     addr: SocketAddr,
     route: Arc<Route>,
     accept: JoinHandle<()>,
+    /// Cancelled on close: the accept loop and every open connection (a stream in progress
+    /// ends with the token).
+    stop: tokio_util::sync::CancellationToken,
 }
+
+/// Requests in flight at once per workspace: an agent runs a few; a container opening
+/// thousands must not take the daemon's memory and file descriptors.
+pub const MAX_IN_FLIGHT: usize = 16;
 
 pub(crate) struct Shared {
     listeners: Mutex<HashMap<WorkspaceId, Listener>>,
@@ -157,7 +168,14 @@ impl CredentialProxy {
         })?;
         // Port 0 (Docker Desktop) means one the OS picks: keep the real one.
         let addr = listener.local_addr().unwrap_or(addr);
-        let accept = tokio::spawn(server::accept(self.shared.clone(), id, listener));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let accept = tokio::spawn(server::accept(
+            self.shared.clone(),
+            id,
+            listener,
+            route.subnet,
+            stop.clone(),
+        ));
         self.shared
             .listeners
             .lock()
@@ -168,6 +186,7 @@ impl CredentialProxy {
                     addr,
                     route,
                     accept,
+                    stop,
                 },
             );
         Ok(())
@@ -192,6 +211,7 @@ impl CredentialProxy {
             .expect("proxy listeners")
             .remove(&id)
         {
+            l.stop.cancel();
             l.accept.abort();
         }
     }
@@ -204,6 +224,7 @@ impl CredentialProxy {
             .expect("proxy listeners")
             .drain()
         {
+            l.stop.cancel();
             l.accept.abort();
         }
     }
@@ -221,6 +242,9 @@ pub fn http_client() -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .connect_timeout(std::time::Duration::from_secs(10))
         .no_proxy()
+        // A redirect to another host would carry `x-api-key` along (reqwest strips only
+        // `Authorization`): the provider's answer goes back as it is, never followed.
+        .redirect(reqwest::redirect::Policy::none())
         .build()
         .map_err(|e| Error::new(Code::Io, format!("cannot make the HTTP client: {e}")))
 }

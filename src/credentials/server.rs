@@ -24,7 +24,13 @@ type Body = UnsyncBoxBody<Bytes, std::io::Error>;
 /// The most of a plain JSON answer read for its usage; the rest passes unread.
 const JSON_TAP_LIMIT: usize = 4 * 1024 * 1024;
 
-pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, listener: TcpListener) {
+pub(super) async fn accept(
+    shared: Arc<Shared>,
+    id: WorkspaceId,
+    listener: TcpListener,
+    subnet: Option<(IpAddr, u8)>,
+    stop: tokio_util::sync::CancellationToken,
+) {
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -35,17 +41,27 @@ pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, listener: TcpLi
                 continue;
             }
         };
+        // Anyone else is dropped before a byte is read: no task, no parser for them.
+        if let Some((net, prefix)) = subnet
+            && !in_subnet(peer.ip(), net, prefix)
+        {
+            continue;
+        }
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
+        let (shared, stop) = (shared.clone(), stop.clone());
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
                 async move { Ok::<_, std::convert::Infallible>(handle(&shared, id, peer, req).await) }
             });
-            let _ = hyper::server::conn::http1::Builder::new()
+            let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+                .header_read_timeout(std::time::Duration::from_secs(10))
+                .serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = conn => {}
+                _ = stop.cancelled() => {}
+            }
         });
     }
 }
@@ -97,6 +113,29 @@ async fn handle(
             ),
         );
     };
+    if !allowed(provider, req.method(), rest) {
+        return refuse(
+            Some(provider),
+            Refusal::NotFound,
+            &format!(
+                "{} {rest} is not an API Berth passes on (messages, model list and token counts; chat, responses and embeddings for OpenAI)",
+                req.method()
+            ),
+        );
+    }
+    let Some(url) = upstream_url(&key.base_url, rest, req.uri().query()) else {
+        return refuse(Some(provider), Refusal::NotFound, "no such path");
+    };
+    let Ok(permit) = route.in_flight.clone().try_acquire_owned() else {
+        return refuse(
+            Some(provider),
+            Refusal::Busy,
+            &format!(
+                "more than {} requests at once from this workspace",
+                super::MAX_IN_FLIGHT
+            ),
+        );
+    };
     {
         let mut used = key.used.lock().expect("key usage");
         let today = utc_day(std::time::SystemTime::now());
@@ -113,12 +152,6 @@ async fn handle(
         key: key.name.clone(),
     });
 
-    let query = req
-        .uri()
-        .query()
-        .map(|q| format!("?{q}"))
-        .unwrap_or_default();
-    let url = format!("{}{rest}{query}", key.base_url);
     let (parts, body) = req.into_parts();
     let mut upstream = shared.client.request(parts.method, url);
     for (name, value) in parts.headers.iter() {
@@ -143,11 +176,20 @@ async fn handle(
     };
 
     let mut res = Response::builder().status(answer.status());
-    let sse = answer
+    let content_type = answer
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("text/event-stream"));
+        .unwrap_or("");
+    let tap = if content_type.starts_with("text/event-stream") {
+        Tap::Events
+    } else if content_type.starts_with("application/json")
+        && answer.content_length().unwrap_or(0) <= JSON_TAP_LIMIT as u64
+    {
+        Tap::Json
+    } else {
+        Tap::None
+    };
     if let Some(headers) = res.headers_mut() {
         for (name, value) in answer.headers() {
             if !hop_by_hop(name) {
@@ -155,16 +197,32 @@ async fn handle(
             }
         }
     }
-    let tap = tap_usage(shared, id, route.clone(), provider, sse);
-    let chunks = answer.bytes_stream().map(move |chunk| match chunk {
-        Ok(bytes) => {
-            let _ = tap.send(bytes.clone());
-            Ok(Frame::data(bytes))
+    let tap = tap_usage(shared, id, route.clone(), provider, tap);
+    let chunks = answer.bytes_stream().map(move |chunk| {
+        // Held for as long as the answer streams.
+        let _permit = &permit;
+        match chunk {
+            Ok(bytes) => {
+                if let Some(tap) = &tap {
+                    let _ = tap.send(bytes.clone());
+                }
+                Ok(Frame::data(bytes))
+            }
+            Err(e) => Err(std::io::Error::other(e)),
         }
-        Err(e) => Err(std::io::Error::other(e)),
     });
     res.body(StreamBody::new(chunks).boxed_unsync())
         .unwrap_or_else(|_| refuse(Some(provider), Refusal::Upstream, "a malformed answer"))
+}
+
+/// How an answer is read for its usage.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tap {
+    Events,
+    /// A JSON body of known, bounded length.
+    Json,
+    /// Anything else (a file download, an unbounded body): not read.
+    None,
 }
 
 /// The side task that reads usage from a copy of the answer; it records when the answer
@@ -174,8 +232,12 @@ fn tap_usage(
     id: WorkspaceId,
     route: Arc<Route>,
     provider: Provider,
-    sse: bool,
-) -> tokio::sync::mpsc::UnboundedSender<Bytes> {
+    tap: Tap,
+) -> Option<tokio::sync::mpsc::UnboundedSender<Bytes>> {
+    if tap == Tap::None {
+        return None;
+    }
+    let sse = tap == Tap::Events;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let rx = futures_util::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|chunk| (chunk, rx))
@@ -219,7 +281,7 @@ fn tap_usage(
             usage,
         });
     });
-    tx
+    Some(tx)
 }
 
 fn refuse(provider: Option<Provider>, why: Refusal, message: &str) -> Response<Body> {
@@ -234,6 +296,53 @@ fn refuse(provider: Option<Provider>, why: Refusal, message: &str) -> Response<B
         HeaderValue::from_static("application/json"),
     );
     res
+}
+
+/// The provider's URL for a request's path and query: the key's base URL with the path
+/// appended — and only if the result is still on the base URL's origin and under its path,
+/// whatever the container put in the path (`@`, `\\`, `..`, encodings).
+fn upstream_url(base: &str, rest: &str, query: Option<&str>) -> Option<url::Url> {
+    let base = url::Url::parse(base).ok()?;
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    let url = url::Url::parse(&format!(
+        "{}{rest}{query}",
+        base.as_str().trim_end_matches('/')
+    ))
+    .ok()?;
+    let base_path = base.path().trim_end_matches('/');
+    let under = url.path() == base_path
+        || url
+            .path()
+            .strip_prefix(base_path)
+            .is_some_and(|rest| rest.starts_with('/'));
+    (url.origin() == base.origin() && under && url.fragment().is_none()).then_some(url)
+}
+
+/// The calls the proxy passes on: what coding agents use (messages, token counts, model
+/// lists; OpenAI's chat, responses and embeddings). Batches, files, fine-tunes and admin APIs
+/// stay with whoever holds the key.
+fn allowed(provider: Provider, method: &hyper::Method, rest: &str) -> bool {
+    let post = method == hyper::Method::POST;
+    let get = method == hyper::Method::GET;
+    let models = rest == "/v1/models"
+        || rest
+            .strip_prefix("/v1/models/")
+            .is_some_and(|m| !m.is_empty() && !m.contains('/'));
+    match provider {
+        Provider::Anthropic => {
+            (post && matches!(rest, "/v1/messages" | "/v1/messages/count_tokens"))
+                || (get && models)
+        }
+        Provider::Openai => {
+            (post
+                && matches!(
+                    rest,
+                    "/v1/chat/completions" | "/v1/responses" | "/v1/embeddings" | "/v1/completions"
+                ))
+                || (get && models)
+        }
+        Provider::Generic => false,
+    }
 }
 
 /// `/anthropic/v1/messages` → (Anthropic, `/v1/messages`).
@@ -288,7 +397,14 @@ fn forwarded(name: &HeaderName) -> bool {
     !hop_by_hop(name)
         && !matches!(
             name.as_str(),
-            "host" | "authorization" | "x-api-key" | "cookie" | "accept-encoding"
+            "host"
+                | "authorization"
+                | "x-api-key"
+                | "cookie"
+                | "accept-encoding"
+                // The key's owner chose its organisation and project; a container does not.
+                | "openai-organization"
+                | "openai-project"
         )
 }
 
@@ -322,6 +438,49 @@ mod tests {
         );
         assert_eq!(split_provider("/anthropicx/v1"), None);
         assert_eq!(split_provider("/v1/messages"), None);
+    }
+
+    #[test]
+    fn the_key_goes_to_the_providers_origin_only() {
+        let ok = upstream_url(
+            "https://api.anthropic.com",
+            "/v1/messages",
+            Some("beta=true"),
+        );
+        assert_eq!(
+            ok.unwrap().as_str(),
+            "https://api.anthropic.com/v1/messages?beta=true"
+        );
+        let gw = upstream_url("https://gw.example/anthropic", "/v1/models", None).unwrap();
+        assert_eq!(gw.as_str(), "https://gw.example/anthropic/v1/models");
+        for rest in ["/@evil.example/x", "/\\evil.example", "//evil.example/x"] {
+            if let Some(u) = upstream_url("https://api.anthropic.com", rest, None) {
+                assert_eq!(u.host_str(), Some("api.anthropic.com"), "{rest}");
+            }
+        }
+        assert!(upstream_url("https://gw.example/anthropic", "/../admin", None).is_none());
+        assert!(upstream_url("https://gw.example/anthropic", "/../anthropic-x/y", None).is_none());
+        assert!(upstream_url("https://gw.example/anthropic", "/%2e%2e/admin", None).is_none());
+    }
+
+    #[test]
+    fn only_the_agents_calls_pass() {
+        use hyper::Method;
+        let a = Provider::Anthropic;
+        assert!(allowed(a, &Method::POST, "/v1/messages"));
+        assert!(allowed(a, &Method::POST, "/v1/messages/count_tokens"));
+        assert!(allowed(a, &Method::GET, "/v1/models"));
+        assert!(allowed(a, &Method::GET, "/v1/models/claude-x"));
+        assert!(!allowed(a, &Method::POST, "/v1/messages/batches"));
+        assert!(!allowed(a, &Method::GET, "/v1/files"));
+        assert!(!allowed(a, &Method::DELETE, "/v1/messages"));
+        assert!(!allowed(a, &Method::GET, "/v1/models/x/y"));
+        let o = Provider::Openai;
+        assert!(allowed(o, &Method::POST, "/v1/chat/completions"));
+        assert!(allowed(o, &Method::POST, "/v1/responses"));
+        assert!(!allowed(o, &Method::POST, "/v1/batches"));
+        assert!(!allowed(o, &Method::GET, "/v1/files"));
+        assert!(!forwarded(&HeaderName::from_static("openai-organization")));
     }
 
     #[test]

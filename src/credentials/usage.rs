@@ -92,6 +92,8 @@ pub enum Refusal {
     /// The provider could not be reached.
     Upstream,
     NotFound,
+    /// Too many requests at once from the workspace.
+    Busy,
 }
 
 impl Refusal {
@@ -102,6 +104,7 @@ impl Refusal {
             Refusal::Spent => 429,
             Refusal::Upstream => 502,
             Refusal::NotFound => 404,
+            Refusal::Busy => 429,
         }
     }
 
@@ -112,6 +115,7 @@ impl Refusal {
             Refusal::Spent => "rate_limit_error",
             Refusal::Upstream => "api_error",
             Refusal::NotFound => "not_found_error",
+            Refusal::Busy => "rate_limit_error",
         }
     }
 
@@ -122,6 +126,7 @@ impl Refusal {
             Refusal::Spent => "budget_spent",
             Refusal::Upstream => "upstream_unreachable",
             Refusal::NotFound => "not_found",
+            Refusal::Busy => "too_many_at_once",
         }
     }
 

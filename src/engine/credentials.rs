@@ -116,6 +116,9 @@ impl Engine {
         let token = credentials::new_token()?;
         let providers: Vec<Provider> = route_keys.keys().copied().collect();
         let route = Route {
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                crate::credentials::MAX_IN_FLIGHT,
+            )),
             token_sha256: token_digest(token.expose()),
             subnet: linux.then_some((net.subnet, net.prefix)),
             keys: route_keys,
@@ -188,6 +191,9 @@ impl Engine {
         let linux = cfg!(target_os = "linux");
         let (bind, _) = proxy_bind(linux, &net, port);
         let route = Route {
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                crate::credentials::MAX_IN_FLIGHT,
+            )),
             token_sha256: digest,
             subnet: linux.then_some((net.subnet, net.prefix)),
             keys,

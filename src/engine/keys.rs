@@ -31,6 +31,7 @@ impl Engine {
             Ok(Sealed {
                 key_check: s.sealed(KEY_CHECK_ROW)?,
                 values: s.sealed_count()?,
+                sample: s.sealed_sample()?,
             })
         })?;
         let unlocked = self.vault.unlock(&sealed).await?;

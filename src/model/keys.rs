@@ -224,8 +224,17 @@ pub fn parse_base_url(raw: &str) -> Result<String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad("use http:// or https://"));
     }
-    if url.host_str().is_none() {
+    let Some(host) = url.host_str() else {
         return Err(bad("no host"));
+    };
+    // The key travels in a header: in clear text only to this machine.
+    let loopback = host == "localhost"
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    if url.scheme() == "http" && !loopback {
+        return Err(bad("use https:// (plain http only to this machine)"));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(bad("no user or password in it; the key is the credential"));
@@ -298,7 +307,11 @@ mod tests {
             parse_base_url("https://gw.example/anthropic").unwrap(),
             "https://gw.example/anthropic"
         );
+        assert!(parse_base_url("http://localhost:8080").is_ok());
+        assert!(parse_base_url("http://[::1]:8080").is_ok());
         for bad in [
+            "http://gw.example/anthropic",
+            "http://10.0.0.5:8080",
             "ftp://x",
             "http://u:p@x",
             "http://x/?a=1",

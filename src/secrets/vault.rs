@@ -23,6 +23,9 @@ pub struct Sealed {
     pub key_check: Option<Vec<u8>>,
     /// Values sealed with some master key (API keys, IDE secrets).
     pub values: usize,
+    /// One of them (row id, envelope): without a key check, a key found in the keychain must
+    /// open it before Berth trusts that key and writes a check for it.
+    pub sample: Option<(String, Vec<u8>)>,
 }
 
 /// What `unlock` found: the key, and a key-check value to store when it was just made.
@@ -94,6 +97,17 @@ impl Vault {
                         (key, None)
                     }
                     None => {
+                        if let Some((row, envelope)) = &sealed.sample
+                            && envelope::open(&key, row, envelope).is_err()
+                        {
+                            return Err(Error::new(
+                                Code::KeychainUnavailable,
+                                format!(
+                                    "the master key in the OS keychain ({:?}) does not open Berth's stored values; restore the keychain entry (the stored values stay untouched)",
+                                    self.account
+                                ),
+                            ));
+                        }
                         let check = seal_check(&key)?;
                         (key, Some(check))
                     }
@@ -182,6 +196,7 @@ mod tests {
         let sealed = Sealed {
             key_check: Some(check),
             values: 1,
+            sample: None,
         };
         // Another daemon (a restart) finds the same key, and the check fits it.
         let again = vault(&store, install).unlock(&sealed).await.unwrap();
@@ -206,6 +221,7 @@ mod tests {
         let sealed = Sealed {
             key_check: first.new_key_check.clone(),
             values: 2,
+            sample: None,
         };
         // The keychain entry is lost: Berth refuses instead of making a new key.
         vault(&store, install).forget().await.unwrap();
@@ -222,6 +238,16 @@ mod tests {
                 .unwrap()
                 .is_none()
         );
+        // Without the check, a key that does not open a stored value is refused too.
+        let value = envelope::seal(&first.key, "key:x", b"v").unwrap();
+        let unchecked = Sealed {
+            key_check: None,
+            values: 1,
+            sample: Some(("key:x".into(), value)),
+        };
+        store.set(&master_key_account(install), &[7u8; 32]).unwrap();
+        let e = vault(&store, install).unlock(&unchecked).await.unwrap_err();
+        assert!(e.message.contains("does not open"), "{}", e.message);
         // A different key in its place is named as such.
         store
             .set(&format!("master key of install {install}"), &[9u8; 32])

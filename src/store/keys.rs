@@ -59,6 +59,18 @@ impl Store {
         Ok(n as usize)
     }
 
+    /// One sealed value other than the key check (row id, envelope), if any.
+    pub fn sealed_sample(&self) -> Result<Option<(String, Vec<u8>)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT id, envelope FROM sealed WHERE id != 'key-check' ORDER BY id LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
+    }
+
     /// Stores a key's description and its sealed value in one transaction.
     pub fn put_key(
         &mut self,

@@ -1,0 +1,130 @@
+//! The proxy in process, against a provider on loopback: what a container cannot make it do.
+
+use super::*;
+use crate::model::Budget;
+use std::time::Duration;
+
+/// A provider whose `/v1/messages` counts each request in `arrived` and holds its answer
+/// until `release` has a permit for it, and whose `/v1/models` redirects to `elsewhere`.
+async fn provider(
+    arrived: Arc<std::sync::atomic::AtomicUsize>,
+    release: Arc<tokio::sync::Semaphore>,
+    elsewhere: String,
+) -> String {
+    let app = axum::Router::new()
+        .route(
+            "/v1/messages",
+            axum::routing::post(move || {
+                let (arrived, release) = (arrived.clone(), release.clone());
+                async move {
+                    arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    release.acquire().await.unwrap().forget();
+                    "{}"
+                }
+            }),
+        )
+        .route(
+            "/v1/models",
+            axum::routing::get(move || {
+                let to = elsewhere.clone();
+                async move { axum::response::Redirect::temporary(&to) }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}
+
+async fn proxy_to(base: &str) -> (CredentialProxy, String, String) {
+    let proxy = CredentialProxy::new().unwrap();
+    let token = new_token().unwrap();
+    let id = WorkspaceId::new();
+    let key = RouteKey {
+        name: KeyName::parse("anthropic").unwrap(),
+        base_url: base.to_string(),
+        value: Sensitive::new("sk-real".to_string()),
+        budget: Budget::default(),
+        used: Mutex::new((String::new(), Default::default())),
+    };
+    let route = Route {
+        in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+        token_sha256: token_digest(token.expose()),
+        subnet: None,
+        keys: HashMap::from([(Provider::Anthropic, key)]),
+    };
+    proxy
+        .bind(id, "127.0.0.1:0".parse().unwrap(), route)
+        .await
+        .unwrap();
+    let url = format!("http://{}/anthropic", proxy.address(id).unwrap());
+    (proxy, url, token.expose().clone())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_most_sixteen_requests_of_a_workspace_are_in_flight() {
+    let arrived = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let release = Arc::new(tokio::sync::Semaphore::new(0));
+    let base = provider(
+        arrived.clone(),
+        release.clone(),
+        "http://127.0.0.1:9/".into(),
+    )
+    .await;
+    let (_proxy, url, token) = proxy_to(&base).await;
+    let client = reqwest::Client::new();
+    let send = || {
+        client
+            .post(format!("{url}/v1/messages"))
+            .header("x-api-key", token.as_str())
+            .body("{}")
+            .send()
+    };
+    let held: Vec<_> = (0..MAX_IN_FLIGHT).map(|_| tokio::spawn(send())).collect();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while arrived.load(std::sync::atomic::Ordering::SeqCst) < MAX_IN_FLIGHT {
+        assert!(std::time::Instant::now() < deadline, "the 16 never arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    let text = refused.text().await.unwrap();
+    assert!(text.contains("more than 16 requests at once"), "{text}");
+    assert_eq!(
+        arrived.load(std::sync::atomic::Ordering::SeqCst),
+        MAX_IN_FLIGHT
+    );
+    // They end, and the workspace may send again.
+    release.add_permits(MAX_IN_FLIGHT + 1);
+    for h in held {
+        assert_eq!(h.await.unwrap().unwrap().status(), 200);
+    }
+    assert_eq!(send().await.unwrap().status(), 200);
+}
+
+#[tokio::test]
+async fn a_redirect_is_passed_back_never_followed_with_the_key() {
+    // Where the redirect points: records whether anything arrived.
+    let stolen = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere = format!("http://{}/steal", stolen.local_addr().unwrap());
+    let base = provider(
+        Arc::default(),
+        Arc::new(tokio::sync::Semaphore::new(0)),
+        elsewhere.clone(),
+    )
+    .await;
+    let (_proxy, url, token) = proxy_to(&base).await;
+    let res = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(format!("{url}/v1/models"))
+        .header("x-api-key", token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 307);
+    assert_eq!(res.headers()["location"], elsewhere.as_str());
+    let arrived = tokio::time::timeout(Duration::from_millis(300), stolen.accept()).await;
+    assert!(arrived.is_err(), "the proxy followed the redirect");
+}
