@@ -263,23 +263,24 @@ impl Session {
 
     /// Waits until `testid` shows no text (an error line cleared).
     async fn wait_empty(&self, testid: &str) {
-        let sel = format!("[data-testid=\"{testid}\"]");
         self.wait_for(
             &format!("{testid} to be empty"),
             Duration::from_secs(15),
-            || async {
-                let text = self
-                    .client
-                    .find(Self::css(&sel))
-                    .await
-                    .ok()?
-                    .text()
-                    .await
-                    .ok()?;
-                text.trim().is_empty().then_some(())
-            },
+            || async { self.text_of(testid).await?.trim().is_empty().then_some(()) },
         )
         .await
+    }
+
+    /// The text of `testid` now, if it is on the page.
+    async fn text_of(&self, testid: &str) -> Option<String> {
+        let sel = format!("[data-testid=\"{testid}\"]");
+        self.client
+            .find(Self::css(&sel))
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()
     }
 
     /// Scrolls `testid` into view (for a screenshot of it).
@@ -294,19 +295,11 @@ impl Session {
     }
 
     async fn wait_text(&self, testid: &str, needle: &str) -> String {
-        let sel = format!("[data-testid=\"{testid}\"]");
         self.wait_for(
             &format!("{testid} to contain {needle:?}"),
             Duration::from_secs(15),
             || async {
-                let text = self
-                    .client
-                    .find(Self::css(&sel))
-                    .await
-                    .ok()?
-                    .text()
-                    .await
-                    .ok()?;
+                let text = self.text_of(testid).await?;
                 text.contains(needle).then_some(text)
             },
         )

@@ -100,16 +100,7 @@ impl Store {
              FROM audit_log WHERE workspace_id = ?1 ORDER BY id",
         )?;
         let rows = stmt
-            .query_map([workspace_id], |r| {
-                Ok(AuditEntry {
-                    at_ms: r.get(0)?,
-                    workspace_id: r.get(1)?,
-                    workspace_name: r.get(2)?,
-                    action: r.get(3)?,
-                    outcome: Outcome::parse(&r.get::<_, String>(4)?),
-                    detail: r.get(5)?,
-                })
-            })?
+            .query_map([workspace_id], read_entry)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -122,16 +113,7 @@ impl Store {
              ORDER BY id",
         )?;
         let rows = stmt
-            .query_map([prefix], |r| {
-                Ok(AuditEntry {
-                    at_ms: r.get(0)?,
-                    workspace_id: r.get(1)?,
-                    workspace_name: r.get(2)?,
-                    action: r.get(3)?,
-                    outcome: Outcome::parse(&r.get::<_, String>(4)?),
-                    detail: r.get(5)?,
-                })
-            })?
+            .query_map([prefix], read_entry)?
             .collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
@@ -149,4 +131,16 @@ impl Store {
             )
             .optional()?)
     }
+}
+
+/// An entry from a row of `SELECT at_ms, workspace_id, workspace_name, action, outcome, detail`.
+fn read_entry(r: &rusqlite::Row) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        at_ms: r.get(0)?,
+        workspace_id: r.get(1)?,
+        workspace_name: r.get(2)?,
+        action: r.get(3)?,
+        outcome: Outcome::parse(&r.get::<_, String>(4)?),
+        detail: r.get(5)?,
+    })
 }

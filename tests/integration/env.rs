@@ -160,7 +160,23 @@ impl TestEnv {
     }
 
     pub fn create(&self, name: &str, project: &Path) {
-        self.ok(&[
+        self.create_in(name, project, &[], &[]);
+    }
+
+    /// `berth create NAME` on the test image (64 MiB) with a project folder of its own and
+    /// `extra` arguments; `vars` reach the daemon if this command starts it.
+    pub fn create_with(&self, name: &str, extra: &[&str], vars: &[(&str, &std::ffi::OsStr)]) {
+        self.create_in(name, &self.project(name), extra, vars);
+    }
+
+    fn create_in(
+        &self,
+        name: &str,
+        project: &Path,
+        extra: &[&str],
+        vars: &[(&str, &std::ffi::OsStr)],
+    ) {
+        let mut args = vec![
             "create",
             name,
             "--image",
@@ -169,7 +185,9 @@ impl TestEnv {
             project.to_str().unwrap(),
             "--memory",
             "64m",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        self.ok_with(&args, vars);
     }
 
     pub fn show(&self, name: &str) -> Value {

@@ -26,22 +26,7 @@ fn started_idle(name: &str) -> TestEnv {
 /// Creates `name` on the test image with an idle timeout of 10 s; `vars` reach the daemon
 /// when this command starts it.
 fn create_idle(env: &TestEnv, name: &str, vars: &[(&str, &OsStr)]) {
-    let project = env.project(name);
-    env.ok_with(
-        &[
-            "create",
-            name,
-            "--image",
-            crate::env::IMAGE,
-            "--project",
-            project.to_str().unwrap(),
-            "--memory",
-            "64m",
-            "--idle-timeout",
-            "10s",
-        ],
-        vars,
-    );
+    env.create_with(name, &["--idle-timeout", "10s"], vars);
 }
 
 /// Polls `f` every 250 ms (each look runs the CLI) until true; fails after `secs` seconds.

@@ -164,9 +164,14 @@ async fn messages(State(seen): State<Arc<Seen>>, h: HeaderMap, body: String) -> 
 
 /// Stores `value` as key `name` the way a user does: on stdin, never as an argument.
 fn set_key(env: &TestEnv, name: &str, value: &str, base_url: &str) -> std::process::Output {
-    let mut child = env
-        .cmd()
-        .args(["key", "set", name, "--base-url", base_url])
+    let mut cmd = env.cmd();
+    cmd.args(["key", "set", name, "--base-url", base_url]);
+    piped(cmd, value)
+}
+
+/// Runs `cmd` with `input` on its stdin; its output.
+fn piped(mut cmd: Command, input: &str) -> std::process::Output {
+    let mut child = cmd
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -176,9 +181,22 @@ fn set_key(env: &TestEnv, name: &str, value: &str, base_url: &str) -> std::proce
         .stdin
         .take()
         .unwrap()
-        .write_all(value.as_bytes())
+        .write_all(input.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
+}
+
+/// A test env with the Anthropic key stored, pointing at a fake provider of its own.
+fn with_key() -> (TestEnv, FakeProvider) {
+    let env = TestEnv::new();
+    let provider = FakeProvider::start();
+    let out = set_key(&env, "anthropic", KEY, &provider.url);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (env, provider)
 }
 
 /// Every file under `dir` whose bytes contain `needle`.
@@ -210,15 +228,8 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 
 #[test]
 fn a_key_lives_in_the_keychain_sealed_store_survives_a_restart_and_goes() {
-    let env = TestEnv::new();
-    let provider = FakeProvider::start();
-    let out = set_key(&env, "anthropic", KEY, &provider.url);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("WXYZ"));
+    let (env, provider) = with_key();
+    assert!(env.ok(&["key", "ls"]).contains("WXYZ"));
 
     // A restarted daemon opens it again with the master key from the keychain: the provider
     // gets the very key.
@@ -348,21 +359,9 @@ fn without_a_keychain_keys_fail_clearly_write_nothing_and_workspaces_still_run()
         ("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/bus"),
         ("DISPLAY", ""),
     ];
-    let mut child = env
-        .cmd()
-        .envs(no_bus)
-        .args(["key", "set", "anthropic"])
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(KEY.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut cmd = env.cmd();
+    cmd.envs(no_bus).args(["key", "set", "anthropic"]);
+    let out = piped(cmd, KEY);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
@@ -465,28 +464,12 @@ fn status_of(answer: &str) -> u16 {
 
 #[test]
 fn a_workspace_calls_its_provider_through_the_proxy_without_ever_holding_the_key() {
-    let env = TestEnv::new();
-    let provider = FakeProvider::start();
-    assert!(
-        set_key(&env, "anthropic", KEY, &provider.url)
-            .status
-            .success()
-    );
-    let project = env.project("agent");
-    env.ok(&[
-        "create",
+    let (env, provider) = with_key();
+    env.create_with(
         "agent",
-        "--image",
-        crate::env::IMAGE,
-        "--project",
-        project.to_str().unwrap(),
-        "--memory",
-        "64m",
-        "--key",
-        "anthropic",
-        "--daily-requests",
-        "3",
-    ]);
+        &["--key", "anthropic", "--daily-requests", "3"],
+        &[],
+    );
     env.ok(&["start", "agent"]);
     let ws = env.show("agent");
     let container = ws["container_id"].as_str().unwrap().to_string();
@@ -649,26 +632,8 @@ fn a_workspace_calls_its_provider_through_the_proxy_without_ever_holding_the_key
 
 #[test]
 fn env_mode_gives_the_key_itself_and_says_so() {
-    let env = TestEnv::new();
-    let provider = FakeProvider::start();
-    assert!(
-        set_key(&env, "anthropic", KEY, &provider.url)
-            .status
-            .success()
-    );
-    let project = env.project("envmode");
-    env.ok(&[
-        "create",
-        "envmode",
-        "--image",
-        crate::env::IMAGE,
-        "--project",
-        project.to_str().unwrap(),
-        "--memory",
-        "64m",
-        "--key",
-        "anthropic:env",
-    ]);
+    let (env, _provider) = with_key();
+    env.create_with("envmode", &["--key", "anthropic:env"], &[]);
     assert!(
         env.ok(&["show", "envmode"])
             .contains("the container can read it")
@@ -703,14 +668,8 @@ fn env_mode_gives_the_key_itself_and_says_so() {
 /// the container never holds the key.
 #[test]
 fn claude_code_in_the_workspace_works_through_the_proxy() {
-    let env = TestEnv::new();
+    let (env, provider) = with_key();
     crate::code_server::ensure_image(&env);
-    let provider = FakeProvider::start();
-    assert!(
-        set_key(&env, "anthropic", KEY, &provider.url)
-            .status
-            .success()
-    );
     let project = env.project("claude");
     env.ok(&[
         "create",
