@@ -1560,7 +1560,17 @@ async fn a_user_stores_tests_uses_and_removes_an_api_key() {
     let project = setup.project("keyed");
     s.click("nav-create").await;
     s.click("create-key-anthropic").await;
+    // Env mode is said to hand the key over; proxy mode is not.
+    let warning = "create-key-env-warning-anthropic";
+    assert!(!s.el(warning).await.is_displayed().await.unwrap());
+    let mode = s.el("create-key-mode-anthropic").await;
+    mode.clone().select_by_value("env").await.unwrap();
+    assert!(s.el(warning).await.is_displayed().await.unwrap());
+    mode.select_by_value("proxy").await.unwrap();
+    assert!(!s.el(warning).await.is_displayed().await.unwrap());
     s.typ("create-key-requests-anthropic", "100").await;
+    s.scroll_to("create-keys").await;
+    s.shot("create-keys").await;
     create_through_form(&s, "keyed", &project).await;
     s.wait_status("keyed", "running", Duration::from_secs(60))
         .await;

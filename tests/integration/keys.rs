@@ -47,6 +47,14 @@ impl FakeProvider {
         let app = axum::Router::new()
             .route("/v1/models", axum::routing::get(models))
             .route("/v1/messages", axum::routing::post(messages))
+            // A provider that never answers.
+            .route(
+                "/slow/v1/models",
+                axum::routing::get(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    ""
+                }),
+            )
             .with_state(seen.clone());
         let listener = runtime
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -244,6 +252,29 @@ fn a_key_lives_in_the_keychain_sealed_store_survives_a_restart_and_goes() {
     assert_eq!(version, "2023-06-01");
     let ls: Value = serde_json::from_str(&env.ok(&["key", "ls", "--json"])).unwrap();
     assert_eq!(ls[0]["test_result"], "ok");
+
+    // A provider that is not there, or does not answer, is said so.
+    let out = set_key(
+        &env,
+        "openai",
+        "sk-openai-0000000000000000",
+        "http://127.0.0.1:1",
+    );
+    assert!(out.status.success());
+    let unreachable = env.fails(&["key", "test", "openai"]);
+    assert!(
+        unreachable.contains("cannot reach http://127.0.0.1:1") && unreachable.contains("refused"),
+        "{unreachable}"
+    );
+    let slow = format!("{}/slow", provider.url);
+    assert!(
+        set_key(&env, "openai", "sk-openai-0000000000000000", &slow)
+            .status
+            .success()
+    );
+    let timeout = env.fails(&["key", "test", "openai"]);
+    assert!(timeout.contains("did not answer within 15 s"), "{timeout}");
+    env.ok(&["key", "rm", "openai"]);
 
     // A wrong key is refused by the provider and said so, exit non-zero.
     let out = set_key(

@@ -114,10 +114,11 @@ export function keyChoice(): { el: HTMLElement; chosen: () => KeyUse[] } {
         h("option", { value: "env" }, t("keys.mode_env", { var: envVar(k) })));
       const requests = h("input", { type: "number", min: "1", placeholder: "—", "data-testid": `create-key-requests-${k.name}` });
       const tokens = h("input", { type: "number", min: "1", step: "1000", placeholder: "—" });
-      const warn = h("small", { class: "warn block" }, t("keys.env_warning"));
+      const warn = h("small", { class: "warn block", "data-testid": `create-key-env-warning-${k.name}` }, t("keys.env_warning"));
       const sync = () => {
         const env = mode.value === "env";
-        warn.hidden = !env;
+        // Not `hidden`: the class's display would win over it.
+        warn.style.display = env ? "" : "none";
         requests.disabled = tokens.disabled = env;
       };
       mode.addEventListener("change", sync);
