@@ -1554,8 +1554,25 @@ async fn a_user_stores_tests_uses_and_removes_an_api_key() {
     assert!(!page.to_string().contains(KEY), "the key never shows");
     s.click("key-test-anthropic").await;
     s.wait_text("key-result-anthropic", "accepted").await;
+    // A provider that is not there is said so, next to its key.
+    s.el("key-name-select")
+        .await
+        .select_by_value("openai")
+        .await
+        .unwrap();
+    s.typ("key-value", "sk-openai-e2e-0000000000").await;
+    s.typ("key-base-url", "http://127.0.0.1:1").await;
+    s.click("key-save").await;
+    s.click("key-test-openai").await;
+    s.wait_text("key-result-openai", "cannot reach http://127.0.0.1:1")
+        .await;
     s.scroll_to("settings-keys").await;
     s.shot("settings-keys").await;
+    s.click("key-remove-openai").await;
+    s.wait_for("openai removed", Duration::from_secs(15), || async {
+        s.text_of("key-row-openai").await.is_none().then_some(())
+    })
+    .await;
 
     let project = setup.project("keyed");
     s.click("nav-create").await;

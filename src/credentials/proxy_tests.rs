@@ -37,27 +37,40 @@ async fn provider(
 }
 
 async fn proxy_to(base: &str) -> (CredentialProxy, String, String) {
+    proxy_with(base, Provider::Anthropic, Budget::default()).await
+}
+
+/// A proxy for one key of `provider` to `base`; (proxy, its URL for that provider, token).
+async fn proxy_with(
+    base: &str,
+    provider: Provider,
+    budget: Budget,
+) -> (CredentialProxy, String, String) {
     let proxy = CredentialProxy::new().unwrap();
     let token = new_token().unwrap();
     let id = WorkspaceId::new();
     let key = RouteKey {
-        name: KeyName::parse("anthropic").unwrap(),
+        name: KeyName::parse(provider.as_str()).unwrap(),
         base_url: base.to_string(),
         value: Sensitive::new("sk-real".to_string()),
-        budget: Budget::default(),
+        budget,
         used: Mutex::new((String::new(), Default::default())),
     };
     let route = Route {
         in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         token_sha256: token_digest(token.expose()),
         subnet: None,
-        keys: HashMap::from([(Provider::Anthropic, key)]),
+        keys: HashMap::from([(provider, key)]),
     };
     proxy
         .bind(id, "127.0.0.1:0".parse().unwrap(), route)
         .await
         .unwrap();
-    let url = format!("http://{}/anthropic", proxy.address(id).unwrap());
+    let url = format!(
+        "http://{}{}",
+        proxy.address(id).unwrap(),
+        path_prefix(provider)
+    );
     (proxy, url, token.expose().clone())
 }
 
@@ -127,4 +140,68 @@ async fn a_redirect_is_passed_back_never_followed_with_the_key() {
     assert_eq!(res.headers()["location"], elsewhere.as_str());
     let arrived = tokio::time::timeout(Duration::from_millis(300), stolen.accept()).await;
     assert!(arrived.is_err(), "the proxy followed the redirect");
+}
+
+/// OpenAI's way: `Authorization: Bearer`, with the real key swapped in and the container's
+/// own organisation and project headers left behind; and a token budget that ends once an
+/// answer's tokens spend it.
+#[tokio::test]
+async fn openai_calls_get_the_key_and_a_token_budget_holds() {
+    let seen: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let log = seen.clone();
+    let app = axum::Router::new().route(
+        "/v1/embeddings",
+        axum::routing::post(move |h: axum::http::HeaderMap| {
+            let log = log.clone();
+            async move {
+                let auth = h
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_string();
+                let scoped =
+                    h.contains_key("openai-project") || h.contains_key("openai-organization");
+                log.lock().unwrap().push((auth, scoped));
+                axum::Json(serde_json::json!({"usage": {"prompt_tokens": 40, "total_tokens": 40}}))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let budget = Budget {
+        requests_per_day: None,
+        tokens_per_day: Some(50),
+    };
+    let (_proxy, url, token) = proxy_with(&base, Provider::Openai, budget).await;
+    let client = reqwest::Client::new();
+    let call = || {
+        client
+            .post(format!("{url}/v1/embeddings"))
+            .bearer_auth(&token)
+            .header("openai-project", "proj_attacker")
+            .header("openai-organization", "org_attacker")
+            .body("{}")
+            .send()
+    };
+    assert_eq!(call().await.unwrap().status(), 200);
+    assert_eq!(
+        seen.lock().unwrap().pop(),
+        Some(("Bearer sk-real".to_string(), false))
+    );
+    // 40 of 50 tokens: one more is let in (the tally lands as its answer ends), then refused.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let refused = loop {
+        let res = call().await.unwrap();
+        if res.status() == 429 {
+            break res.text().await.unwrap();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the token budget never held"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(refused.contains("50 tokens a day is spent"), "{refused}");
+    assert!(refused.contains("budget_spent"), "{refused}");
 }

@@ -337,7 +337,7 @@ fn allowed(provider: Provider, method: &hyper::Method, rest: &str) -> bool {
             (post
                 && matches!(
                     rest,
-                    "/v1/chat/completions" | "/v1/responses" | "/v1/embeddings" | "/v1/completions"
+                    "/v1/chat/completions" | "/v1/responses" | "/v1/embeddings"
                 ))
                 || (get && models)
         }
@@ -479,6 +479,9 @@ mod tests {
         assert!(allowed(o, &Method::POST, "/v1/chat/completions"));
         assert!(allowed(o, &Method::POST, "/v1/responses"));
         assert!(!allowed(o, &Method::POST, "/v1/batches"));
+        assert!(!allowed(o, &Method::POST, "/v1/fine_tuning/jobs"));
+        assert!(!allowed(o, &Method::GET, "/v1/organization/users"));
+        assert!(!allowed(a, &Method::GET, "/v1/organizations/me"));
         assert!(!allowed(o, &Method::GET, "/v1/files"));
         assert!(!forwarded(&HeaderName::from_static("openai-organization")));
     }

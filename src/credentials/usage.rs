@@ -175,6 +175,11 @@ mod tests {
         let mut responses = Tally::default();
         responses.see(&json!({"type":"response.completed","response":{"usage":{"input_tokens":3,"output_tokens":4}}}));
         assert_eq!((responses.input_tokens, responses.output_tokens), (3, 4));
+        // A chat stream asked without `stream_options.include_usage` tells no tokens.
+        let mut silent = Tally::default();
+        silent.see_json(br#"{"choices":[{"delta":{"content":"hi"}}]}"#);
+        silent.see_json(br#"{"choices":[{"delta":{},"finish_reason":"stop"}]}"#);
+        assert_eq!(silent.usage().tokens(), 0);
         let mut junk = Tally::default();
         junk.see_json(b"not json");
         junk.see(&json!({"usage":"none"}));

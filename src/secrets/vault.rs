@@ -256,6 +256,50 @@ mod tests {
         assert!(e.message.contains("is not the one"), "{}", e.message);
     }
 
+    /// Counts reads, to see the keychain asked once per daemon.
+    #[derive(Default)]
+    struct Counting {
+        inner: MemoryKeyStore,
+        gets: std::sync::atomic::AtomicUsize,
+    }
+
+    impl KeyStore for Counting {
+        fn get(&self, account: &str) -> Result<Option<Vec<u8>>, crate::secrets::KeychainError> {
+            self.gets.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.inner.get(account)
+        }
+        fn set(&self, account: &str, value: &[u8]) -> Result<(), crate::secrets::KeychainError> {
+            self.inner.set(account, value)
+        }
+        fn delete(&self, account: &str) -> Result<(), crate::secrets::KeychainError> {
+            self.inner.delete(account)
+        }
+    }
+
+    #[tokio::test]
+    async fn the_keychain_is_read_once_per_daemon() {
+        let store = Arc::new(Counting::default());
+        let install = uuid::Uuid::new_v4();
+        let first = Vault::new(Keychain::new(store.clone()), install)
+            .unlock(&Sealed::default())
+            .await
+            .unwrap();
+        let sealed = Sealed {
+            key_check: first.new_key_check,
+            values: 1,
+            sample: None,
+        };
+        let daemon = Vault::new(Keychain::new(store.clone()), install);
+        let before = store.gets.load(std::sync::atomic::Ordering::SeqCst);
+        for _ in 0..3 {
+            daemon.unlock(&sealed).await.unwrap();
+        }
+        assert_eq!(
+            store.gets.load(std::sync::atomic::Ordering::SeqCst),
+            before + 1
+        );
+    }
+
     #[tokio::test]
     async fn a_locked_keychain_is_an_error_and_nothing_is_kept() {
         let store = Arc::new(MemoryKeyStore::default());

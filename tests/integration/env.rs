@@ -249,7 +249,8 @@ impl TestEnv {
     }
 
     /// A sealed value opened as someone holding the user's keychain would: the install's
-    /// master key from the Secret Service, the row's envelope from the database.
+    /// master key from the Secret Service (service "Berth", as the README says), the row's
+    /// envelope from the database.
     pub fn unseal(&self, row: &str) -> Option<String> {
         use berth::secrets::KeyStore;
         let envelope: Vec<u8> = self
@@ -259,7 +260,7 @@ impl TestEnv {
             })
             .ok()?;
         let account = berth::secrets::master_key_account(self.install.parse().unwrap());
-        let bytes = berth::secrets::OsKeyStore::new(berth::secrets::KEYCHAIN_SERVICE)
+        let bytes = berth::secrets::OsKeyStore::new("Berth")
             .get(&account)
             .unwrap()?;
         let key = berth::secrets::MasterKey::from_bytes(bytes.try_into().unwrap());
@@ -303,7 +304,7 @@ impl Drop for TestEnv {
         // The install's master key, if its daemon made one.
         if let Ok(install) = self.install.parse() {
             use berth::secrets::KeyStore;
-            let _ = berth::secrets::OsKeyStore::new(berth::secrets::KEYCHAIN_SERVICE)
+            let _ = berth::secrets::OsKeyStore::new("Berth")
                 .delete(&berth::secrets::master_key_account(install));
         }
     }

@@ -207,6 +207,46 @@ fn with_key() -> (TestEnv, FakeProvider) {
     (env, provider)
 }
 
+/// Runs `berth ARGS` on a terminal (a pty), types `input` once its prompt shows, and returns
+/// everything the terminal showed.
+fn at_terminal(env: &TestEnv, args: &[&str], input: &str) -> String {
+    const DRIVER: &str = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:-1])
+out = b""
+while b"input hidden" not in out:
+    out += os.read(fd, 1024)
+os.write(fd, sys.argv[-1].encode() + b"\n")
+while True:
+    try:
+        chunk = os.read(fd, 1024)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.waitpid(pid, 0)
+sys.stdout.buffer.write(out)
+"#;
+    let berth = env.cmd();
+    let mut cmd = Command::new("python3");
+    for (k, v) in berth.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let out = cmd
+        .args(["-c", DRIVER, crate::env::BERTH])
+        .args(args)
+        .arg(input)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// Every file under `dir` whose bytes contain `needle`.
 fn files_containing(dir: &Path, needle: &str) -> Vec<String> {
     let mut found = Vec::new();
@@ -238,6 +278,25 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn a_key_lives_in_the_keychain_sealed_store_survives_a_restart_and_goes() {
     let (env, provider) = with_key();
     assert!(env.ok(&["key", "ls"]).contains("WXYZ"));
+
+    // At a terminal the key is not echoed: typed after the prompt shows, it never comes back.
+    let typed = at_terminal(
+        &env,
+        &["key", "set", "anthropic", "--base-url", &provider.url],
+        KEY,
+    );
+    assert!(
+        typed.contains("input hidden") && typed.contains("stored anthropic"),
+        "{typed}"
+    );
+    assert!(!typed.contains(KEY), "echoed: {typed}");
+    let table = env.ok(&["key", "ls"]);
+    assert!(
+        table.lines().any(|l| l.starts_with("anthropic ")
+            && l.contains(" anthropic ")
+            && l.contains("WXYZ")),
+        "{table}"
+    );
 
     // A restarted daemon opens it again with the master key from the keychain: the provider
     // gets the very key.
@@ -313,6 +372,13 @@ fn a_key_lives_in_the_keychain_sealed_store_survives_a_restart_and_goes() {
 
     env.ok(&["key", "rm", "anthropic"]);
     assert!(env.ok(&["key", "ls"]).contains("no keys stored"));
+    assert!(env.ok(&["key", "log"]).contains("key rm"));
+    // A key is never an argument.
+    assert!(
+        !env.berth(&["key", "set", "anthropic", KEY])
+            .status
+            .success()
+    );
     assert!(
         env.fails(&["key", "test", "anthropic"])
             .contains("no key named")
@@ -619,6 +685,7 @@ fn a_workspace_calls_its_provider_through_the_proxy_without_ever_holding_the_key
         spent.contains("budget of 3 requests a day is spent"),
         "{spent}"
     );
+    assert!(spent.contains("resets at 00:00 UTC"), "{spent}");
     assert_eq!(provider.requests().len(), before + 2);
 
     // A stop ends the token; the next start hands out a new one (a new container).
@@ -654,8 +721,15 @@ fn a_workspace_calls_its_provider_through_the_proxy_without_ever_holding_the_key
         env.fails(&["key", "rm", "anthropic"])
             .contains("used by agent")
     );
+    // A workspace gets a key only if asked.
+    assert!(!docker(&["exec", &other_id, "env"]).contains("ANTHROPIC_"));
     env.ok(&["rm", "agent"]);
     env.ok(&["rm", "other"]);
+    let tokens: i64 = env
+        .db()
+        .query_row("SELECT count(*) FROM proxy_tokens", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(tokens, 0, "a deleted workspace's token is gone");
     env.ok(&["key", "rm", "anthropic"]);
     env.stop_daemon();
     assert_eq!(files_containing(&env.data_dir(), KEY), Vec::<String>::new());
@@ -751,4 +825,43 @@ fn claude_code_in_the_workspace_works_through_the_proxy() {
         env.show("claude")["usage"][0]["today"]["output_tokens"] == 42
     });
     env.ok(&["rm", "claude"]);
+}
+
+/// Without a keychain the IDE still logs in (its password in the daemon's memory only), and
+/// nothing is sealed or written as a secret file.
+#[test]
+fn without_a_keychain_the_ide_still_logs_in() {
+    let env = TestEnv::new();
+    crate::code_server::ensure_image(&env);
+    let no_bus = [
+        (
+            "DBUS_SESSION_BUS_ADDRESS",
+            std::ffi::OsStr::new("unix:path=/nonexistent/bus"),
+        ),
+        ("DISPLAY", std::ffi::OsStr::new("")),
+    ];
+    let project = env.project("ide");
+    env.ok_with(
+        &[
+            "create",
+            "ide",
+            "--image",
+            crate::code_server::IMAGE,
+            "--project",
+            project.to_str().unwrap(),
+            "--memory",
+            "1g",
+        ],
+        &no_bus,
+    );
+    env.ok(&["start", "ide"]);
+    let url = env.show("ide")["url"].as_str().unwrap().to_string();
+    assert_eq!(env.ide_status(&url, "ide"), 200);
+    let sealed: i64 = env
+        .db()
+        .query_row("SELECT count(*) FROM sealed", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(sealed, 0);
+    assert!(!env.data_dir().join("secrets").exists());
+    env.ok(&["rm", "ide"]);
 }
