@@ -207,6 +207,24 @@ fn with_key() -> (TestEnv, FakeProvider) {
     (env, provider)
 }
 
+/// Creates `name` on Berth's code-server image (1 GiB) with `extra` arguments; `vars` reach
+/// the daemon if this command starts it.
+fn create_ide(env: &TestEnv, name: &str, extra: &[&str], vars: &[(&str, &std::ffi::OsStr)]) {
+    let project = env.project(name);
+    let mut args = vec![
+        "create",
+        name,
+        "--image",
+        crate::code_server::IMAGE,
+        "--project",
+        project.to_str().unwrap(),
+        "--memory",
+        "1g",
+    ];
+    args.extend_from_slice(extra);
+    env.ok_with(&args, vars);
+}
+
 /// Runs `berth ARGS` on a terminal (a pty), types `input` once its prompt shows, and returns
 /// everything the terminal showed.
 fn at_terminal(env: &TestEnv, args: &[&str], input: &str) -> String {
@@ -775,19 +793,7 @@ fn env_mode_gives_the_key_itself_and_says_so() {
 fn claude_code_in_the_workspace_works_through_the_proxy() {
     let (env, provider) = with_key();
     crate::code_server::ensure_image(&env);
-    let project = env.project("claude");
-    env.ok(&[
-        "create",
-        "claude",
-        "--image",
-        crate::code_server::IMAGE,
-        "--project",
-        project.to_str().unwrap(),
-        "--memory",
-        "1g",
-        "--key",
-        "anthropic",
-    ]);
+    create_ide(&env, "claude", &["--key", "anthropic"], &[]);
     env.ok(&["start", "claude"]);
     let container = env.show("claude")["container_id"]
         .as_str()
@@ -840,20 +846,7 @@ fn without_a_keychain_the_ide_still_logs_in() {
         ),
         ("DISPLAY", std::ffi::OsStr::new("")),
     ];
-    let project = env.project("ide");
-    env.ok_with(
-        &[
-            "create",
-            "ide",
-            "--image",
-            crate::code_server::IMAGE,
-            "--project",
-            project.to_str().unwrap(),
-            "--memory",
-            "1g",
-        ],
-        &no_bus,
-    );
+    create_ide(&env, "ide", &[], &no_bus);
     env.ok(&["start", "ide"]);
     let url = env.show("ide")["url"].as_str().unwrap().to_string();
     assert_eq!(env.ide_status(&url, "ide"), 200);
