@@ -98,7 +98,7 @@ pub async fn run(report: &mut Report, rounds: usize) {
                     berth::credentials::MAX_IN_FLIGHT,
                 )),
                 token_sha256: token_digest(token.expose()),
-                subnet: None,
+                peers: None,
                 keys: HashMap::from([(Provider::Anthropic, key)]),
             },
         )

@@ -72,10 +72,39 @@ pub struct Route {
     pub token_sha256: String,
     /// Requests in flight (see [`MAX_IN_FLIGHT`]).
     pub in_flight: Arc<tokio::sync::Semaphore>,
-    /// Only peers on the workspace's network (its subnet); `None` where Docker's addresses
-    /// are not the host's (Docker Desktop).
-    pub subnet: Option<(IpAddr, u8)>,
+    /// Who may connect; `None` where Docker's addresses are not the host's (Docker Desktop).
+    pub peers: Option<Peers>,
     pub keys: HashMap<Provider, RouteKey>,
+}
+
+/// Who may connect to a workspace's proxy: addresses on the workspace's network, but not the
+/// host's own address there (a process on this machine connecting to the gateway address
+/// comes from it) — so only containers on that network, which is the workspace's alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peers {
+    pub subnet: IpAddr,
+    pub prefix: u8,
+    pub host: IpAddr,
+}
+
+impl Peers {
+    pub fn admit(&self, ip: IpAddr) -> bool {
+        ip != self.host && in_subnet(ip, self.subnet, self.prefix)
+    }
+}
+
+fn in_subnet(ip: IpAddr, net: IpAddr, prefix: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(ip), IpAddr::V4(net)) if prefix <= 32 => {
+            let mask = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);
+            u32::from(ip) & mask == u32::from(net) & mask
+        }
+        (IpAddr::V6(ip), IpAddr::V6(net)) if prefix <= 128 => {
+            let mask = u128::MAX.checked_shl(128 - u32::from(prefix)).unwrap_or(0);
+            u128::from(ip) & mask == u128::from(net) & mask
+        }
+        _ => false,
+    }
 }
 
 /// What the proxy reports to the daemon as requests pass.
@@ -173,7 +202,7 @@ impl CredentialProxy {
             self.shared.clone(),
             id,
             listener,
-            route.subnet,
+            route.peers,
             stop.clone(),
         ));
         self.shared
@@ -328,6 +357,28 @@ mod tests {
             base_url(addr, Provider::Openai),
             "http://172.18.0.1:10003/openai/v1"
         );
+    }
+
+    #[test]
+    fn only_the_workspace_network_is_let_in_and_not_the_host() {
+        let peers = Peers {
+            subnet: "172.18.0.0".parse().unwrap(),
+            prefix: 16,
+            host: "172.18.0.1".parse().unwrap(),
+        };
+        assert!(peers.admit("172.18.0.2".parse().unwrap()));
+        assert!(
+            !peers.admit("172.18.0.1".parse().unwrap()),
+            "the host itself"
+        );
+        assert!(!peers.admit("172.19.0.2".parse().unwrap()));
+        assert!(!peers.admit("127.0.0.1".parse().unwrap()));
+        assert!(!peers.admit("::1".parse().unwrap()));
+        assert!(in_subnet(
+            "10.1.2.3".parse().unwrap(),
+            "0.0.0.0".parse().unwrap(),
+            0
+        ));
     }
 
     #[test]

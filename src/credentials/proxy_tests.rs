@@ -59,7 +59,7 @@ async fn proxy_with(
     let route = Route {
         in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
         token_sha256: token_digest(token.expose()),
-        subnet: None,
+        peers: None,
         keys: HashMap::from([(provider, key)]),
     };
     proxy

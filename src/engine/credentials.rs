@@ -120,7 +120,11 @@ impl Engine {
                 crate::credentials::MAX_IN_FLIGHT,
             )),
             token_sha256: token_digest(token.expose()),
-            subnet: linux.then_some((net.subnet, net.prefix)),
+            peers: linux.then_some(crate::credentials::Peers {
+                subnet: net.subnet,
+                prefix: net.prefix,
+                host: net.gateway,
+            }),
             keys: route_keys,
         };
         self.proxy.bind(ws.id, bind, route).await?;
@@ -195,7 +199,11 @@ impl Engine {
                 crate::credentials::MAX_IN_FLIGHT,
             )),
             token_sha256: digest,
-            subnet: linux.then_some((net.subnet, net.prefix)),
+            peers: linux.then_some(crate::credentials::Peers {
+                subnet: net.subnet,
+                prefix: net.prefix,
+                host: net.gateway,
+            }),
             keys,
         };
         self.proxy.bind(ws.id, bind, route).await

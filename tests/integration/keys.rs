@@ -739,6 +739,26 @@ fn a_workspace_calls_its_provider_through_the_proxy_without_ever_holding_the_key
         env.fails(&["key", "rm", "anthropic"])
             .contains("used by agent")
     );
+    // Nor can a process on this machine, which reaches the address from the host's own.
+    let from_host = base2
+        .strip_prefix("http://")
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let mut conn = std::net::TcpStream::connect(&from_host).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let _ = write!(
+        conn,
+        "GET /anthropic/v1/models HTTP/1.1\r\nHost: x\r\nx-api-key: {token2}\r\n\r\n"
+    );
+    let mut answer = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut conn, &mut answer);
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert_eq!(provider.requests().len(), before + 2);
+
     // A workspace gets a key only if asked.
     assert!(!docker(&["exec", &other_id, "env"]).contains("ANTHROPIC_"));
     env.ok(&["rm", "agent"]);
