@@ -83,10 +83,15 @@ ensure_base() {
     # Docker Bench for Security (the CIS test, run by the integration tests) reads sockets
     # and processes with these.
     ensure_packages iproute2 procps
-    # The OS keychain: libdbus to build against the Secret Service; gnome-keyring, a session
-    # bus and keyutils to have one where no desktop session runs (scripts/with-keyring).
-    ensure_packages libdbus-1-dev pkg-config dbus-daemon gnome-keyring keyutils libsecret-tools
+    # The OS keychain: libdbus to build against the Secret Service.
+    ensure_packages libdbus-1-dev pkg-config
     ensure_dockerd
+}
+
+# A keychain for the tests where no desktop session runs one (scripts/with-keyring): a
+# session bus, gnome-keyring's Secret Service, keyutils, and secret-tool to look inside.
+ensure_test_keyring() {
+    ensure_packages dbus-daemon gnome-keyring keyutils libsecret-tools
 }
 
 # build_images BERTH NAME... — builds bundled images through a throwaway data dir, whose daemon
