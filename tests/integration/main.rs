@@ -15,6 +15,8 @@ mod idle;
 mod keys;
 mod lifecycle;
 mod ports;
+mod provider;
+mod proxy;
 mod reconcile;
 mod scripts;
 mod validation;
