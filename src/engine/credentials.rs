@@ -62,40 +62,73 @@ impl Engine {
     ) -> Result<Vec<Sensitive<String>>> {
         self.revoke_credentials(ws.id);
         let mut env = Vec::new();
-        let mut route_keys = HashMap::new();
-        let day = utc_day(std::time::SystemTime::now());
-        for k in &ws.keys {
+        for k in ws.keys.iter().filter(|k| k.mode == KeyMode::Env) {
             let value = self.key_value(&k.key).await?;
-            match k.mode {
-                KeyMode::Env => env.push(Sensitive::new(format!(
-                    "{}={}",
-                    k.key.env_var(),
-                    value.expose()
-                ))),
-                KeyMode::Proxy => {
-                    let info = self
-                        .db(|s| s.key(&k.key))?
-                        .ok_or_else(|| Error::not_found(format!("no key named {}", k.key)))?;
-                    let used = self.db(|s| s.usage(ws.id, &k.key, &day))?;
-                    route_keys.insert(
-                        k.key.provider(),
-                        RouteKey {
-                            name: k.key.clone(),
-                            base_url: self.key_base_url(&info)?,
-                            value,
-                            budget: k.budget,
-                            used: Mutex::new((day.clone(), used)),
-                        },
-                    );
-                }
-            }
+            env.push(Sensitive::new(format!(
+                "{}={}",
+                k.key.env_var(),
+                value.expose()
+            )));
         }
-        if route_keys.is_empty() {
+        let keys = self.proxy_keys(ws).await?;
+        if keys.is_empty() {
             return Ok(env);
         }
         docker
             .ensure_network(docker::plan_network(ws, self.install), self.install)
             .await?;
+        let token = credentials::new_token()?;
+        let digest = token_digest(token.expose());
+        let providers: Vec<Provider> = keys.keys().copied().collect();
+        let (addr, host) = self.bind_proxy(docker, ws, digest.clone(), keys).await?;
+        self.db(|s| s.set_proxy_token(ws.id, &digest))?;
+        for provider in providers {
+            let Some((base_var, key_var)) = provider.env_names() else {
+                continue;
+            };
+            let mut url = credentials::base_url(addr, provider);
+            if let Some(host) = host {
+                url = url.replacen(&addr.ip().to_string(), host, 1);
+            }
+            env.push(Sensitive::new(format!("{base_var}={url}")));
+            env.push(Sensitive::new(format!("{key_var}={}", token.expose())));
+        }
+        Ok(env)
+    }
+
+    /// The proxy-mode keys of `ws`, opened, with today's usage so far.
+    async fn proxy_keys(&self, ws: &Workspace) -> Result<HashMap<Provider, RouteKey>> {
+        let day = utc_day(std::time::SystemTime::now());
+        let mut keys = HashMap::new();
+        for k in ws.keys.iter().filter(|k| k.mode == KeyMode::Proxy) {
+            let info = self
+                .db(|s| s.key(&k.key))?
+                .ok_or_else(|| Error::not_found(format!("no key named {}", k.key)))?;
+            let used = self.db(|s| s.usage(ws.id, &k.key, &day))?;
+            keys.insert(
+                k.key.provider(),
+                RouteKey {
+                    name: k.key.clone(),
+                    base_url: self.key_base_url(&info)?,
+                    value: self.key_value(&k.key).await?,
+                    budget: k.budget,
+                    used: Mutex::new((day.clone(), used)),
+                },
+            );
+        }
+        Ok(keys)
+    }
+
+    /// Serves `keys` for the token with `digest` where the workspace's container reaches it;
+    /// the address, and the host name the container uses for it where that is not the
+    /// address (Docker Desktop).
+    async fn bind_proxy(
+        &self,
+        docker: &docker::Client,
+        ws: &Workspace,
+        digest: String,
+        keys: HashMap<Provider, RouteKey>,
+    ) -> Result<(SocketAddr, Option<&'static str>)> {
         let net = docker
             .network_address(&ws.network_name())
             .await?
@@ -113,35 +146,18 @@ impl Engine {
             .ok_or_else(|| Error::new(Code::StartFailed, "the workspace has no port"))?;
         let linux = cfg!(target_os = "linux");
         let (bind, host) = proxy_bind(linux, &net, port);
-        let token = credentials::new_token()?;
-        let providers: Vec<Provider> = route_keys.keys().copied().collect();
         let route = Route {
-            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                crate::credentials::MAX_IN_FLIGHT,
-            )),
-            token_sha256: token_digest(token.expose()),
-            peers: linux.then_some(crate::credentials::Peers {
+            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(credentials::MAX_IN_FLIGHT)),
+            token_sha256: digest,
+            peers: linux.then_some(credentials::Peers {
                 subnet: net.subnet,
                 prefix: net.prefix,
                 host: net.gateway,
             }),
-            keys: route_keys,
+            keys,
         };
         self.proxy.bind(ws.id, bind, route).await?;
-        let addr = self.proxy.address(ws.id).unwrap_or(bind);
-        self.db(|s| s.set_proxy_token(ws.id, &token_digest(token.expose())))?;
-        for provider in providers {
-            let Some((base_var, key_var)) = provider.env_names() else {
-                continue;
-            };
-            let mut url = credentials::base_url(addr, provider);
-            if let Some(host) = host {
-                url = url.replacen(&addr.ip().to_string(), host, 1);
-            }
-            env.push(Sensitive::new(format!("{base_var}={url}")));
-            env.push(Sensitive::new(format!("{key_var}={}", token.expose())));
-        }
-        Ok(env)
+        Ok((self.proxy.address(ws.id).unwrap_or(bind), host))
     }
 
     /// Serves the proxy of a workspace found running (after a daemon restart): the token its
@@ -154,7 +170,11 @@ impl Engine {
         let Ok(Some(digest)) = self.db(|s| s.proxy_token(ws.id)) else {
             return;
         };
-        if let Err(e) = self.rebind_proxy(docker, ws, digest).await {
+        let rebound = match self.proxy_keys(ws).await {
+            Ok(keys) => self.bind_proxy(docker, ws, digest, keys).await.map(drop),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = rebound {
             self.audit(
                 ws,
                 "credential-proxy",
@@ -162,51 +182,6 @@ impl Engine {
                 &e.message,
             );
         }
-    }
-
-    async fn rebind_proxy(
-        &self,
-        docker: &docker::Client,
-        ws: &Workspace,
-        digest: String,
-    ) -> Result<()> {
-        let day = utc_day(std::time::SystemTime::now());
-        let mut keys = HashMap::new();
-        for k in ws.keys.iter().filter(|k| k.mode == KeyMode::Proxy) {
-            let info = self
-                .db(|s| s.key(&k.key))?
-                .ok_or_else(|| Error::not_found(format!("no key named {}", k.key)))?;
-            keys.insert(
-                k.key.provider(),
-                RouteKey {
-                    name: k.key.clone(),
-                    base_url: self.key_base_url(&info)?,
-                    value: self.key_value(&k.key).await?,
-                    budget: k.budget,
-                    used: Mutex::new((day.clone(), self.db(|s| s.usage(ws.id, &k.key, &day))?)),
-                },
-            );
-        }
-        let net = docker
-            .network_address(&ws.network_name())
-            .await?
-            .ok_or_else(|| Error::not_found("the workspace's network is gone"))?;
-        let port = ws.port.ok_or_else(|| Error::not_found("no port"))?;
-        let linux = cfg!(target_os = "linux");
-        let (bind, _) = proxy_bind(linux, &net, port);
-        let route = Route {
-            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                crate::credentials::MAX_IN_FLIGHT,
-            )),
-            token_sha256: digest,
-            peers: linux.then_some(crate::credentials::Peers {
-                subnet: net.subnet,
-                prefix: net.prefix,
-                host: net.gateway,
-            }),
-            keys,
-        };
-        self.proxy.bind(ws.id, bind, route).await
     }
 
     /// The workspace stopped or is going: its token is refused from now on.
