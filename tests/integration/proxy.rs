@@ -232,10 +232,15 @@ fn a_workspace_calls_its_provider_through_the_proxy_without_ever_holding_the_key
     // day's usage it kept: the budget is still spent.
     env.stop_daemon();
     env.ok(&["ls"]);
-    poll_until("the proxy served again", 30, Duration::from_millis(200), || {
-        let again = call_from_inside(&container2, &base2, &token2, false, |_| {});
-        status_of(&again) == 429 && again.contains("budget of 3 requests")
-    });
+    poll_until(
+        "the proxy served again",
+        30,
+        Duration::from_millis(200),
+        || {
+            let again = call_from_inside(&container2, &base2, &token2, false, |_| {});
+            status_of(&again) == 429 && again.contains("budget of 3 requests")
+        },
+    );
     assert_eq!(provider.requests().len(), before + 2);
 
     // Another workspace's container cannot use this proxy, even with the right token.
