@@ -132,6 +132,16 @@ impl From<rusqlite::Error> for Error {
     }
 }
 
+/// The innermost cause of an error: "Connection refused (os error 111)" or "No such file or
+/// directory" say more than an HTTP client's own "client error (Connect)".
+pub fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cur = err;
+    while let Some(next) = cur.source() {
+        cur = next;
+    }
+    cur.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -93,14 +93,11 @@ pub async fn run(report: &mut Report, rounds: usize) {
         .bind(
             id,
             "127.0.0.1:0".parse().unwrap(),
-            Route {
-                in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(
-                    berth::credentials::MAX_IN_FLIGHT,
-                )),
-                token_sha256: token_digest(token.expose()),
-                peers: None,
-                keys: HashMap::from([(Provider::Anthropic, key)]),
-            },
+            Route::new(
+                token_digest(token.expose()),
+                None,
+                HashMap::from([(Provider::Anthropic, key)]),
+            ),
         )
         .await
         .expect("bind");

@@ -77,6 +77,21 @@ pub struct Route {
     pub keys: HashMap<Provider, RouteKey>,
 }
 
+impl Route {
+    pub fn new(
+        token_sha256: String,
+        peers: Option<Peers>,
+        keys: HashMap<Provider, RouteKey>,
+    ) -> Route {
+        Route {
+            in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
+            token_sha256,
+            peers,
+            keys,
+        }
+    }
+}
+
 /// Who may connect to a workspace's proxy: addresses on the workspace's network, but not the
 /// host's own address there (a process on this machine connecting to the gateway address
 /// comes from it) — so only containers on that network, which is the workspace's alone.
@@ -202,7 +217,6 @@ impl CredentialProxy {
             self.shared.clone(),
             id,
             listener,
-            route.peers,
             stop.clone(),
         ));
         self.shared
@@ -320,18 +334,11 @@ pub async fn test_key(
             })
         }
         Err(e) if e.is_timeout() => Err(format!("{base_url} did not answer within 15 s")),
-        Err(e) => Err(format!("cannot reach {base_url}: {}", root_cause(&e))),
+        Err(e) => Err(format!(
+            "cannot reach {base_url}: {}",
+            crate::error::root_cause(&e)
+        )),
     }
-}
-
-/// The innermost cause of an HTTP client error ("Connection refused (os error 111)"), which
-/// says more than reqwest's own "client error (Connect)".
-pub fn root_cause(e: &dyn std::error::Error) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 pub fn provider_label(provider: Provider) -> &'static str {

@@ -7,7 +7,7 @@ use std::time::Duration;
 /// A provider whose `/v1/messages` counts each request in `arrived` and holds its answer
 /// until `release` has a permit for it, and whose `/v1/models` redirects to `elsewhere`.
 async fn provider(
-    arrived: Arc<std::sync::atomic::AtomicUsize>,
+    arrived: Arc<tokio::sync::watch::Sender<usize>>,
     release: Arc<tokio::sync::Semaphore>,
     elsewhere: String,
 ) -> String {
@@ -17,7 +17,7 @@ async fn provider(
             axum::routing::post(move || {
                 let (arrived, release) = (arrived.clone(), release.clone());
                 async move {
-                    arrived.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    arrived.send_modify(|n| *n += 1);
                     release.acquire().await.unwrap().forget();
                     "{}"
                 }
@@ -56,12 +56,11 @@ async fn proxy_with(
         budget,
         used: Mutex::new((String::new(), Default::default())),
     };
-    let route = Route {
-        in_flight: Arc::new(tokio::sync::Semaphore::new(MAX_IN_FLIGHT)),
-        token_sha256: token_digest(token.expose()),
-        peers: None,
-        keys: HashMap::from([(provider, key)]),
-    };
+    let route = Route::new(
+        token_digest(token.expose()),
+        None,
+        HashMap::from([(provider, key)]),
+    );
     proxy
         .bind(id, "127.0.0.1:0".parse().unwrap(), route)
         .await
@@ -76,7 +75,7 @@ async fn proxy_with(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn at_most_sixteen_requests_of_a_workspace_are_in_flight() {
-    let arrived = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let arrived = Arc::new(tokio::sync::watch::Sender::new(0));
     let release = Arc::new(tokio::sync::Semaphore::new(0));
     let base = provider(
         arrived.clone(),
@@ -94,19 +93,19 @@ async fn at_most_sixteen_requests_of_a_workspace_are_in_flight() {
             .send()
     };
     let held: Vec<_> = (0..MAX_IN_FLIGHT).map(|_| tokio::spawn(send())).collect();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while arrived.load(std::sync::atomic::Ordering::SeqCst) < MAX_IN_FLIGHT {
-        assert!(std::time::Instant::now() < deadline, "the 16 never arrived");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let mut count = arrived.subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        count.wait_for(|n| *n >= MAX_IN_FLIGHT),
+    )
+    .await
+    .expect("the 16 never arrived")
+    .unwrap();
     let refused = send().await.unwrap();
     assert_eq!(refused.status(), 429);
     let text = refused.text().await.unwrap();
     assert!(text.contains("more than 16 requests at once"), "{text}");
-    assert_eq!(
-        arrived.load(std::sync::atomic::Ordering::SeqCst),
-        MAX_IN_FLIGHT
-    );
+    assert_eq!(*arrived.borrow(), MAX_IN_FLIGHT);
     // They end, and the workspace may send again.
     release.add_permits(MAX_IN_FLIGHT + 1);
     for h in held {
@@ -142,6 +141,18 @@ async fn a_redirect_is_passed_back_never_followed_with_the_key() {
     assert!(arrived.is_err(), "the proxy followed the redirect");
 }
 
+/// Waits until the tally of an answer has landed (the proxy reports it once the answer ended).
+async fn tallied(records: &mut tokio::sync::mpsc::UnboundedReceiver<Record>) {
+    loop {
+        let record = tokio::time::timeout(Duration::from_secs(5), records.recv())
+            .await
+            .expect("no tokens recorded");
+        if let Some(Record::Tokens { .. }) = record {
+            return;
+        }
+    }
+}
+
 /// OpenAI's way: `Authorization: Bearer`, with the real key swapped in and the container's
 /// own organisation and project headers left behind; and a token budget that ends once an
 /// answer's tokens spend it.
@@ -173,35 +184,33 @@ async fn openai_calls_get_the_key_and_a_token_budget_holds() {
         requests_per_day: None,
         tokens_per_day: Some(50),
     };
-    let (_proxy, url, token) = proxy_with(&base, Provider::Openai, budget).await;
+    let (proxy, url, token) = proxy_with(&base, Provider::Openai, budget).await;
+    let mut records = proxy.take_records().unwrap();
     let client = reqwest::Client::new();
-    let call = || {
-        client
+    // (status, body): the body read to its end, as the usage tap needs.
+    let call = || async {
+        let res = client
             .post(format!("{url}/v1/embeddings"))
             .bearer_auth(&token)
             .header("openai-project", "proj_attacker")
             .header("openai-organization", "org_attacker")
             .body("{}")
             .send()
+            .await
+            .unwrap();
+        (res.status(), res.text().await.unwrap())
     };
-    assert_eq!(call().await.unwrap().status(), 200);
+    assert_eq!(call().await.0, 200);
     assert_eq!(
         seen.lock().unwrap().pop(),
         Some(("Bearer sk-real".to_string(), false))
     );
-    // 40 of 50 tokens: one more is let in (the tally lands as its answer ends), then refused.
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    let refused = loop {
-        let res = call().await.unwrap();
-        if res.status() == 429 {
-            break res.text().await.unwrap();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the token budget never held"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    // 40 of 50 tokens: one more is let in, then refused.
+    tallied(&mut records).await;
+    assert_eq!(call().await.0, 200);
+    tallied(&mut records).await;
+    let (status, refused) = call().await;
+    assert_eq!(status, 429, "the token budget never held");
     assert!(refused.contains("50 tokens a day is spent"), "{refused}");
     assert!(refused.contains("budget_spent"), "{refused}");
 }

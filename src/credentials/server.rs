@@ -15,7 +15,6 @@ use hyper::body::{Frame, Incoming};
 use hyper::header::{self, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
@@ -28,7 +27,6 @@ pub(super) async fn accept(
     shared: Arc<Shared>,
     id: WorkspaceId,
     listener: TcpListener,
-    peers: Option<super::Peers>,
     stop: tokio_util::sync::CancellationToken,
 ) {
     loop {
@@ -41,10 +39,12 @@ pub(super) async fn accept(
                 continue;
             }
         };
-        // Anyone else is dropped before a byte is read: no task, no parser for them.
-        if let Some(peers) = peers
-            && !peers.admit(peer.ip())
-        {
+        // Anyone but the workspace's containers is dropped before a byte is read: no task, no
+        // parser for them. The route in force decides (a new daemon may have replaced it).
+        let admitted = shared
+            .route(id)
+            .is_some_and(|r| r.peers.is_none_or(|p| p.admit(peer.ip())));
+        if !admitted {
             continue;
         }
         let _ = stream.set_nodelay(true);
@@ -52,7 +52,7 @@ pub(super) async fn accept(
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let shared = shared.clone();
-                async move { Ok::<_, std::convert::Infallible>(handle(&shared, id, peer, req).await) }
+                async move { Ok::<_, std::convert::Infallible>(handle(&shared, id, req).await) }
             });
             let conn = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -66,12 +66,7 @@ pub(super) async fn accept(
     }
 }
 
-async fn handle(
-    shared: &Shared,
-    id: WorkspaceId,
-    peer: SocketAddr,
-    req: Request<Incoming>,
-) -> Response<Body> {
+async fn handle(shared: &Shared, id: WorkspaceId, req: Request<Incoming>) -> Response<Body> {
     let Some(route) = shared.route(id) else {
         return refuse(
             None,
@@ -79,15 +74,6 @@ async fn handle(
             "this workspace's token ended with its stop",
         );
     };
-    if let Some(peers) = route.peers
-        && !peers.admit(peer.ip())
-    {
-        return refuse(
-            None,
-            Refusal::Token,
-            "only the workspace's own container may use its proxy",
-        );
-    }
     let Some((provider, rest)) = split_provider(req.uri().path()) else {
         return refuse(
             None,
@@ -152,7 +138,9 @@ async fn handle(
         key: key.name.clone(),
     });
 
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
+    // Also what the container's `Connection` header names.
+    crate::gateway::strip_hop_by_hop(&mut parts.headers, false);
     let mut upstream = shared.client.request(parts.method, url);
     for (name, value) in parts.headers.iter() {
         if forwarded(name) {
@@ -166,7 +154,7 @@ async fn handle(
     let answer = match upstream.send().await {
         Ok(a) => a,
         Err(e) => {
-            let why = super::root_cause(&e);
+            let why = crate::error::root_cause(&e);
             return refuse(
                 Some(provider),
                 Refusal::Upstream,
@@ -191,11 +179,8 @@ async fn handle(
         Tap::None
     };
     if let Some(headers) = res.headers_mut() {
-        for (name, value) in answer.headers() {
-            if !hop_by_hop(name) {
-                headers.append(name, value.clone());
-            }
-        }
+        *headers = answer.headers().clone();
+        crate::gateway::strip_hop_by_hop(headers, false);
     }
     let tap = tap_usage(shared, id, route.clone(), provider, tap);
     let chunks = answer.bytes_stream().map(move |chunk| {
@@ -377,24 +362,10 @@ fn same_digest(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn hop_by_hop(name: &HeaderName) -> bool {
-    matches!(
-        name.as_str(),
-        "connection"
-            | "keep-alive"
-            | "proxy-authenticate"
-            | "proxy-authorization"
-            | "te"
-            | "trailer"
-            | "transfer-encoding"
-            | "upgrade"
-    )
-}
-
 /// Request headers that go on to the provider: not the container's token, cookies, the
 /// Host, or an encoding the usage tap could not read.
 fn forwarded(name: &HeaderName) -> bool {
-    !hop_by_hop(name)
+    !crate::gateway::is_hop_by_hop(name)
         && !matches!(
             name.as_str(),
             "host"

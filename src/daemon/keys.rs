@@ -52,5 +52,5 @@ async fn remove(State(d): D, Path(name): Path<String>) -> R<()> {
 }
 
 async fn usage(State(d): D, Path(name): Path<String>) -> R<Vec<KeyUsage>> {
-    Ok(Json(d.engine.usage_of(&name).await?))
+    Ok(Json(d.engine.usage_of(&name)?))
 }

@@ -270,6 +270,37 @@ fn reported_version() -> String {
     std::env::var("BERTH_TEST_DAEMON_VERSION").unwrap_or_else(|_| api::VERSION.to_string())
 }
 
+/// A supervised task that hands each message of `rx` (taken once from the engine) to
+/// `handle` until the daemon stops; a restart after a failure goes on with the same receiver.
+fn drain<T: Send + 'static>(
+    daemon: &Arc<Daemon>,
+    name: &'static str,
+    rx: Option<tokio::sync::mpsc::UnboundedReceiver<T>>,
+    handle: impl Fn(&Arc<Daemon>, T) + Send + Sync + 'static,
+) {
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let handle = Arc::new(handle);
+    let d = daemon.clone();
+    daemon.supervisor.spawn(name, move |token| {
+        let (d, rx, handle) = (d.clone(), rx.clone(), handle.clone());
+        async move {
+            let mut rx = rx.lock().await;
+            let Some(rx) = rx.as_mut() else {
+                return Ok(());
+            };
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => return Ok(()),
+                    message = rx.recv() => match message {
+                        Some(message) => handle(&d, message),
+                        None => return Ok(()),
+                    },
+                }
+            }
+        }
+    });
+}
+
 fn start_tasks(daemon: &Arc<Daemon>) {
     // Events first: it subscribes to the engine before the watcher's first reconcile can
     // announce anything, so no client misses a repair.
@@ -326,57 +357,28 @@ fn start_tasks(daemon: &Arc<Daemon>) {
     });
 
     // Start pressed on a stopped workspace's page: started like any start, as an operation.
-    let requests = Arc::new(tokio::sync::Mutex::new(
+    drain(
+        daemon,
+        "page-starts",
         daemon.engine.gateway().take_start_requests(),
-    ));
-    let d = daemon.clone();
-    daemon.supervisor.spawn("page-starts", move |token| {
-        let (d, requests) = (d.clone(), requests.clone());
-        async move {
-            let mut requests = requests.lock().await;
-            let Some(rx) = requests.as_mut() else {
-                return Ok(());
-            };
-            loop {
-                let id = tokio::select! {
-                    _ = token.cancelled() => return Ok(()),
-                    id = rx.recv() => match id {
-                        Some(id) => id,
-                        None => return Ok(()),
-                    },
-                };
-                let (engine, guard) = (d.engine.clone(), d.life.operation());
-                d.operations.spawn(async move {
-                    let _guard = guard;
-                    if let Err(e) = engine.start_from_page(id).await {
-                        tracing::warn!("start from the stopped page failed: {e}");
-                    }
-                });
-            }
-        }
-    });
+        |d, id| {
+            let (engine, guard) = (d.engine.clone(), d.life.operation());
+            d.operations.spawn(async move {
+                let _guard = guard;
+                if let Err(e) = engine.start_from_page(id).await {
+                    tracing::warn!("start from the stopped page failed: {e}");
+                }
+            });
+        },
+    );
 
     // What the credential proxy saw: usage into the store, each call an activity signal.
-    let records = Arc::new(tokio::sync::Mutex::new(daemon.engine.take_proxy_records()));
-    let d = daemon.clone();
-    daemon.supervisor.spawn("credential-proxy", move |token| {
-        let (d, records) = (d.clone(), records.clone());
-        async move {
-            let mut records = records.lock().await;
-            let Some(rx) = records.as_mut() else {
-                return Ok(());
-            };
-            loop {
-                tokio::select! {
-                    _ = token.cancelled() => return Ok(()),
-                    record = rx.recv() => match record {
-                        Some(record) => d.engine.record_proxy(record),
-                        None => return Ok(()),
-                    },
-                }
-            }
-        }
-    });
+    drain(
+        daemon,
+        "credential-proxy",
+        daemon.engine.take_proxy_records(),
+        |d, record| d.engine.record_proxy(record),
+    );
 
     let d = daemon.clone();
     daemon.supervisor.spawn("idle-exit", move |token| {

@@ -155,11 +155,4 @@ fn describe_host() -> String {
     }
 }
 
-/// The innermost error: "No such file or directory" says more than "client error (Connect)".
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cur = err;
-    while let Some(next) = cur.source() {
-        cur = next;
-    }
-    cur.to_string()
-}
+use crate::error::root_cause;

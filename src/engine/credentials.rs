@@ -26,6 +26,9 @@ pub struct KeyUsage {
     /// UTC day, `YYYY-MM-DD`.
     pub day: String,
     pub today: Usage,
+    /// Today's tokens as the budget counts them (input + output).
+    #[cfg_attr(feature = "ts", ts(type = "number"))]
+    pub tokens_today: u64,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
     pub requests_left: Option<u64>,
     #[cfg_attr(feature = "ts", ts(type = "number | null"))]
@@ -146,16 +149,12 @@ impl Engine {
             .ok_or_else(|| Error::new(Code::StartFailed, "the workspace has no port"))?;
         let linux = cfg!(target_os = "linux");
         let (bind, host) = proxy_bind(linux, &net, port);
-        let route = Route {
-            in_flight: std::sync::Arc::new(tokio::sync::Semaphore::new(credentials::MAX_IN_FLIGHT)),
-            token_sha256: digest,
-            peers: linux.then_some(credentials::Peers {
-                subnet: net.subnet,
-                prefix: net.prefix,
-                host: net.gateway,
-            }),
-            keys,
-        };
+        let peers = linux.then_some(credentials::Peers {
+            subnet: net.subnet,
+            prefix: net.prefix,
+            host: net.gateway,
+        });
+        let route = Route::new(digest, peers, keys);
         self.proxy.bind(ws.id, bind, route).await?;
         Ok((self.proxy.address(ws.id).unwrap_or(bind), host))
     }
@@ -252,6 +251,7 @@ impl Engine {
                     budget: k.budget,
                     day: day.clone(),
                     today,
+                    tokens_today: today.tokens(),
                     requests_left: k
                         .budget
                         .requests_per_day
@@ -265,7 +265,7 @@ impl Engine {
             .collect()
     }
 
-    pub async fn usage_of(&self, name: &str) -> Result<Vec<KeyUsage>> {
+    pub fn usage_of(&self, name: &str) -> Result<Vec<KeyUsage>> {
         let ws = self.find(name)?;
         self.key_usage(&ws)
     }

@@ -122,27 +122,19 @@ impl Engine {
             // Every client shows the new URL now, not after the start.
             self.emit_updated(&ws);
         }
-        // A container made by an older Berth (another layout: a published port, a writable
-        // root) is made again; its home lives in the home volume and comes along.
+        // Nothing is lost by making it again: the root is read-only, home lives in its volume.
         if let Some(c) = &container
-            && c.labels.get(docker::labels::SPEC).map(String::as_str) != Some(docker::SPEC)
+            && let Some(why) = remake(&c.labels, &ws)
         {
             docker.remove_container(&c.id).await?;
-            self.audit(
-                &ws,
-                "recreate",
-                Outcome::Info,
-                "made again with this Berth's container layout",
-            );
-            container = None;
-        }
-        // A workspace with API keys gets a container of its own at every start: its proxy
-        // token is new (the last one ended with the stop) and an env-mode key may have
-        // changed. Nothing is lost: the root is read-only, home lives in its volume.
-        if let Some(c) = &container
-            && !ws.keys.is_empty()
-        {
-            docker.remove_container(&c.id).await?;
+            if why == Remake::Layout {
+                self.audit(
+                    &ws,
+                    "recreate",
+                    Outcome::Info,
+                    "made again with this Berth's container layout",
+                );
+            }
             container = None;
         }
         // The port is Berth's before the container runs: nobody can take it in between.
@@ -274,6 +266,27 @@ impl Engine {
     }
 }
 
+/// Why a stopped container is made again before it starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Remake {
+    /// Made by an older Berth (another layout: a published port, a writable root).
+    Layout,
+    /// The workspace has API keys: its proxy token is new at every start (the last one ended
+    /// with the stop) and an env-mode key may have changed, and both live in the environment.
+    Credentials,
+}
+
+/// Whether the stopped container with `labels` can start as it is for `ws`. Pure.
+fn remake(labels: &HashMap<String, String>, ws: &Workspace) -> Option<Remake> {
+    if labels.get(docker::labels::SPEC).map(String::as_str) != Some(docker::SPEC) {
+        Some(Remake::Layout)
+    } else if !ws.keys.is_empty() {
+        Some(Remake::Credentials)
+    } else {
+        None
+    }
+}
+
 /// Which of Berth's hardening settings most likely stopped an image, read from what the
 /// container left behind. Berth never retries: the user decides (see DESIGN: no silent
 /// restart loops).
@@ -296,7 +309,20 @@ fn likely_cause(oom_killed: bool, output: &str) -> &'static str {
 
 #[cfg(test)]
 mod tests {
-    use super::likely_cause;
+    use super::{Remake, likely_cause, remake};
+    use crate::docker;
+    use std::collections::HashMap;
+
+    #[test]
+    fn a_container_is_made_again_for_a_new_layout_or_fresh_credentials() {
+        let mut ws = crate::store::sample_workspace("w");
+        let current = HashMap::from([(docker::labels::SPEC.to_string(), docker::SPEC.to_string())]);
+        assert_eq!(remake(&current, &ws), None);
+        assert_eq!(remake(&HashMap::new(), &ws), Some(Remake::Layout));
+        ws.keys = vec![crate::model::KeyUse::parse("anthropic").unwrap()];
+        assert_eq!(remake(&current, &ws), Some(Remake::Credentials));
+        assert_eq!(remake(&HashMap::new(), &ws), Some(Remake::Layout));
+    }
 
     #[test]
     fn names_the_setting_that_broke_an_image() {

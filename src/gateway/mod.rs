@@ -14,6 +14,7 @@ mod sessions;
 pub mod upstream;
 
 pub use policy::cookie_name;
+pub(crate) use proxy::{is_hop_by_hop, strip_hop_by_hop};
 
 use crate::error::{Code, Error, Result};
 use crate::model::WorkspaceId;

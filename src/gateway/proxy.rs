@@ -413,7 +413,16 @@ const HOP_BY_HOP: [HeaderName; 6] = [
     header::PROXY_AUTHORIZATION,
 ];
 
-fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
+/// Whether `name` belongs to one connection only (also for the credential proxy).
+pub(crate) fn is_hop_by_hop(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name)
+        || matches!(
+            name.as_str(),
+            "keep-alive" | "proxy-connection" | "proxy-authenticate"
+        )
+}
+
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let named: Vec<String> = connection_tokens(headers).collect();
     for name in named {
         if let Ok(name) = HeaderName::from_bytes(name.as_bytes())

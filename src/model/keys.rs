@@ -206,6 +206,8 @@ pub struct KeyInfo {
     pub test_result: Option<String>,
     /// Workspaces that use it.
     pub used_by: Vec<String>,
+    /// The variable env mode sets (see [`KeyName::env_var`]), for the form to name it.
+    pub env_var: String,
 }
 
 /// The last four characters of a key, for recognising it; a short value shows none.

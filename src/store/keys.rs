@@ -124,8 +124,10 @@ impl Store {
                 .map(|u| u.split(',').map(str::to_string).collect())
                 .unwrap_or_default();
             used_by.sort();
+            let name = KeyName::parse(&name)?;
             out.push(KeyInfo {
-                name: KeyName::parse(&name)?,
+                env_var: name.env_var(),
+                name,
                 provider: Provider::parse(&provider).unwrap_or(Provider::Generic),
                 last4,
                 base_url,

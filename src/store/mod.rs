@@ -11,6 +11,8 @@ mod workspaces;
 pub use audit::{AuditEntry, Outcome};
 pub use idle::IdleStop;
 pub use keys::{Usage, ide_row, key_row};
+#[cfg(test)]
+pub(crate) use workspaces::tests::sample as sample_workspace;
 
 use crate::error::{Code, Error, Result};
 use rusqlite::Connection;

@@ -332,7 +332,7 @@ fn read_row(r: &Row) -> rusqlite::Result<Workspace> {
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub fn sample(name: &str) -> Workspace {

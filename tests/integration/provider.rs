@@ -48,10 +48,7 @@ impl FakeProvider {
             // A provider that never answers.
             .route(
                 "/slow/v1/models",
-                axum::routing::get(|| async {
-                    tokio::time::sleep(Duration::from_secs(60)).await;
-                    ""
-                }),
+                axum::routing::get(std::future::pending::<&'static str>),
             )
             .with_state(seen.clone());
         let listener = runtime

@@ -16,4 +16,8 @@ test_result: string | null,
 /**
  * Workspaces that use it.
  */
-used_by: Array<string>, };
+used_by: Array<string>, 
+/**
+ * The variable env mode sets (see [`KeyName::env_var`]), for the form to name it.
+ */
+env_var: string, };

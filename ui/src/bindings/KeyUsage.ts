@@ -10,4 +10,8 @@ export type KeyUsage = { key: string, mode: KeyMode, budget: Budget,
 /**
  * UTC day, `YYYY-MM-DD`.
  */
-day: string, today: Usage, requests_left: number | null, tokens_left: number | null, };
+day: string, today: Usage, 
+/**
+ * Today's tokens as the budget counts them (input + output).
+ */
+tokens_today: number, requests_left: number | null, tokens_left: number | null, };

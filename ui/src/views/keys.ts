@@ -111,7 +111,7 @@ export function keyChoice(): { el: HTMLElement; chosen: () => KeyUse[] } {
       const proxy = k.provider !== "generic";
       const mode = h("select", { "data-testid": `create-key-mode-${k.name}` },
         proxy ? h("option", { value: "proxy" }, t("keys.mode_proxy")) : null,
-        h("option", { value: "env" }, t("keys.mode_env", { var: envVar(k) })));
+        h("option", { value: "env" }, t("keys.mode_env", { var: k.env_var })));
       const requests = h("input", { type: "number", min: "1", placeholder: "—", "data-testid": `create-key-requests-${k.name}` });
       const tokens = h("input", { type: "number", min: "1", step: "1000", placeholder: "—" });
       const warn = h("small", { class: "warn block", "data-testid": `create-key-env-warning-${k.name}` }, t("keys.env_warning"));
@@ -144,12 +144,6 @@ export function keyChoice(): { el: HTMLElement; chosen: () => KeyUse[] } {
   };
 }
 
-function envVar(k: KeyInfo): string {
-  if (k.provider === "anthropic") return "ANTHROPIC_API_KEY";
-  if (k.provider === "openai") return "OPENAI_API_KEY";
-  return k.name.toUpperCase().replace(/-/g, "_");
-}
-
 /// The detail view's keys: mode and today's use against the budget.
 export function usageLines(usage: KeyUsage[]): HTMLElement | null {
   if (!usage.length) return null;
@@ -161,6 +155,6 @@ export function usageLines(usage: KeyUsage[]): HTMLElement | null {
         ? h("span", { class: "warn" }, t("keys.usage_env"))
         : h("span", {}, t("keys.usage_proxy", {
           requests: u.budget.requests_per_day === null ? n(u.today.requests) : t("keys.of", { used: n(u.today.requests), limit: n(u.budget.requests_per_day) }),
-          tokens: u.budget.tokens_per_day === null ? n(u.today.input_tokens + u.today.output_tokens) : t("keys.of", { used: n(u.today.input_tokens + u.today.output_tokens), limit: n(u.budget.tokens_per_day) }),
+          tokens: u.budget.tokens_per_day === null ? n(u.tokens_today) : t("keys.of", { used: n(u.tokens_today), limit: n(u.budget.tokens_per_day) }),
         })))));
 }
