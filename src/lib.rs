@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod lockfile;
 pub mod model;
 pub mod ports;
+pub mod preview;
 pub mod private;
 pub mod secrets;
 pub mod signals;

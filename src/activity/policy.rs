@@ -27,6 +27,9 @@ pub enum Signal {
     /// An API call went through Berth's credential proxy (an agent at work); the detail
     /// names the key.
     Api,
+    /// Someone opened or used one of its previews (their traffic is the workspace's work
+    /// being looked at).
+    Preview,
 }
 
 /// What the timer knows of one workspace.

@@ -161,3 +161,22 @@ pub struct LogsQuery {
     pub follow: bool,
     pub tail: Option<usize>,
 }
+
+/// `GET /v1/previews`: one workspace's previews, or all.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PreviewsQuery {
+    pub workspace: Option<String>,
+}
+
+/// A change to a preview: extend by `secs`, or share on the LAN (`share`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PreviewChange {
+    pub secs: Option<u64>,
+    pub share: Option<bool>,
+}
+
+/// Who opens a preview (a browser keeps the port from everyone else afterwards).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PreviewOpen {
+    pub viewer: Viewer,
+}

@@ -140,6 +140,17 @@ pub mod path {
     pub const KEYS: &str = "/v1/keys";
     /// The audit log of key changes.
     pub const KEYS_LOG: &str = "/v1/keys-log";
+    /// Previews (`?workspace=NAME` for one workspace's); `POST` creates one (a stream).
+    pub const PREVIEWS: &str = "/v1/previews";
+
+    /// `/v1/previews/<id>` plus an optional action (`extend`, `share`, `open`).
+    pub fn preview(id: &str, action: Option<&str>) -> String {
+        let id = super::percent_encode(id);
+        match action {
+            Some(a) => format!("{PREVIEWS}/{id}/{a}"),
+            None => format!("{PREVIEWS}/{id}"),
+        }
+    }
 
     /// `/v1/keys/<name>` plus an optional action (`test`).
     pub fn key(name: &str, action: Option<&str>) -> String {

@@ -6,6 +6,7 @@
 mod autostart;
 mod keys;
 pub mod login_page;
+mod previews;
 mod transport;
 
 pub use autostart::log_path;
@@ -462,20 +463,7 @@ impl Client {
         let res = self
             .send(Method::POST, &path::image_build(name), None)
             .await?;
-        let mut events = std::pin::pin!(transport::events(res).await?);
-        while let Some(event) = events.next().await {
-            let event = event?;
-            match event.name.as_str() {
-                sse::CHUNK | sse::STEP => on_event(event.json()?),
-                sse::DONE => return event.json(),
-                sse::ERROR => return Err(event.error()),
-                _ => {}
-            }
-        }
-        Err(Error::new(
-            Code::DaemonUnavailable,
-            "the daemon ended the build stream without a result (did it exit? `berth daemon status`)",
-        ))
+        streamed(res, "build", &mut on_event).await
     }
 
     pub async fn doctor(&self) -> Result<DoctorReport> {
@@ -582,4 +570,29 @@ mod tests {
         });
         assert_eq!(q, "name=a%26b%3Dc%20d");
     }
+}
+
+/// A long operation's stream: each `chunk`/`step` to `on_event`, then its result (`done`) or
+/// its error.
+async fn streamed<T: serde::de::DeserializeOwned>(
+    res: hyper::Response<hyper::body::Incoming>,
+    what: &str,
+    on_event: &mut impl FnMut(BuildEvent),
+) -> Result<T> {
+    let mut events = std::pin::pin!(transport::events(res).await?);
+    while let Some(event) = events.next().await {
+        let event = event?;
+        match event.name.as_str() {
+            sse::CHUNK | sse::STEP => on_event(event.json()?),
+            sse::DONE => return event.json(),
+            sse::ERROR => return Err(event.error()),
+            _ => {}
+        }
+    }
+    Err(Error::new(
+        Code::DaemonUnavailable,
+        format!(
+            "the daemon ended the {what} stream without a result (did it exit? `berth daemon status`)"
+        ),
+    ))
 }

@@ -7,6 +7,7 @@
 mod keys;
 mod lifetime;
 mod listener;
+mod previews;
 mod server;
 mod stream;
 mod supervisor;
@@ -380,12 +381,38 @@ fn start_tasks(daemon: &Arc<Daemon>) {
         |d, record| d.engine.record_proxy(record),
     );
 
+    // Previews whose time is up go (also those that expired while no daemon ran: the first
+    // pass connects Docker, which reconciles first).
+    let d = daemon.clone();
+    daemon.supervisor.spawn("preview-reaper", move |token| {
+        let engine = d.engine.clone();
+        async move {
+            loop {
+                let nap = engine.reap_previews().await;
+                tokio::select! {
+                    _ = token.cancelled() => return Ok(()),
+                    _ = engine.preview_timer(nap) => {}
+                }
+            }
+        }
+    });
+
+    // Visits to a preview: activity of its workspace.
+    drain(
+        daemon,
+        "preview-traffic",
+        daemon.engine.gateway().take_preview_hits(),
+        |d, workspace| d.engine.record_preview_visit(workspace),
+    );
+
     let d = daemon.clone();
     daemon.supervisor.spawn("idle-exit", move |token| {
         let d = d.clone();
         async move {
             loop {
-                let running = d.engine.running_count().map_err(|e| e.message)?;
+                // A preview keeps the daemon too: its reaper and its port live here.
+                let running = d.engine.running_count().map_err(|e| e.message)?
+                    + d.engine.preview_count().map_err(|e| e.message)?;
                 let wait = match idle_exit_in(d.life.activity(running), d.life.idle_exit_after) {
                     Some(left) if left.is_zero() => {
                         d.request_exit(ExitReason::Idle);

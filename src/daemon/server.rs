@@ -60,6 +60,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route(path::DOCTOR, get(doctor))
         .route(path::QUIT, post(quit))
         .merge(super::keys::routes())
+        .merge(super::previews::routes())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(daemon.clone(), stamp))
         .with_state(daemon)

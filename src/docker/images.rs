@@ -121,7 +121,7 @@ impl Client {
     /// `labels` to the image. Every output line goes to `on_progress`.
     pub async fn build_image(
         &self,
-        context_tar: Vec<u8>,
+        context_tar: impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
         tag: &str,
         image_labels: &HashMap<String, String>,
         mut on_progress: impl FnMut(BuildProgress),
@@ -133,11 +133,9 @@ impl Client {
             .forcerm(true)
             .labels(image_labels)
             .build();
-        let mut stream = self.api.build_image(
-            opts,
-            None,
-            Some(bollard::body_full(bytes::Bytes::from(context_tar))),
-        );
+        let mut stream = self
+            .api
+            .build_image(opts, None, Some(bollard::body_stream(context_tar)));
         while let Some(item) = stream.next().await {
             let info = item.map_err(|e| self.fail(&format!("build {tag}"), e))?;
             if let Some(detail) = info.error_detail {

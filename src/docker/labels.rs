@@ -10,6 +10,9 @@ pub const INSTALL: &str = "dev.berth.install";
 pub const KIND: &str = "dev.berth.kind";
 pub const ID: &str = "dev.berth.id";
 pub const NAME: &str = "dev.berth.name";
+/// A preview's workspace (its id) and when the preview expires (Unix seconds).
+pub const WORKSPACE: &str = "dev.berth.workspace";
+pub const EXPIRES_AT: &str = "dev.berth.expires-at";
 /// Per-container creation token (see `store` migration 003).
 pub const TOKEN: &str = "dev.berth.token";
 

@@ -6,6 +6,7 @@ mod events;
 mod images;
 pub mod labels;
 mod plan;
+mod plan_preview;
 mod volumes;
 
 pub use containers::{ContainerInfo, ExecOutput, LogLine, NetworkAddress, NetworkInfo};
@@ -15,6 +16,10 @@ pub use plan::{
     ACTIVITY_DIR, ContainerPlan, IDE_CONFIG_DIR, RunAs, SPEC, WORKSPACE_ROOT, code_workspace,
     code_workspace_path, home_volume_name, mount_targets, plan_container, plan_home_volume,
     plan_network,
+};
+pub use plan_preview::{
+    PreviewRun, plan_preview, plan_preview_network, plan_preview_volume, preview_image_tag,
+    preview_labels,
 };
 
 use crate::error::{Code, Error, Result};

@@ -122,53 +122,16 @@ pub fn plan_container(
         read_only: Some(false),
         ..Default::default()
     });
-    let port_bindings = publish.then(|| {
-        HashMap::from([(
-            ide_port.clone(),
-            Some(vec![PortBinding {
-                host_ip: Some("127.0.0.1".to_string()),
-                // Empty: Docker picks a free port; the gateway reads it back.
-                host_port: Some(String::new()),
-            }]),
-        )])
-    });
-    let host_config = HostConfig {
-        port_bindings,
-        mounts: Some(mounts),
-        // Nothing outside the home volume, the projects and the tmpfs is writable: a
-        // compromised IDE cannot plant anything in the image's programs (CIS 5.13).
-        readonly_rootfs: Some(true),
-        tmpfs: Some(HashMap::from([
-            ("/tmp".to_string(), "rw,nosuid,nodev,mode=1777".to_string()),
-            (
-                "/run".to_string(),
-                "rw,nosuid,nodev,noexec,mode=755".to_string(),
-            ),
-        ])),
-        network_mode: Some(ws.network_name()),
-        cap_drop: Some(vec!["ALL".to_string()]),
-        security_opt: Some(vec!["no-new-privileges:true".to_string()]),
-        // An init as PID 1 reaps zombies and forwards SIGTERM, so `stop` takes milliseconds.
-        init: Some(true),
-        // Never restarted behind the user's back: a failing image gets one clear error.
-        restart_policy: Some(RestartPolicy {
-            name: Some(RestartPolicyNameEnum::NO),
-            maximum_retry_count: None,
-        }),
-        memory: Some(limits.memory_bytes as i64),
-        // Same as memory: no swap on top of the limit.
-        memory_swap: Some(limits.memory_bytes as i64),
-        nano_cpus: Some((limits.cpus * 1e9).round() as i64),
-        pids_limit: Some(limits.pids),
-        log_config: Some(HostConfigLogConfig {
-            typ: Some("json-file".to_string()),
-            config: Some(HashMap::from([
-                ("max-size".to_string(), LOG_MAX_SIZE.to_string()),
-                ("max-file".to_string(), LOG_MAX_FILES.to_string()),
-            ])),
-        }),
-        ..Default::default()
-    };
+    let port_bindings = publish.then(|| loopback_port(&ide_port));
+    let mut host_config = hardened(limits, ws.network_name());
+    host_config.port_bindings = port_bindings;
+    host_config.mounts = Some(mounts);
+    if let Some(tmpfs) = host_config.tmpfs.as_mut() {
+        tmpfs.insert(
+            "/run".to_string(),
+            "rw,nosuid,nodev,noexec,mode=755".to_string(),
+        );
+    }
     ContainerPlan {
         name: ws.container_name(),
         body: ContainerCreateBody {
@@ -194,6 +157,56 @@ pub fn plan_container(
             host_config: Some(host_config),
             ..Default::default()
         },
+    }
+}
+
+/// `port` (`8080/tcp`) published on 127.0.0.1 at a port Docker picks (the gateway reads it
+/// back): only where the host cannot reach a container's own address (Docker Desktop).
+pub(super) fn loopback_port(port: &str) -> HashMap<String, Option<Vec<PortBinding>>> {
+    HashMap::from([(
+        port.to_string(),
+        Some(vec![PortBinding {
+            host_ip: Some("127.0.0.1".to_string()),
+            // Empty: Docker picks a free port.
+            host_port: Some(String::new()),
+        }]),
+    )])
+}
+
+/// What every Berth container gets, workspace or preview: nothing writable outside its
+/// volumes, binds and tmpfs (a compromised app cannot plant anything in the image's programs,
+/// CIS 5.13), no capabilities, no privilege gain, an init, no restarts behind the user's back,
+/// hard limits and rotated logs — on its own network.
+pub(super) fn hardened(limits: &Limits, network: String) -> HostConfig {
+    HostConfig {
+        readonly_rootfs: Some(true),
+        tmpfs: Some(HashMap::from([(
+            "/tmp".to_string(),
+            "rw,nosuid,nodev,mode=1777".to_string(),
+        )])),
+        network_mode: Some(network),
+        cap_drop: Some(vec!["ALL".to_string()]),
+        security_opt: Some(vec!["no-new-privileges:true".to_string()]),
+        // An init as PID 1 reaps zombies and forwards SIGTERM, so `stop` takes milliseconds.
+        init: Some(true),
+        // Never restarted behind the user's back: a failing image gets one clear error.
+        restart_policy: Some(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::NO),
+            maximum_retry_count: None,
+        }),
+        memory: Some(limits.memory_bytes as i64),
+        // Same as memory: no swap on top of the limit.
+        memory_swap: Some(limits.memory_bytes as i64),
+        nano_cpus: Some((limits.cpus * 1e9).round() as i64),
+        pids_limit: Some(limits.pids),
+        log_config: Some(HostConfigLogConfig {
+            typ: Some("json-file".to_string()),
+            config: Some(HashMap::from([
+                ("max-size".to_string(), LOG_MAX_SIZE.to_string()),
+                ("max-file".to_string(), LOG_MAX_FILES.to_string()),
+            ])),
+        }),
+        ..Default::default()
     }
 }
 

@@ -286,7 +286,12 @@ impl Engine {
             Some(script) => prepare_context(&entries, script, &mut on_progress).await?,
         };
         docker
-            .build_image(context, bundle.tag, &image_labels, on_progress)
+            .build_image(
+                futures_util::stream::once(async move { bytes::Bytes::from(context) }),
+                bundle.tag,
+                &image_labels,
+                on_progress,
+            )
             .await?;
         Ok(BuildOutcome {
             tag: bundle.tag.to_string(),

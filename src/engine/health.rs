@@ -54,6 +54,22 @@ pub async fn wait(
     path: &str,
     timeout: Duration,
 ) -> Result<Health> {
+    wait_for(docker, container_id, ide_port, path, timeout, |status| {
+        (200..300).contains(&status)
+    })
+    .await
+}
+
+/// Polls like [`wait`] until an answer's status passes `accept` (a preview's app counts as
+/// up with any answer at all: a 404 at `/` is still an app).
+pub async fn wait_for(
+    docker: &docker::Client,
+    container_id: &str,
+    ide_port: u16,
+    path: &str,
+    timeout: Duration,
+    accept: fn(u16) -> bool,
+) -> Result<Health> {
     let started = Instant::now();
     let mut last_liveness: Option<Instant> = None;
     let mut addr = None;
@@ -68,7 +84,7 @@ pub async fn wait(
         }
         if let Some(addr) = addr
             && let Some(status) = upstream::probe(addr, path).await
-            && (200..300).contains(&status)
+            && accept(status)
         {
             return Ok(Health::Healthy(started.elapsed(), addr));
         }

@@ -372,6 +372,7 @@ impl Engine {
         let docker = self.docker().await?;
         let _lock = self.lock_workspace(&ws).await?;
         let ws = self.reload(ws.id, name)?;
+        self.remove_previews_of(docker, &ws).await?;
         if let Err(e) = self.remove_containers(docker, &ws).await {
             self.audit(&ws, "delete", Outcome::Failed, &e.message);
             return Err(e);

@@ -12,6 +12,8 @@ mod idle;
 mod image_check;
 mod keys;
 mod lifecycle;
+mod preview_run;
+mod previews;
 mod projects;
 mod quit;
 mod reconcile;
@@ -27,6 +29,7 @@ pub use idle::Hold;
 pub use image_check::{CheckItem, ImageCheck};
 pub use keys::KeyTest;
 pub use lifecycle::{CreateRequest, Deleted, Started};
+pub use previews::{GONE_DELETED, GONE_EXPIRED, GONE_FAILED, exposed_port};
 pub use quit::QuitOutcome;
 pub use reconcile::ReconcileReport;
 pub use serving::{IdeSession, Viewer};
@@ -83,6 +86,16 @@ pub enum EngineEvent {
     Activity {
         activity: Box<crate::activity::ActivityView>,
     },
+    /// A preview was made or changed (created, running, extended, shared).
+    Preview {
+        preview: Box<crate::model::PreviewView>,
+    },
+    /// A preview is gone: `reason` is `deleted`, `expired` or `failed`.
+    PreviewRemoved {
+        id: String,
+        workspace: String,
+        reason: String,
+    },
     DockerLost {
         message: String,
     },
@@ -104,6 +117,8 @@ pub struct Engine {
     gateway: Gateway,
     activity: std::sync::Arc<crate::activity::Tracker>,
     files: std::sync::Arc<crate::activity::files::FileWatch>,
+    /// Wakes the preview reaper when an expiry moved (a preview made or extended).
+    preview_timer: tokio::sync::Notify,
 }
 
 impl Engine {
@@ -129,6 +144,7 @@ impl Engine {
             gateway: Gateway::new(),
             activity,
             files: std::sync::Arc::new(files),
+            preview_timer: tokio::sync::Notify::new(),
         })
     }
 
@@ -198,6 +214,11 @@ impl Engine {
     fn reload(&self, id: WorkspaceId, name: &str) -> Result<Workspace> {
         self.db(|s| s.workspace(id))?
             .ok_or_else(|| no_such_workspace(name))
+    }
+
+    /// Waits until an expiry moved or `nap` passed (the daemon's reaper loop).
+    pub async fn preview_timer(&self, nap: Duration) {
+        let _ = tokio::time::timeout(nap, self.preview_timer.notified()).await;
     }
 
     /// Workspaces whose container runs (they keep the daemon alive).

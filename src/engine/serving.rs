@@ -36,7 +36,7 @@ impl Engine {
     pub async fn ide_session(&self, name: &str, viewer: Viewer) -> Result<IdeSession> {
         let started = self.start(name).await?;
         if let (Viewer::Browser, Some(port)) = (viewer, started.workspace.port) {
-            self.db(|s| s.record_browser_port(started.workspace.id, port))?;
+            self.db(|s| s.record_browser_port(started.workspace.id.0, port))?;
         }
         let login_url = self.gateway.login_link(started.workspace.id)?;
         Ok(IdeSession {

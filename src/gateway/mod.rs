@@ -9,11 +9,13 @@
 
 mod pages;
 mod policy;
+mod preview;
 mod proxy;
 mod sessions;
 pub mod upstream;
 
 pub use policy::cookie_name;
+pub use preview::share_cookie_name;
 pub(crate) use proxy::{is_hop_by_hop, strip_hop_by_hop};
 
 use crate::error::{Code, Error, Result};
@@ -89,12 +91,16 @@ pub(crate) struct Shared {
     client: HttpClient<HttpConnector, Incoming>,
     /// Start pressed on a stopped page: the daemon starts the workspace.
     starts: tokio::sync::mpsc::UnboundedSender<WorkspaceId>,
+    previews: Mutex<HashMap<crate::model::PreviewId, preview::PreviewRoute>>,
+    /// A preview had visitors: an activity signal of its workspace.
+    hits: tokio::sync::mpsc::UnboundedSender<WorkspaceId>,
 }
 
 #[derive(Clone)]
 pub struct Gateway {
     shared: Arc<Shared>,
     start_requests: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WorkspaceId>>>>,
+    preview_hits: Arc<Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<WorkspaceId>>>>,
 }
 
 impl Default for Gateway {
@@ -108,14 +114,18 @@ impl Gateway {
         let mut connector = HttpConnector::new();
         connector.set_nodelay(true);
         let (starts, start_requests) = tokio::sync::mpsc::unbounded_channel();
+        let (hits, preview_hits) = tokio::sync::mpsc::unbounded_channel();
         Gateway {
             shared: Arc::new(Shared {
                 routes: Mutex::default(),
                 sessions: Mutex::default(),
                 client: HttpClient::builder(TokioExecutor::new()).build(connector),
                 starts,
+                previews: Mutex::default(),
+                hits,
             }),
             start_requests: Arc::new(Mutex::new(Some(start_requests))),
+            preview_hits: Arc::new(Mutex::new(Some(preview_hits))),
         }
     }
 
@@ -195,6 +205,9 @@ impl Gateway {
         for (_, route) in self.shared.routes().drain() {
             route.accept.abort();
         }
+        for (_, route) in self.shared.previews().drain() {
+            route.accept.abort();
+        }
     }
 
     /// Whether the gateway already listens on `port` for `id`.
@@ -234,6 +247,12 @@ impl Gateway {
 impl Shared {
     fn routes(&self) -> std::sync::MutexGuard<'_, HashMap<WorkspaceId, Route>> {
         self.routes.lock().expect("gateway routes")
+    }
+
+    fn previews(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<crate::model::PreviewId, preview::PreviewRoute>> {
+        self.previews.lock().expect("gateway previews")
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, Sessions> {

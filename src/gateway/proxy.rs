@@ -27,9 +27,23 @@ const UPGRADE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(30
 const HALF_CLOSED_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, port: u16, listener: TcpListener) {
+    accept_with(port, listener, move |req, _peer| {
+        let shared = shared.clone();
+        async move { handle(&shared, id, port, req).await }
+    })
+    .await
+}
+
+/// Serves every connection of `listener` with `handle` (given the peer's address), HTTP/1
+/// with upgrades.
+pub(super) async fn accept_with<F, Fut>(port: u16, listener: TcpListener, handle: F)
+where
+    F: Fn(Request<Incoming>, std::net::SocketAddr) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
+{
     loop {
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors, most likely: retrying at once would spin.
                 tracing::warn!("gateway on port {port}: {e}");
@@ -38,11 +52,11 @@ pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, port: u16, list
             }
         };
         let _ = stream.set_nodelay(true);
-        let shared = shared.clone();
+        let handle = handle.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
-                let shared = shared.clone();
-                async move { Ok::<_, hyper::Error>(handle(&shared, id, port, req).await) }
+                let answer = handle(req, peer);
+                async move { Ok::<_, hyper::Error>(answer.await) }
             });
             let _ = hyper::server::conn::http1::Builder::new()
                 .timer(TokioTimer::new())
@@ -282,7 +296,7 @@ fn login(
     }
 }
 
-async fn forward(
+pub(super) async fn forward(
     shared: &Shared,
     target: &Target,
     req: Request<Incoming>,
@@ -303,7 +317,7 @@ async fn forward(
 
 /// A WebSocket (or any Upgrade): the handshake goes to the IDE on a connection of its own;
 /// after `101`, both sides are spliced into one byte pipe.
-async fn upgrade(
+pub(super) async fn upgrade(
     target: &Target,
     mut req: Request<Incoming>,
     permit: tokio::sync::OwnedSemaphorePermit,
@@ -389,7 +403,7 @@ fn unwrap_tcp(upgraded: hyper::upgrade::Upgraded) -> (Box<dyn Stream>, Bytes) {
     }
 }
 
-fn is_upgrade(headers: &HeaderMap) -> bool {
+pub(super) fn is_upgrade(headers: &HeaderMap) -> bool {
     headers.contains_key(header::UPGRADE)
         && connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"))
 }
@@ -440,7 +454,7 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     headers.remove("proxy-connection");
 }
 
-fn cookie_headers(headers: &HeaderMap) -> Vec<&str> {
+pub(super) fn cookie_headers(headers: &HeaderMap) -> Vec<&str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -469,6 +483,14 @@ fn prepare_request_headers(headers: &mut HeaderMap, target: &Target, upgrade: bo
 /// The IDE's answer with Berth's rules: no Berth cookie set by a container, the CSP, and no
 /// embedding or reading from other origins.
 fn with_berth_headers(mut response: Response<Body>, port: u16) -> Response<Body> {
+    without_berth_cookies(&mut response);
+    add_policy_headers(response.headers_mut(), port);
+    response
+}
+
+/// An answer of a container as it may reach the browser: no hop-by-hop header and no
+/// `Set-Cookie` naming a Berth cookie (no container overwrites a login or a share).
+pub(super) fn without_berth_cookies(response: &mut Response<Body>) {
     let upgraded = response.status() == StatusCode::SWITCHING_PROTOCOLS;
     let headers = response.headers_mut();
     strip_hop_by_hop(headers, upgraded);
@@ -482,8 +504,6 @@ fn with_berth_headers(mut response: Response<Body>, port: u16) -> Response<Body>
     for v in kept {
         headers.append(header::SET_COOKIE, v);
     }
-    add_policy_headers(headers, port);
-    response
 }
 
 pub(super) fn add_policy_headers(headers: &mut HeaderMap, port: u16) {

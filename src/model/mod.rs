@@ -4,6 +4,7 @@ mod image_ref;
 mod keys;
 mod limits;
 mod name;
+mod preview;
 mod project;
 mod settings;
 mod text;
@@ -16,6 +17,11 @@ pub use limits::{
     parse_idle_timeout, parse_memory, parse_pids, validate_idle_timeout,
 };
 pub use name::WorkspaceName;
+pub use preview::{
+    MAX_TTL, PREVIEW_LIMITS, Preview, PreviewDefaults, PreviewForm, PreviewId, PreviewSource,
+    PreviewStatus, PreviewView, Remembered, SHARE_PARAM, check_ttl, choose_source, due, extended,
+    parse_ttl, preview_limits,
+};
 pub use project::{
     FolderId, Protected, check_same_folder, folder_name, validate_project_path, windows_key,
 };

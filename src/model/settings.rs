@@ -59,6 +59,10 @@ pub struct Settings {
     /// UI language (`en`, `de`); `None` follows the operating system.
     pub language: Option<String>,
     pub on_quit: QuitBehavior,
+    /// A new preview's lifetime unless one is chosen.
+    pub preview_ttl_secs: u64,
+    /// Previews at once (all workspaces together).
+    pub max_previews: u32,
 }
 
 impl Default for Settings {
@@ -78,6 +82,8 @@ impl Default for Settings {
             start_timeout_secs: 120,
             language: None,
             on_quit: QuitBehavior::default(),
+            preview_ttl_secs: 24 * 3600,
+            max_previews: 5,
         }
     }
 }
@@ -104,6 +110,13 @@ impl Settings {
             return Err(Error::invalid(format!(
                 "invalid start timeout of {} s: it must be from 1 s to an hour",
                 self.start_timeout_secs
+            )));
+        }
+        super::check_ttl(std::time::Duration::from_secs(self.preview_ttl_secs))?;
+        if !(1..=50).contains(&self.max_previews) {
+            return Err(Error::invalid(format!(
+                "invalid number of previews at once ({}): it must be from 1 to 50",
+                self.max_previews
             )));
         }
         if let Some(lang) = &self.language

@@ -4,6 +4,7 @@
 mod audit;
 mod idle;
 mod keys;
+mod previews;
 mod projects;
 mod settings;
 mod workspaces;
@@ -11,6 +12,7 @@ mod workspaces;
 pub use audit::{AuditEntry, Outcome};
 pub use idle::IdleStop;
 pub use keys::{Usage, ide_row, key_row};
+pub use previews::NewPreview;
 #[cfg(test)]
 pub(crate) use workspaces::tests::sample as sample_workspace;
 
@@ -28,6 +30,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/005_browser_ports.sql")),
     M::up(include_str!("migrations/006_idle_stops.sql")),
     M::up(include_str!("migrations/007_keys.sql")),
+    M::up(include_str!("migrations/008_previews.sql")),
 ];
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 

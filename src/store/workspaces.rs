@@ -37,7 +37,7 @@ impl Store {
                     "a workspace named {existing:?} already exists"
                 )));
             }
-            let port = pick_port(&taken_ports(tx, id)?)?;
+            let port = pick_port(&taken_ports(tx, id.0)?)?;
             let now = now_secs();
             tx.execute(
                 "INSERT INTO workspaces (id, name, description, image, cpus, memory_bytes, pids,
@@ -98,7 +98,7 @@ impl Store {
         pick_port: impl FnOnce(&BTreeSet<u16>) -> Result<u16>,
     ) -> Result<u16> {
         self.immediate(|tx| {
-            let port = pick_port(&taken_ports(tx, id)?)?;
+            let port = pick_port(&taken_ports(tx, id.0)?)?;
             tx.execute(
                 "INSERT INTO port_allocations (port, workspace_id, allocated_at) VALUES (?1, ?2, ?3)
                  ON CONFLICT (workspace_id) DO UPDATE SET port = excluded.port,
@@ -112,7 +112,7 @@ impl Store {
 
     /// Records that a web browser is sent to `port` for workspace `id`: from now on the port
     /// is never handed to another workspace (`taken_ports`).
-    pub fn record_browser_port(&mut self, id: WorkspaceId, port: u16) -> Result<()> {
+    pub fn record_browser_port(&mut self, id: Uuid, port: u16) -> Result<()> {
         self.conn.execute(
             "INSERT INTO browser_ports (port, workspace_id, first_opened_at) VALUES (?1, ?2, ?3)
              ON CONFLICT (port) DO NOTHING",
@@ -265,7 +265,7 @@ impl Store {
 }
 
 /// The port handed out last (see `ports::pick_free`: next-fit).
-fn record_last_port(tx: &Transaction, port: u16) -> Result<()> {
+pub(super) fn record_last_port(tx: &Transaction, port: u16) -> Result<()> {
     tx.execute(
         "INSERT INTO settings (key, value) VALUES ('last_port', ?1)
          ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -274,11 +274,12 @@ fn record_last_port(tx: &Transaction, port: u16) -> Result<()> {
     Ok(())
 }
 
-/// Ports `id` may not take: those allocated, and those a browser visited while another
-/// workspace (perhaps deleted since) served them.
-fn taken_ports(tx: &Transaction, id: WorkspaceId) -> Result<BTreeSet<u16>> {
+/// Ports `id` (a workspace or a preview) may not take: every workspace's and preview's, and
+/// those a browser visited while another one (perhaps deleted since) served them.
+pub(super) fn taken_ports(tx: &Transaction, id: uuid::Uuid) -> Result<BTreeSet<u16>> {
     let mut stmt = tx.prepare(
         "SELECT port FROM port_allocations
+         UNION SELECT port FROM previews
          UNION SELECT port FROM browser_ports WHERE workspace_id != ?1",
     )?;
     let ports = stmt
@@ -443,7 +444,7 @@ pub(crate) mod tests {
         let first = store
             .insert_workspace(&sample("first"), |_| Ok(10000))
             .unwrap();
-        store.record_browser_port(first.id, 10000).unwrap();
+        store.record_browser_port(first.id.0, 10000).unwrap();
         store.delete_workspace(first.id).unwrap();
         let second = sample("second");
         store
@@ -453,7 +454,7 @@ pub(crate) mod tests {
             })
             .unwrap();
         // Its own browser port stays open to the workspace that was served there.
-        store.record_browser_port(second.id, 10001).unwrap();
+        store.record_browser_port(second.id.0, 10001).unwrap();
         store
             .reassign_port(second.id, |taken| {
                 assert_eq!(taken, &BTreeSet::from([10000, 10001]));

@@ -68,6 +68,7 @@ pub fn signal_text(s: &SignalSeen) -> String {
         Signal::KeepAlive => format!("keep-alive ({detail})"),
         Signal::Snooze => "kept running (snooze)".into(),
         Signal::Api => format!("an API call ({detail} key)"),
+        Signal::Preview => "a visit to a preview".to_string(),
     }
 }
 

@@ -4,7 +4,9 @@
 mod activity;
 mod daemon_cmd;
 mod key_cmd;
+#[macro_use]
 mod print;
+mod preview_cmd;
 
 use berth::Result;
 use berth::api::{NewWorkspace, Viewer};
@@ -143,6 +145,9 @@ enum Command {
     /// API keys for the AI tools in workspaces (kept encrypted, master key in the OS keychain).
     #[command(subcommand)]
     Key(key_cmd::KeyCommand),
+    /// Previews: a snapshot of a workspace's app, at its own URL, gone when its time is up.
+    #[command(subcommand)]
+    Preview(preview_cmd::PreviewCommand),
     /// The background service that owns Berth's data and talks to Docker.
     #[command(subcommand)]
     Daemon(daemon_cmd::DaemonCommand),
@@ -454,6 +459,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             });
         }
         Command::Key(cmd) => return key_cmd::run(&client, cmd).await,
+        Command::Preview(cmd) => return preview_cmd::run(&client, cmd).await,
         Command::Daemon(_) => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

@@ -245,6 +245,16 @@ pub fn describe_event(e: &EngineEvent) -> String {
         EngineEvent::Activity { activity } => {
             ("activity", activity.name.as_str(), activity_state(activity))
         }
+        EngineEvent::Preview { preview } => (
+            "preview",
+            preview.workspace.as_str(),
+            format!("{} {} {}", preview.id, preview.status.as_str(), preview.url),
+        ),
+        EngineEvent::PreviewRemoved {
+            id,
+            workspace,
+            reason,
+        } => ("preview-gone", workspace.as_str(), format!("{id} {reason}")),
         EngineEvent::DockerLost { message } => ("docker-lost", "-", message.clone()),
         EngineEvent::DockerBack => ("docker-back", "-", String::new()),
     };

@@ -51,11 +51,22 @@ impl Engine {
                 locks.insert(ws.id, lock);
             }
         }
+        // Previews are records too: their containers are claimed and their networks kept.
+        let mut preview_locks = Vec::new();
+        let mut busy_previews = HashSet::new();
+        for p in self.db(|s| s.previews(None))? {
+            match self.try_lock_preview(p.id)? {
+                Some(lock) => preview_locks.push(lock),
+                None => {
+                    busy_previews.insert(p.id.0);
+                }
+            }
+        }
         let containers = docker.list_containers(self.install, None).await?;
         let networks = docker.list_networks(self.install).await?;
         let rows = self.db(|s| s.workspaces())?;
         let tokens = self.db(|s| s.pending_tokens())?;
-        let records: Vec<Record> = rows
+        let mut records: Vec<Record> = rows
             .iter()
             .map(|w| Record {
                 kind: Kind::Workspace,
@@ -65,11 +76,22 @@ impl Engine {
                 status: w.status,
             })
             .collect();
-        let busy: HashSet<Uuid> = rows
+        let preview_tokens = self.db(|s| s.preview_tokens())?;
+        records.extend(self.db(|s| s.previews(None))?.into_iter().map(|p| Record {
+            kind: Kind::Preview,
+            id: p.id.0,
+            container_id: p.container_id.clone(),
+            pending_token: preview_tokens.get(&p.id.0).cloned(),
+            // Previews have no workspace status: reconcile only keeps their objects; the
+            // preview sync below serves, restarts or removes them.
+            status: Status::Running,
+        }));
+        let mut busy: HashSet<Uuid> = rows
             .iter()
             .filter(|w| !locks.contains_key(&w.id))
             .map(|w| w.id.0)
             .collect();
+        busy.extend(busy_previews);
         let plan = plan(&records, &busy, &containers, &networks);
         let by_id: HashMap<Uuid, &Workspace> = rows.iter().map(|w| (w.id.0, w)).collect();
         let mut report = ReconcileReport {
@@ -99,6 +121,8 @@ impl Engine {
         let locked: Vec<WorkspaceId> = locks.keys().copied().collect();
         self.sync_gateway(docker, &locked).await;
         drop(locks);
+        drop(preview_locks);
+        self.sync_previews(docker).await;
         Ok(report)
     }
 

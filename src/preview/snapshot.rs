@@ -1,0 +1,337 @@
+//! A preview's snapshot: the workspace's project folders as they are at one moment, as a tar
+//! stream (Docker unpacks it into the preview's volume, or builds from it). `.gitignore` and
+//! `.dockerignore` are honoured the way git and docker read them (ripgrep's `ignore` walker),
+//! dependency and build churn (`node_modules`, `target`, ...) is left out unless asked for,
+//! symlinks stay links (never followed: a link to `~/.ssh` copies nothing), and sockets,
+//! pipes and devices are skipped.
+
+use crate::error::{Code, Error, Result};
+use bytes::Bytes;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Folders of dependencies and build output: large, rebuilt from the sources, and changing
+/// all the time. `.git` is never copied.
+pub const CHURN: &[&str] = &[
+    "node_modules",
+    "target",
+    ".venv",
+    "venv",
+    "__pycache__",
+    ".cache",
+    ".gradle",
+    ".next",
+    ".tox",
+];
+
+/// What goes into the snapshot.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// Host folder and the name it gets in the archive (`app` → `app/...`).
+    pub roots: Vec<(PathBuf, String)>,
+    /// Copy [`CHURN`] folders too.
+    pub with_deps: bool,
+    /// Owner of every entry (the user the container runs as); `None` keeps the host's.
+    pub owner: Option<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Taken {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// Whether a folder named `name` is left out.
+pub fn skipped_dir(name: &str, with_deps: bool) -> bool {
+    name == ".git" || (!with_deps && CHURN.contains(&name))
+}
+
+/// Writes the snapshot of `spec` as an uncompressed tar into `out`.
+pub fn write_tar(spec: &Spec, out: impl Write) -> Result<Taken> {
+    let mut tar = tar::Builder::new(out);
+    tar.follow_symlinks(false);
+    let mut taken = Taken::default();
+    for (root, name) in &spec.roots {
+        append_root(&mut tar, spec, root, name, &mut taken)?;
+    }
+    tar.into_inner()
+        .and_then(|mut w| w.flush())
+        .map_err(|e| snapshot_error(Path::new(""), e))?;
+    Ok(taken)
+}
+
+fn append_root<W: Write>(
+    tar: &mut tar::Builder<W>,
+    spec: &Spec,
+    root: &Path,
+    name: &str,
+    taken: &mut Taken,
+) -> Result<()> {
+    let with_deps = spec.with_deps;
+    let walk = ignore::WalkBuilder::new(root)
+        .hidden(false)
+        .parents(false)
+        .git_global(false)
+        .git_ignore(true)
+        .git_exclude(true)
+        // A project need not be a git repository for its .gitignore to count.
+        .require_git(false)
+        .add_custom_ignore_filename(".dockerignore")
+        .follow_links(false)
+        .filter_entry(move |e| {
+            !(e.file_type().is_some_and(|t| t.is_dir())
+                && e.depth() > 0
+                && skipped_dir(&e.file_name().to_string_lossy(), with_deps))
+        })
+        .build();
+    for entry in walk {
+        let entry = entry.map_err(|e| {
+            Error::new(
+                Code::Io,
+                format!("cannot read the project {}: {e}", root.display()),
+            )
+        })?;
+        let path = entry.path();
+        let rel = path.strip_prefix(root).unwrap_or(path);
+        let archived = Path::new(name).join(rel);
+        let meta = match std::fs::symlink_metadata(path) {
+            Ok(m) => m,
+            // Deleted while we walked: it is not part of this moment any more.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(snapshot_error(path, e)),
+        };
+        let mut header = tar::Header::new_gnu();
+        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        if let Some((uid, gid)) = spec.owner {
+            header.set_uid(uid);
+            header.set_gid(gid);
+        }
+        let kind = meta.file_type();
+        let written = if kind.is_dir() {
+            header.set_size(0);
+            tar.append_data(&mut header, &archived, std::io::empty())
+        } else if kind.is_symlink() {
+            let target = std::fs::read_link(path).map_err(|e| snapshot_error(path, e))?;
+            header.set_size(0);
+            tar.append_link(&mut header, &archived, target)
+        } else if kind.is_file() {
+            let file = match std::fs::File::open(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(snapshot_error(path, e)),
+            };
+            taken.files += 1;
+            taken.bytes += meta.len();
+            tar.append_data(&mut header, &archived, file)
+        } else {
+            // Sockets, pipes, devices: nothing an app's files are made of.
+            continue;
+        };
+        written.map_err(|e| snapshot_error(path, e))?;
+    }
+    Ok(())
+}
+
+fn snapshot_error(path: &Path, e: std::io::Error) -> Error {
+    Error::new(
+        Code::Io,
+        format!(
+            "cannot snapshot {}: {e} (did it change while Berth copied it? try again)",
+            path.display()
+        ),
+    )
+}
+
+/// Sends what is written in chunks over a channel (the tar is made on a blocking thread while
+/// Docker reads it).
+struct Chunks {
+    tx: tokio::sync::mpsc::Sender<Bytes>,
+    buf: Vec<u8>,
+}
+
+const CHUNK: usize = 256 * 1024;
+
+impl Write for Chunks {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.blocking_send(chunk).map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::BrokenPipe, "Docker stopped reading")
+        })
+    }
+}
+
+/// The snapshot as a stream of tar chunks, made on a blocking thread; the handle says how it
+/// went (a stream that ended early is an error there, never a silently short snapshot).
+pub fn stream(
+    spec: Spec,
+) -> (
+    impl futures_util::Stream<Item = Bytes> + Send + 'static,
+    tokio::task::JoinHandle<Result<Taken>>,
+) {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
+    let made = tokio::task::spawn_blocking(move || {
+        write_tar(
+            &spec,
+            Chunks {
+                tx,
+                buf: Vec::with_capacity(CHUNK),
+            },
+        )
+    });
+    let chunks = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|chunk| (chunk, rx))
+    });
+    (chunks, made)
+}
+
+/// Whether the first project has a Dockerfile (a regular file, not a link out of it).
+pub fn has_dockerfile(project: &Path) -> bool {
+    std::fs::symlink_metadata(project.join("Dockerfile")).is_ok_and(|m| m.is_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(spec: &Spec) -> Vec<String> {
+        let mut out = Vec::new();
+        write_tar(spec, &mut out).unwrap();
+        let mut names: Vec<String> = tar::Archive::new(out.as_slice())
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let p = e
+                    .path()
+                    .unwrap()
+                    .to_string_lossy()
+                    .trim_end_matches('/')
+                    .to_string();
+                p
+            })
+            .collect();
+        names.sort();
+        names
+    }
+
+    fn project() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        for (file, body) in [
+            ("index.html", "v1"),
+            (".gitignore", "secret.txt\n/build/\n"),
+            (".dockerignore", "*.log\n"),
+            ("secret.txt", "no"),
+            ("app.log", "no"),
+            ("build/out.js", "no"),
+            ("node_modules/x/index.js", "dep"),
+            ("src/main.js", "code"),
+            (".git/HEAD", "ref"),
+            (".env", "A=1"),
+        ] {
+            let path = p.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, body).unwrap();
+        }
+        dir
+    }
+
+    #[test]
+    fn ignored_files_churn_and_git_stay_out() {
+        let dir = project();
+        let spec = Spec {
+            roots: vec![(dir.path().to_path_buf(), "app".into())],
+            with_deps: false,
+            owner: Some((1234, 1234)),
+        };
+        assert_eq!(
+            names(&spec),
+            [
+                "app",
+                "app/.dockerignore",
+                "app/.env",
+                "app/.gitignore",
+                "app/index.html",
+                "app/src",
+                "app/src/main.js"
+            ]
+        );
+        let with_deps = Spec {
+            with_deps: true,
+            ..spec
+        };
+        let all = names(&with_deps);
+        assert!(all.contains(&"app/node_modules/x/index.js".to_string()));
+        assert!(
+            !all.iter()
+                .any(|n| n.starts_with("app/.git/") || n == "app/secret.txt")
+        );
+    }
+
+    #[test]
+    fn links_stay_links_and_owners_are_the_containers_user() {
+        let dir = project();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("id_rsa"), "private").unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(outside.path().join("id_rsa"), dir.path().join("key")).unwrap();
+        let spec = Spec {
+            roots: vec![(dir.path().to_path_buf(), "app".into())],
+            with_deps: false,
+            owner: Some((1234, 4321)),
+        };
+        let mut out = Vec::new();
+        let taken = write_tar(&spec, &mut out).unwrap();
+        assert_eq!(taken.files, 6);
+        let mut archive = tar::Archive::new(out.as_slice());
+        for entry in archive.entries().unwrap() {
+            let mut e = entry.unwrap();
+            assert_eq!(
+                (e.header().uid().unwrap(), e.header().gid().unwrap()),
+                (1234, 4321)
+            );
+            if e.path().unwrap().ends_with("key") {
+                assert_eq!(e.header().entry_type(), tar::EntryType::Symlink);
+                let mut body = String::new();
+                std::io::Read::read_to_string(&mut e, &mut body).unwrap();
+                assert!(body.is_empty(), "the link's target is not copied");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn the_stream_carries_the_whole_archive() {
+        use futures_util::StreamExt;
+        let dir = project();
+        let spec = Spec {
+            roots: vec![(dir.path().to_path_buf(), "app".into())],
+            with_deps: true,
+            owner: None,
+        };
+        let mut direct = Vec::new();
+        write_tar(&spec, &mut direct).unwrap();
+        let (chunks, made) = stream(spec);
+        let streamed: Vec<u8> = chunks.concat().await.to_vec();
+        assert_eq!(made.await.unwrap().unwrap().files, 8);
+        assert_eq!(streamed, direct);
+    }
+
+    #[test]
+    fn a_dockerfile_must_be_a_file_in_the_project() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(!has_dockerfile(dir.path()));
+        std::fs::write(dir.path().join("Dockerfile"), "FROM x").unwrap();
+        assert!(has_dockerfile(dir.path()));
+    }
+}
