@@ -31,6 +31,14 @@ const COMMANDS: &[&str] = &[
     "test_key",
     "remove_key",
     "workspace_usage",
+    "preview_defaults",
+    "list_previews",
+    "create_preview",
+    "extend_preview",
+    "share_preview",
+    "remove_preview",
+    "open_preview",
+    "open_preview_in_browser",
 ];
 
 fn main() {

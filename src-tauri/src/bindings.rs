@@ -30,6 +30,9 @@ fn export_all(dir: &Path) {
     berth::model::KeyInfo::export_all(&cfg).unwrap();
     berth::engine::KeyTest::export_all(&cfg).unwrap();
     berth::engine::KeyUsage::export_all(&cfg).unwrap();
+    berth::model::PreviewView::export_all(&cfg).unwrap();
+    berth::model::PreviewDefaults::export_all(&cfg).unwrap();
+    berth::model::PreviewForm::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

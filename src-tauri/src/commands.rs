@@ -3,11 +3,11 @@
 
 use crate::dto::IdeWindowView;
 use crate::state::AppState;
-use crate::{ide, logs, tray};
+use crate::{ide, logs, preview, tray};
 use berth::activity::ActivityView;
 use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView, Viewer};
 use berth::engine::{BuildOutcome, ImageEntry, KeyTest, KeyUsage, WorkspaceEdit};
-use berth::model::{KeyInfo, Settings, WorkspaceView};
+use berth::model::{KeyInfo, PreviewDefaults, PreviewForm, PreviewView, Settings, WorkspaceView};
 use berth::secrets::Sensitive;
 use berth::store::AuditEntry;
 use berth::{Error, Result};
@@ -214,4 +214,59 @@ pub async fn remove_key(state: S<'_>, name: String) -> Result<()> {
 #[tauri::command]
 pub async fn workspace_usage(state: S<'_>, name: String) -> Result<Vec<KeyUsage>> {
     state.client.usage(&name).await
+}
+
+/// Where the next preview of a workspace comes from (the create form's defaults).
+#[tauri::command]
+pub async fn preview_defaults(state: S<'_>, name: String) -> Result<PreviewDefaults> {
+    state.client.preview_defaults(&name).await
+}
+
+#[tauri::command]
+pub async fn list_previews(state: S<'_>, name: Option<String>) -> Result<Vec<PreviewView>> {
+    state.client.previews(name.as_deref()).await
+}
+
+/// Creates a preview; its steps (and a build's output) reach the form on `on_event`.
+#[tauri::command]
+pub async fn create_preview(
+    state: S<'_>,
+    form: PreviewForm,
+    on_event: Channel<BuildEvent>,
+) -> Result<PreviewView> {
+    state
+        .client
+        .create_preview(&form, |e| drop(on_event.send(e)))
+        .await
+}
+
+#[tauri::command]
+pub async fn extend_preview(state: S<'_>, id: String, secs: u64) -> Result<PreviewView> {
+    let by = std::time::Duration::from_secs(secs);
+    state.client.extend_preview(&id, by).await
+}
+
+#[tauri::command]
+pub async fn share_preview(state: S<'_>, id: String, on: bool) -> Result<PreviewView> {
+    state.client.share_preview(&id, on).await
+}
+
+#[tauri::command]
+pub async fn remove_preview(app: AppHandle, state: S<'_>, id: String) -> Result<()> {
+    state.client.remove_preview(&id).await?;
+    preview::close(&app, &id);
+    Ok(())
+}
+
+/// Opens a preview in a Berth window of its own.
+#[tauri::command]
+pub async fn open_preview(app: AppHandle, state: S<'_>, id: String) -> Result<()> {
+    preview::open(&app, &state, &id).await
+}
+
+#[tauri::command]
+pub async fn open_preview_in_browser(state: S<'_>, id: String) -> Result<()> {
+    let p = state.client.open_preview(&id, Viewer::Browser).await?;
+    tauri_plugin_opener::open_url(p.url, None::<&str>)
+        .map_err(|e| Error::new(berth::Code::Io, format!("cannot open a browser: {e}")))
 }

@@ -67,6 +67,8 @@ async fn on_engine_event(app: &AppHandle, event: EngineEvent) {
         }
         EngineEvent::Activity { activity } => on_activity(app, activity).await,
         EngineEvent::Removed { .. } | EngineEvent::Updated { .. } => tray::refresh(app).await,
+        // Its time is up (or it went otherwise): its window has nothing left to show.
+        EngineEvent::PreviewRemoved { id, .. } => crate::preview::close(app, id),
         _ => {}
     }
 }

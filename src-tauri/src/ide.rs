@@ -42,20 +42,77 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
             "the login link is not on the workspace's origin",
         ));
     }
-    let origin = url.origin();
     let data_dir = state.client.data_dir().to_path_buf();
     let store = data_dir.join("webviews").join(ws.id.to_string());
-    let staging = data_dir.join("downloads").join(ws.id.to_string());
-    let links = Mutex::new(LinkLimiter::new());
     let loaded_label = label.clone();
-    // Blank until the content rules are in force; then the login link.
+    let origin = url.origin();
+    let window = remote_window(
+        app,
+        Remote {
+            label: &label,
+            title: ws.name.as_str(),
+            url: &url,
+            store: store.clone(),
+            staging: data_dir.join("downloads").join(ws.id.to_string()),
+            store_id: *ws.id.0.as_bytes(),
+        },
+        move |window, payload| {
+            // The blank page before the login is not the IDE.
+            if payload.event() == PageLoadEvent::Finished && payload.url().origin() == origin {
+                let state = window.app_handle().state::<AppState>();
+                state
+                    .ide_loaded
+                    .lock()
+                    .expect("ide lock")
+                    .insert(loaded_label.clone(), payload.url().to_string());
+            }
+        },
+    )
+    .await?;
+    let cannot = |e: tauri::Error| Error::new(Code::Io, format!("cannot open the IDE window: {e}"));
+    #[cfg(target_os = "linux")]
+    window
+        .with_webview({
+            let protected = berth::model::Protected::of_user(&data_dir);
+            move |webview| crate::ide_drop::attach(&webview.inner(), protected)
+        })
+        .map_err(cannot)?;
+    window.navigate(login).map_err(cannot)?;
+    view_of(state, &label, &session.url)
+}
+
+/// A window of remote content (an IDE, a preview).
+pub struct Remote<'a> {
+    pub label: &'a str,
+    pub title: &'a str,
+    /// Its origin is the only one it may navigate to or load from.
+    pub url: &'a Url,
+    /// Its own cookies and storage.
+    pub store: std::path::PathBuf,
+    /// Where its downloads wait for the save dialog.
+    pub staging: std::path::PathBuf,
+    /// macOS: the WKWebView data store of its own (one per workspace, one per preview).
+    #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+    pub store_id: [u8; 16],
+}
+
+/// Builds a remote-content window, blank until its content rules are in force; the caller
+/// navigates it. No capability names such windows, so they can call nothing.
+pub async fn remote_window(
+    app: &AppHandle,
+    remote: Remote<'_>,
+    on_load: impl Fn(tauri::WebviewWindow, tauri::webview::PageLoadPayload<'_>) + Send + Sync + 'static,
+) -> Result<tauri::WebviewWindow> {
+    let origin = remote.url.origin();
+    let links = Mutex::new(LinkLimiter::new());
+    let staging = remote.staging;
     let blank = WebviewUrl::External("about:blank".parse().expect("about:blank"));
-    let builder = WebviewWindowBuilder::new(app, &label, blank)
-        .title(ws.name.as_str())
+    let builder = WebviewWindowBuilder::new(app, remote.label, blank)
+        .title(remote.title)
         .inner_size(1280.0, 820.0)
-        .data_directory(store.clone())
-        // HTML5 drag and drop reaches the IDE (files dropped into its explorer upload there;
-        // on Linux with `ide_drop`'s help).
+        .data_directory(remote.store.clone())
+        // HTML5 drag and drop reaches the page (files dropped into the IDE's explorer upload
+        // there; on Linux with `ide_drop`'s help).
         .disable_drag_drop_handler()
         .on_navigation({
             let origin = origin.clone();
@@ -72,35 +129,19 @@ pub async fn open(app: &AppHandle, state: &AppState, name: &str) -> Result<IdeWi
             NewWindowResponse::Deny
         })
         .on_download(move |webview, event| on_download(&webview, &staging, event))
-        .on_page_load(move |window, payload| {
-            // The blank page before the login is not the IDE.
-            if payload.event() == PageLoadEvent::Finished && payload.url().origin() == origin {
-                let state = window.app_handle().state::<AppState>();
-                state
-                    .ide_loaded
-                    .lock()
-                    .expect("ide lock")
-                    .insert(loaded_label.clone(), payload.url().to_string());
-            }
-        });
-    // WKWebView keeps cookies and storage per data store, not per folder: one per workspace.
+        .on_page_load(on_load);
+    // WKWebView keeps cookies and storage per data store, not per folder.
     #[cfg(target_os = "macos")]
-    let builder = builder.data_store_identifier(*ws.id.0.as_bytes());
-    let cannot = |e: tauri::Error| Error::new(Code::Io, format!("cannot open the IDE window: {e}"));
+    let builder = builder.data_store_identifier(remote.store_id);
+    let cannot = |e: tauri::Error| Error::new(Code::Io, format!("cannot open the window: {e}"));
     let window = builder.build().map_err(cannot)?;
-    if let Err(e) = ide_rules::confine(&window, &store.join("content-rules"), &url).await {
+    if let Err(e) =
+        ide_rules::confine(&window, &remote.store.join("content-rules"), remote.url).await
+    {
         let _ = window.close();
         return Err(e);
     }
-    #[cfg(target_os = "linux")]
-    window
-        .with_webview({
-            let protected = berth::model::Protected::of_user(&data_dir);
-            move |webview| crate::ide_drop::attach(&webview.inner(), protected)
-        })
-        .map_err(cannot)?;
-    window.navigate(login).map_err(cannot)?;
-    view_of(state, &label, &session.url)
+    Ok(window)
 }
 
 /// A download lands in `staging` (private to the user, inside Berth's data folder); once it

@@ -13,6 +13,7 @@ mod ide_drop;
 mod ide_policy;
 mod ide_rules;
 mod logs;
+mod preview;
 mod state;
 mod tray;
 
@@ -76,6 +77,14 @@ fn main() {
             commands::test_key,
             commands::remove_key,
             commands::workspace_usage,
+            commands::preview_defaults,
+            commands::list_previews,
+            commands::create_preview,
+            commands::extend_preview,
+            commands::share_preview,
+            commands::remove_preview,
+            commands::open_preview,
+            commands::open_preview_in_browser,
         ])
         .on_window_event(|window, event| {
             // Closing the main window keeps Berth in the tray; Quit is in the tray menu.

@@ -293,7 +293,7 @@ mod tests {
         };
         let mut out = Vec::new();
         let taken = write_tar(&spec, &mut out).unwrap();
-        assert_eq!(taken.files, 6);
+        assert_eq!(taken.files, 5, "the link is not a file");
         let mut archive = tar::Archive::new(out.as_slice());
         for entry in archive.entries().unwrap() {
             let mut e = entry.unwrap();
@@ -322,8 +322,8 @@ mod tests {
         let mut direct = Vec::new();
         write_tar(&spec, &mut direct).unwrap();
         let (chunks, made) = stream(spec);
-        let streamed: Vec<u8> = chunks.concat().await.to_vec();
-        assert_eq!(made.await.unwrap().unwrap().files, 8);
+        let streamed: Vec<u8> = chunks.map(|b| b.to_vec()).concat().await;
+        assert_eq!(made.await.unwrap().unwrap().files, 6);
         assert_eq!(streamed, direct);
     }
 

@@ -11,4 +11,12 @@ start_timeout_secs: number,
 /**
  * UI language (`en`, `de`); `None` follows the operating system.
  */
-language: string | null, on_quit: QuitBehavior, };
+language: string | null, on_quit: QuitBehavior, 
+/**
+ * A new preview's lifetime unless one is chosen.
+ */
+preview_ttl_secs: number, 
+/**
+ * Previews at once (all workspaces together).
+ */
+max_previews: number, };

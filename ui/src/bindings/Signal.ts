@@ -3,4 +3,4 @@
 /**
  * What counts as work in a workspace. Only these; an open connection is not one of them.
  */
-export type Signal = "started" | "input" | "files" | "busy" | "keep_alive" | "snooze" | "api";
+export type Signal = "started" | "input" | "files" | "busy" | "keep_alive" | "snooze" | "api" | "preview";
