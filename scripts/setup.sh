@@ -92,6 +92,8 @@ ensure_base() {
 # session bus, gnome-keyring's Secret Service, keyutils, and secret-tool to look inside.
 ensure_test_keyring() {
     ensure_packages dbus-daemon gnome-keyring keyutils libsecret-tools
+    # The preview LAN test plays a guest from a network namespace it makes (ip netns, curl).
+    ensure_packages iproute2 curl
 }
 
 # build_images BERTH NAME... — builds bundled images through a throwaway data dir, whose daemon

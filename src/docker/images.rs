@@ -158,6 +158,13 @@ impl Client {
     }
 }
 
+/// A context made in memory, as the stream [`Client::build_image`] reads.
+pub fn whole_context(
+    tar: Vec<u8>,
+) -> impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static {
+    futures_util::stream::once(async move { bytes::Bytes::from(tar) })
+}
+
 /// An uncompressed tar of a build context folder (symlinks kept as links, as `docker build`).
 pub fn context_from_dir(dir: &std::path::Path) -> Result<Vec<u8>> {
     if !dir.join("Dockerfile").is_file() {

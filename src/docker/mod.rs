@@ -11,7 +11,7 @@ mod volumes;
 
 pub use containers::{ContainerInfo, ExecOutput, LogLine, NetworkAddress, NetworkInfo};
 pub use events::{ContainerEvent, container_events};
-pub use images::{BuildProgress, ImageInfo, context_from_dir};
+pub use images::{BuildProgress, ImageInfo, context_from_dir, whole_context};
 pub use plan::{
     ACTIVITY_DIR, ContainerPlan, IDE_CONFIG_DIR, RunAs, SPEC, WORKSPACE_ROOT, code_workspace,
     code_workspace_path, home_volume_name, mount_targets, plan_container, plan_home_volume,

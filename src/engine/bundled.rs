@@ -287,7 +287,7 @@ impl Engine {
         };
         docker
             .build_image(
-                futures_util::stream::once(async move { bytes::Bytes::from(context) }),
+                crate::docker::whole_context(context),
                 bundle.tag,
                 &image_labels,
                 on_progress,

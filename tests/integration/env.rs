@@ -296,6 +296,15 @@ impl Drop for TestEnv {
         for id in self.networks() {
             let _ = Command::new("docker").args(["network", "rm", &id]).output();
         }
+        // Images this install built (a preview's Dockerfile).
+        for image in lines(&docker(&[
+            "images",
+            "-q",
+            "--filter",
+            &format!("label=dev.berth.install={}", self.install),
+        ])) {
+            let _ = Command::new("docker").args(["rmi", "-f", &image]).output();
+        }
         for name in self.volumes() {
             let _ = Command::new("docker")
                 .args(["volume", "rm", &name])

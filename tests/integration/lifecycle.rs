@@ -100,7 +100,7 @@ async fn an_image_builds_from_a_context_folder_with_progress() {
     let labels = std::collections::HashMap::new();
     client
         .build_image(
-            context_from_dir(&ctx).unwrap(),
+            berth::docker::whole_context(context_from_dir(&ctx).unwrap()),
             &tag,
             &labels,
             |p| match p {

@@ -15,6 +15,7 @@ mod idle;
 mod keys;
 mod lifecycle;
 mod ports;
+mod previews;
 mod provider;
 mod proxy;
 mod reconcile;

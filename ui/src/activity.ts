@@ -19,9 +19,13 @@ export function clock(ms: number): string {
   return new Intl.DateTimeFormat(language(), { timeStyle: "short" }).format(new Date(ms));
 }
 
+/// How a countdown other than `duration` writes the time left, by element.
+const formats = new WeakMap<Element, (ms: number) => string>();
+
 /// An element showing the time left until `atMs` (the daemon's clock is this machine's).
-export function countdown(atMs: number): HTMLElement {
-  const el = h("span", { class: "countdown", "data-countdown": String(atMs) }, duration(atMs - Date.now()));
+export function countdown(atMs: number, format = duration): HTMLElement {
+  const el = h("span", { class: "countdown", "data-countdown": String(atMs) }, format(atMs - Date.now()));
+  if (format !== duration) formats.set(el, format);
   ensureTicker();
   return el;
 }
@@ -37,7 +41,7 @@ function ensureTicker() {
       ticker = null;
       return;
     }
-    for (const el of all) el.textContent = duration(Number(el.dataset.countdown) - Date.now());
+    for (const el of all) el.textContent = (formats.get(el) ?? duration)(Number(el.dataset.countdown) - Date.now());
   }, 1000);
 }
 
@@ -47,9 +51,9 @@ export function stopsIn(atMs: number): HTMLElement {
 }
 
 /// Text `key` with its `{left}` replaced by a live countdown to `atMs`.
-export function withCountdown(key: string, args: Record<string, string>, atMs: number): HTMLElement {
+export function withCountdown(key: string, args: Record<string, string>, atMs: number, format = duration): HTMLElement {
   const [before, after] = t(key, { ...args, left: "\u0000" }).split("\u0000");
-  return h("span", {}, before ?? "", countdown(atMs), after ?? "");
+  return h("span", {}, before ?? "", countdown(atMs, format), after ?? "");
 }
 
 export function signalText(s: SignalSeen): string {

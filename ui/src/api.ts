@@ -12,6 +12,9 @@ import type { KeyTest } from "./bindings/KeyTest";
 import type { KeyUsage } from "./bindings/KeyUsage";
 import type { LogChunk } from "./bindings/LogChunk";
 import type { NewWorkspace } from "./bindings/NewWorkspace";
+import type { PreviewDefaults } from "./bindings/PreviewDefaults";
+import type { PreviewForm } from "./bindings/PreviewForm";
+import type { PreviewView } from "./bindings/PreviewView";
 import type { Settings } from "./bindings/Settings";
 import type { StartedView } from "./bindings/StartedView";
 import type { WorkspaceView as Workspace } from "./bindings/WorkspaceView";
@@ -54,4 +57,17 @@ export const api = {
   testKey: (name: string) => invoke<KeyTest>("test_key", { name }),
   removeKey: (name: string) => invoke<void>("remove_key", { name }),
   usage: (name: string) => invoke<KeyUsage[]>("workspace_usage", { name }),
+  previewDefaults: (name: string) => invoke<PreviewDefaults>("preview_defaults", { name }),
+  /// Every workspace's previews with `name` null; soonest to expire first.
+  previews: (name: string | null) => invoke<PreviewView[]>("list_previews", { name }),
+  createPreview: (form: PreviewForm, onEvent: (e: BuildEvent) => void) => {
+    const channel = new Channel<BuildEvent>();
+    channel.onmessage = onEvent;
+    return invoke<PreviewView>("create_preview", { form, onEvent: channel });
+  },
+  extendPreview: (id: string, secs: number) => invoke<PreviewView>("extend_preview", { id, secs }),
+  sharePreview: (id: string, on: boolean) => invoke<PreviewView>("share_preview", { id, on }),
+  removePreview: (id: string) => invoke<void>("remove_preview", { id }),
+  openPreview: (id: string) => invoke<void>("open_preview", { id }),
+  openPreviewInBrowser: (id: string) => invoke<void>("open_preview_in_browser", { id }),
 };

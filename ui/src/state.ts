@@ -57,11 +57,31 @@ export function upsert(ws: Workspace) {
   changed();
 }
 
+/// Previews are not kept here: only the detail view's section shows them, so their events go
+/// to it alone (no other view redraws for them). `resync`: events were lost, load them again.
+export type PreviewNews = Extract<EngineEvent, { kind: "preview" | "preview_removed" }> | { kind: "resync" };
+const previewListeners = new Set<(news: PreviewNews) => void>();
+
+export function onPreviews(fn: (news: PreviewNews) => void): () => void {
+  previewListeners.add(fn);
+  return () => previewListeners.delete(fn);
+}
+
+function previewNews(news: PreviewNews) {
+  for (const fn of previewListeners) fn(news);
+}
+
 export async function listenToEngine() {
   // The app lost events (a new daemon, a slow window): what is true now is a fresh list.
-  await listen("engine-resync", () => void reload());
+  await listen("engine-resync", () => {
+    void reload();
+    previewNews({ kind: "resync" });
+  });
   await listen<EngineEvent>("engine-event", ({ payload }) => {
     switch (payload.kind) {
+      case "preview":
+      case "preview_removed":
+        return previewNews(payload);
       case "updated":
         state.workspaces.set(payload.workspace.name, payload.workspace);
         break;
@@ -90,6 +110,7 @@ export async function listenToEngine() {
       case "docker_back":
         state.dockerLost = null;
         void reload();
+        previewNews({ kind: "resync" });
         break;
     }
     changed();

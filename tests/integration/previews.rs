@@ -1,0 +1,561 @@
+//! Previews on the real engine: the snapshot, the Dockerfile path, lifetimes and the reaper
+//! (also across a daemon that was not running), extend, delete, the cap, the hardening, the
+//! cookies a preview gets, and a LAN share seen from a network namespace this test makes.
+
+use crate::env::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// busybox httpd serving the first project's folder (the command's working directory).
+const SERVE: &str = "httpd -f -p 3000 -h .";
+
+fn create_preview(env: &TestEnv, args: &[&str]) -> Value {
+    let mut all = vec!["preview", "create"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    serde_json::from_str(&env.ok(&all)).unwrap()
+}
+
+fn previews(env: &TestEnv) -> Vec<Value> {
+    serde_json::from_str::<Value>(&env.ok(&["preview", "ls", "--json"]))
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn url(p: &Value) -> String {
+    p["url"].as_str().unwrap().to_string()
+}
+
+fn id(p: &Value) -> String {
+    p["id"].as_str().unwrap().to_string()
+}
+
+/// Docker objects of this install that are previews: containers, volumes, networks, images.
+fn preview_objects(env: &TestEnv) -> Vec<String> {
+    let filter = [
+        "--filter".to_string(),
+        format!("label=dev.berth.install={}", env.install),
+        "--filter".to_string(),
+        "label=dev.berth.kind=preview".to_string(),
+    ];
+    let mut found = Vec::new();
+    for what in [
+        &["ps", "-aq"][..],
+        &["volume", "ls", "-q"],
+        &["network", "ls", "-q"],
+        &["images", "-q"],
+    ] {
+        let mut args: Vec<&str> = what.to_vec();
+        args.extend(filter.iter().map(String::as_str));
+        found.extend(
+            docker(&args)
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .map(|l| format!("{} {l}", what[0])),
+        );
+    }
+    found
+}
+
+fn site(env: &TestEnv, name: &str, index: &str) -> PathBuf {
+    let project = env.project(name);
+    std::fs::write(project.join("index.html"), index).unwrap();
+    project
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+fn refused(url: &str) -> bool {
+    http_status(url).is_none()
+}
+
+#[test]
+fn a_preview_serves_the_snapshot_of_its_moment() {
+    let env = TestEnv::new();
+    let project = site(&env, "site", "v1\n");
+    std::fs::write(project.join(".gitignore"), "secret.txt\n").unwrap();
+    std::fs::write(project.join("secret.txt"), "ignored\n").unwrap();
+    std::fs::create_dir_all(project.join("node_modules/dep")).unwrap();
+    std::fs::write(project.join("node_modules/dep/index.js"), "churn\n").unwrap();
+    env.create("web", &project);
+    let first = create_preview(
+        &env,
+        &["web", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
+    );
+    assert_eq!(first["status"], "running");
+    let at = url(&first);
+    assert_eq!(http(&format!("{at}index.html"), &[]).body, "v1\n");
+
+    std::fs::write(project.join("index.html"), "v2\n").unwrap();
+    assert_eq!(
+        http(&format!("{at}index.html"), &[]).body,
+        "v1\n",
+        "later edits in the workspace do not reach a preview"
+    );
+    assert_eq!(
+        http(&format!("{at}secret.txt"), &[]).status,
+        404,
+        ".gitignore"
+    );
+    assert_eq!(
+        http(&format!("{at}node_modules/dep/index.js"), &[]).status,
+        404,
+        "dependency churn is left out"
+    );
+
+    // The next preview needs nothing said again (the image, command and port are remembered)
+    // and serves the project as it is now, at its own port.
+    let second = create_preview(&env, &["web"]);
+    assert_ne!(second["port"], first["port"]);
+    assert_eq!(
+        http(&format!("{}index.html", url(&second)), &[]).body,
+        "v2\n"
+    );
+    assert_eq!(http(&format!("{at}index.html"), &[]).body, "v1\n");
+    // The Host check of every Berth port.
+    let host = format!("rebind.example:{}", first["port"]);
+    assert_eq!(
+        http(&format!("{at}index.html"), &[("Host", &host)]).status,
+        421
+    );
+
+    let listed = previews(&env);
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().all(|p| p["workspace"] == "web"));
+    let log = env.ok(&["log", "web"]);
+    assert_eq!(log.matches("preview-create").count(), 2, "{log}");
+}
+
+#[test]
+fn a_project_with_a_dockerfile_is_built_and_served() {
+    let env = TestEnv::new();
+    let project = site(&env, "built", "from the Dockerfile\n");
+    std::fs::write(
+        project.join("Dockerfile"),
+        format!(
+            "FROM {IMAGE}\nCOPY . /site\nEXPOSE 4000\nCMD [\"httpd\", \"-f\", \"-p\", \"4000\", \"-h\", \"/site\"]\n"
+        ),
+    )
+    .unwrap();
+    env.create("df", &project);
+    let out = env
+        .cmd()
+        .args(["preview", "create", "df", "--json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("Step 1/"),
+        "the build's progress is streamed: {stderr}"
+    );
+    let p: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(p["source"]["kind"], "dockerfile");
+    assert_eq!(p["app_port"], 4000, "the port from EXPOSE");
+    assert_eq!(
+        http(&format!("{}index.html", url(&p)), &[]).body,
+        "from the Dockerfile\n"
+    );
+    let objects = preview_objects(&env);
+    assert!(
+        objects.iter().any(|o| o.starts_with("images ")),
+        "{objects:?}"
+    );
+    env.ok(&["preview", "rm", &id(&p)]);
+    assert_eq!(
+        preview_objects(&env),
+        Vec::<String>::new(),
+        "the built image goes too"
+    );
+}
+
+#[test]
+fn an_expired_preview_leaves_nothing_behind() {
+    let env = TestEnv::new();
+    env.create("short", &site(&env, "short", "x\n"));
+    let p = create_preview(
+        &env,
+        &[
+            "short", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "8s",
+        ],
+    );
+    let at = url(&p);
+    assert_eq!(http_status(&at), Some(200));
+    let objects = preview_objects(&env);
+    assert_eq!(objects.len(), 3, "container, volume, network: {objects:?}");
+    // The reaper removes it on time: well within a few seconds of its expiry.
+    poll_until(
+        "the expired preview is gone",
+        30,
+        Duration::from_millis(100),
+        || preview_objects(&env).is_empty(),
+    );
+    assert!(
+        now_secs() >= p["expires_at"].as_i64().unwrap(),
+        "not before its time"
+    );
+    assert!(refused(&at), "its port is free");
+    assert!(previews(&env).is_empty());
+    assert!(env.ok(&["log", "short"]).contains("preview-expire"));
+}
+
+#[test]
+fn a_preview_that_expired_while_no_daemon_ran_is_reaped_at_the_next_start() {
+    let env = TestEnv::new();
+    env.create("late", &site(&env, "late", "x\n"));
+    let p = create_preview(
+        &env,
+        &[
+            "late", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "3s",
+        ],
+    );
+    env.stop_daemon();
+    let expires = p["expires_at"].as_i64().unwrap();
+    poll_until(
+        "the preview's time is up",
+        30,
+        Duration::from_millis(100),
+        || now_secs() > expires + 6,
+    );
+    assert_eq!(
+        preview_objects(&env).len(),
+        3,
+        "no daemon ran, so nothing removed it yet"
+    );
+    // Any client starts the daemon; its reaper's first pass takes the expired preview.
+    env.ok(&["ls"]);
+    poll_until(
+        "the preview is reaped at the next start",
+        30,
+        Duration::from_millis(100),
+        || preview_objects(&env).is_empty(),
+    );
+    let log = env.ok(&["log", "late"]);
+    assert!(log.contains("Berth was not running"), "{log}");
+}
+
+#[test]
+fn extend_pushes_the_expiry_delete_cleans_up_and_the_cap_refuses_one_more() {
+    let env = TestEnv::new();
+    env.update_settings(|s| s.max_previews = 1);
+    env.create("capped", &site(&env, "capped", "x\n"));
+    let p = create_preview(
+        &env,
+        &[
+            "capped", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "1h",
+        ],
+    );
+    let before = p["expires_at"].as_i64().unwrap();
+    env.ok(&["preview", "extend", &id(&p), "2h"]);
+    let after = previews(&env)[0]["expires_at"].as_i64().unwrap();
+    assert_eq!(after, before + 7200);
+    assert!(
+        env.fails(&["preview", "extend", &id(&p), "40d"])
+            .contains("30 days")
+    );
+
+    let refused_one = env.fails(&["preview", "create", "capped"]);
+    assert!(refused_one.contains("the limit is 1"), "{refused_one}");
+    assert_eq!(
+        preview_objects(&env).len(),
+        3,
+        "the refused one made nothing"
+    );
+
+    env.ok(&["preview", "rm", &id(&p)]);
+    assert_eq!(
+        preview_objects(&env),
+        Vec::<String>::new(),
+        "removed at once"
+    );
+    assert!(refused(&url(&p)));
+    assert!(env.ok(&["log", "capped"]).contains("preview-delete"));
+    // Its place under the cap is free again.
+    create_preview(&env, &["capped"]);
+    assert!(
+        env.fails(&["preview", "rm", "ffffffff"])
+            .contains("no preview")
+    );
+}
+
+#[test]
+fn a_preview_runs_read_only_without_capabilities_keys_or_host_folders() {
+    let env = TestEnv::new();
+    env.create("hard", &site(&env, "hard", "x\n"));
+    let p = create_preview(
+        &env,
+        &["hard", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
+    );
+    let container = lines_of(&docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=dev.berth.install={}", env.install),
+        "--filter",
+        "label=dev.berth.kind=preview",
+    ]));
+    assert_eq!(container.len(), 1);
+    let c = inspect(&container[0]);
+    let hc = &c["HostConfig"];
+    assert_eq!(hc["ReadonlyRootfs"], true);
+    assert_eq!(hc["CapDrop"], serde_json::json!(["ALL"]));
+    assert_eq!(
+        hc["SecurityOpt"],
+        serde_json::json!(["no-new-privileges:true"])
+    );
+    assert!(hc["Tmpfs"]["/tmp"].is_string());
+    assert_eq!(hc["Memory"], 1u64 << 30, "tighter than a workspace's 4 GiB");
+    assert_eq!(hc["NanoCpus"], 1_000_000_000u64);
+    assert_eq!(hc["PidsLimit"], 512);
+    assert!(hc["PortBindings"].as_object().is_none_or(|b| b.is_empty()));
+    let labels = &c["Config"]["Labels"];
+    assert_eq!(labels["dev.berth.kind"], "preview");
+    assert_eq!(
+        labels["dev.berth.expires-at"],
+        p["expires_at"].as_i64().unwrap().to_string()
+    );
+    let mounts = c["Mounts"].as_array().unwrap();
+    assert_eq!(mounts.len(), 1);
+    assert_eq!(
+        mounts[0]["Type"], "volume",
+        "no host folder, no secret folder"
+    );
+    let env_vars = c["Config"]["Env"].to_string();
+    assert!(
+        !env_vars.contains("KEY") && !env_vars.contains("BASE_URL"),
+        "{env_vars}"
+    );
+    // As an app inside would try it.
+    let wrote = std::process::Command::new("docker")
+        .args(["exec", &container[0], "sh", "-c", "echo x > /bin/planted"])
+        .output()
+        .unwrap();
+    assert!(!wrote.status.success(), "the root filesystem is read-only");
+}
+
+#[test]
+fn a_preview_never_receives_an_ide_login_cookie_nor_sets_one() {
+    let env = TestEnv::new();
+    let project = site(&env, "cookies", "x\n");
+    // An app that tries to plant a Berth login cookie (a hostile project).
+    std::fs::create_dir_all(project.join("cgi-bin")).unwrap();
+    let cgi = project.join("cgi-bin/plant");
+    std::fs::write(
+        &cgi,
+        "#!/bin/sh\necho 'Set-Cookie: berth_00000000000000000000000000000000=fixated; Path=/'\necho 'Set-Cookie: app=1'\necho 'Content-Type: text/plain'\necho\necho \"cookie: $HTTP_COOKIE\"\n",
+    )
+    .unwrap();
+    make_executable(&cgi);
+    env.create("ide", &project);
+    env.ok(&["start", "ide"]);
+    // The IDE is logged in; the browser holds its cookie for 127.0.0.1, and cookies ignore
+    // ports: it sends it to the preview's port too.
+    let login = env.login("ide");
+    let p = create_preview(
+        &env,
+        &["ide", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
+    );
+    // Opened the way Berth opens previews: the plain URL, no login link.
+    let opened = env.ok(&["preview", "open", "--print", &id(&p)]);
+    assert_eq!(opened.trim(), url(&p));
+    let answer = http(
+        &format!("{}cgi-bin/plant", url(&p)),
+        &[("Cookie", &format!("{login}; theme=dark"))],
+    );
+    assert_eq!(answer.status, 200, "{answer:?}");
+    assert!(
+        answer.body.contains("cookie: theme=dark"),
+        "{}",
+        answer.body
+    );
+    assert!(!answer.body.contains("berth_"), "{}", answer.body);
+    let set: Vec<&str> = answer
+        .headers
+        .iter()
+        .filter(|(k, _)| k == "set-cookie")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(set, ["app=1"], "no Berth cookie from an app");
+    // The visit counts as the workspace's activity.
+    poll_until(
+        "the visit is an activity signal",
+        10,
+        Duration::from_millis(100),
+        || {
+            env.show("ide")["activity"]["signals"]
+                .to_string()
+                .contains("\"preview\"")
+        },
+    );
+}
+
+#[test]
+fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
+    let env = TestEnv::new();
+    let lan = Lan::new();
+    env.create("shared", &site(&env, "shared", "hello LAN\n"));
+    let p = create_preview(
+        &env,
+        &[
+            "shared", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "40s",
+        ],
+    );
+    let port = p["port"].as_u64().unwrap();
+    let guest = |path: &str| format!("http://{}:{port}/{path}", lan.host);
+    assert_eq!(p["shared"], false);
+    assert_eq!(
+        lan.curl(&guest("index.html"), None).0,
+        "000",
+        "off: loopback only"
+    );
+    assert_eq!(http_status(&format!("{}index.html", url(&p))), Some(200));
+
+    env.ok(&["preview", "share", &id(&p), "on"]);
+    let listed = previews(&env).remove(0);
+    assert_eq!(listed["shared"], true);
+    let link = listed["share_urls"][0].as_str().unwrap().to_string();
+    let token = link.split_once("berth_share=").unwrap().1.to_string();
+    // Without the token, or with another one: no.
+    assert_eq!(lan.curl(&guest("index.html"), None).0, "401");
+    assert_eq!(
+        lan.curl(&guest("index.html?berth_share=guess"), None).0,
+        "401"
+    );
+    // With it: in, and the token becomes a cookie the app never sees.
+    let jar = lan.dir.path().join("jar");
+    let (status, body) = lan.curl(
+        &guest(&format!("index.html?berth_share={token}")),
+        Some(&jar),
+    );
+    assert_eq!((status.as_str(), body.as_str()), ("200", "hello LAN\n"));
+    assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "200");
+    // Sharing off: gone from the LAN at once; on again: a new token, the old cookie is void.
+    env.ok(&["preview", "share", &id(&p), "off"]);
+    assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "000");
+    env.ok(&["preview", "share", &id(&p), "on"]);
+    assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "401");
+    // At expiry the share ends with the preview.
+    poll_until(
+        "the shared preview expires",
+        90,
+        Duration::from_millis(200),
+        || previews(&env).is_empty(),
+    );
+    assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "000");
+}
+
+/// A "LAN guest": a network namespace with a veth pair to this machine, made and removed by
+/// the test. Traffic never leaves this machine.
+struct Lan {
+    ns: String,
+    veth: String,
+    host: String,
+    dir: tempfile::TempDir,
+}
+
+impl Lan {
+    fn new() -> Lan {
+        let n = std::process::id() % 200 + 20;
+        let salt = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos()
+            % 50;
+        let (ns, veth) = (format!("berthlan{n}{salt}"), format!("bl{n}{salt}"));
+        // 198.18.0.0/15 is for benchmarks: never a real LAN, never Docker's pools.
+        let net = format!("198.18.{n}.{}", salt * 4);
+        let base: Vec<u8> = net.split('.').map(|o| o.parse().unwrap()).collect();
+        let host = format!("198.18.{}.{}", base[2], base[3] + 1);
+        let guest = format!("198.18.{}.{}", base[2], base[3] + 2);
+        let run = |args: &[&str]| {
+            let out = std::process::Command::new("ip")
+                .args(args)
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "ip {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&["netns", "add", &ns]);
+        let lan = Lan {
+            ns: ns.clone(),
+            veth: veth.clone(),
+            host: host.clone(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        let peer = format!("{veth}p");
+        run(&["link", "add", &veth, "type", "veth", "peer", "name", &peer]);
+        run(&["link", "set", &peer, "netns", &ns]);
+        run(&["addr", "add", &format!("{host}/30"), "dev", &veth]);
+        run(&["link", "set", &veth, "up"]);
+        run(&[
+            "netns",
+            "exec",
+            &ns,
+            "ip",
+            "addr",
+            "add",
+            &format!("{guest}/30"),
+            "dev",
+            &peer,
+        ]);
+        run(&["netns", "exec", &ns, "ip", "link", "set", &peer, "up"]);
+        run(&["netns", "exec", &ns, "ip", "link", "set", "lo", "up"]);
+        lan
+    }
+
+    /// GET `url` from inside the namespace (following the share's redirect, with a cookie
+    /// jar): the status (`000` when nothing listens there) and the body.
+    fn curl(&self, url: &str, jar: Option<&Path>) -> (String, String) {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns, "curl", "-s", "-L", "-m", "5"]);
+        if let Some(jar) = jar {
+            cmd.arg("-b").arg(jar).arg("-c").arg(jar);
+        }
+        let out = cmd
+            .args(["-w", "\n%{http_code}", url])
+            .output()
+            .expect("curl in the namespace");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
+        (status.trim().to_string(), body.to_string())
+    }
+}
+
+impl Drop for Lan {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip")
+            .args(["link", "del", &self.veth])
+            .output();
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "del", &self.ns])
+            .output();
+    }
+}
+
+fn lines_of(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(String::from)
+        .collect()
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
