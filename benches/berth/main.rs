@@ -3,7 +3,8 @@
 //!
 //!   scripts/bench [CASE...]     (builds what it needs; cases: start, start-ide, create,
 //!                                stop-delete, reconcile, events, cli, cli-to-client,
-//!                                daemon-idle, gateway, credentials, desktop; default: all)
+//!                                daemon-idle, gateway, credentials, preview, desktop;
+//!                                default: all)
 //!
 //! Every case alternates Berth and baseline, after a warm-up, and prints median and spread.
 
@@ -13,6 +14,7 @@ mod desktop;
 mod fixture;
 mod gateway;
 mod lifecycle;
+mod previews;
 mod proxy;
 mod reconcile;
 mod stats;
@@ -31,6 +33,7 @@ const CASES: &[&str] = &[
     "daemon-idle",
     "gateway",
     "credentials",
+    "preview",
     "desktop",
 ];
 
@@ -68,6 +71,7 @@ fn main() {
             "daemon-idle" => runtime.block_on(daemon::idle(&mut report, 20)),
             "gateway" => gateway::run(&mut report, 7),
             "credentials" => runtime.block_on(credentials::run(&mut report, 7)),
+            "preview" => previews::run(&mut report, 7),
             "desktop" => runtime.block_on(desktop::run(&mut report, 20)),
             _ => unreachable!(),
         }

@@ -698,6 +698,20 @@ impl Drop for Setup {
         for id in String::from_utf8_lossy(&nets.stdout).lines() {
             let _ = Command::new("docker").args(["network", "rm", id]).output();
         }
+        // Home and preview volumes.
+        let volumes = Command::new("docker")
+            .args([
+                "volume",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=dev.berth.install={}", self.install),
+            ])
+            .output()
+            .unwrap();
+        for name in String::from_utf8_lossy(&volumes.stdout).lines() {
+            let _ = Command::new("docker").args(["volume", "rm", name]).output();
+        }
         // The install's master key, if its daemon made one.
         if let Ok(install) = self.install.parse() {
             use berth::secrets::KeyStore;
@@ -957,6 +971,20 @@ async fn every_screen_reads_in_german() {
     s.click("ws-details-de-demo").await;
     s.wait_text("detail-audit", "start").await;
     s.shot("detail").await;
+    setup.cli(&[
+        "preview",
+        "create",
+        "de-demo",
+        "--image",
+        IMAGE,
+        "--cmd",
+        "httpd -f -p 3000 -h .",
+        "--port",
+        "3000",
+    ]);
+    s.wait_text("preview-left", "endet in").await;
+    s.scroll_to("previews").await;
+    s.shot("detail-previews").await;
     s.click("detail-delete").await;
     s.wait_text("confirm-dialog", "bleiben unberührt").await;
     s.shot("delete-confirm").await;
@@ -1607,5 +1635,151 @@ async fn a_user_stores_tests_uses_and_removes_an_api_key() {
     s.click("nav-settings").await;
     s.click("key-remove-anthropic").await;
     s.wait_text("keys-empty", "No keys stored yet").await;
+    s.client.clone().close().await.unwrap();
+}
+
+/// A project whose page, opened in the preview window, tries Berth's IPC and then records
+/// what reached the app (its cookies) in the container's /tmp, where the test reads it.
+fn recording_site(setup: &Setup, name: &str) -> String {
+    let dir = PathBuf::from(setup.project(name));
+    std::fs::write(
+        dir.join("index.html"),
+        "<!doctype html><title>preview page</title><h1>Hello from the preview</h1><script>\n\
+         let ipc = 'absent';\n\
+         try { const i = window.__TAURI_INTERNALS__; ipc = i ? 'present' : 'absent';\n\
+           if (i) i.invoke('list_workspaces').then(() => report('allowed'), () => report('refused'));\n\
+           else report('absent'); } catch (e) { report('refused'); }\n\
+         function report(r) { new Image().src = '/cgi-bin/record?ipc=' + r; }\n\
+         </script>\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.join("cgi-bin")).unwrap();
+    let cgi = dir.join("cgi-bin/record");
+    std::fs::write(
+        &cgi,
+        "#!/bin/sh\necho \"query: $QUERY_STRING cookie: $HTTP_COOKIE\" >> /tmp/record\necho 'Content-Type: text/plain'\necho\necho ok\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cgi, std::fs::Permissions::from_mode(0o755)).unwrap();
+    dir.display().to_string()
+}
+
+/// The preview container of this install (there is one).
+fn preview_container(install: &str) -> String {
+    docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=dev.berth.install={install}"),
+        "--filter",
+        "label=dev.berth.kind=preview",
+    ])
+    .trim()
+    .to_string()
+}
+
+/// The Previews section as a user meets it: made from the workspace's detail with the form,
+/// counting down, opened in a Berth window of its own (no IPC, and none of the IDE window's
+/// login reaches it), extended, shared, deleted — its window closes with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_previews_a_workspace_in_its_own_window() {
+    let setup = Setup::new(22280);
+    let project = recording_site(&setup, "site");
+    setup.create("site", &project);
+    let s = launch(&setup.data(), "en").await;
+    // The IDE window logged in first: its cookie must not be the preview's.
+    s.wait_status("site", "stopped", Duration::from_secs(20))
+        .await;
+    s.click("ws-open-site").await;
+    s.wait_for(
+        "the IDE window to load",
+        Duration::from_secs(60),
+        || async {
+            let v = s.ide_window("site").await?;
+            (v["loaded"] == true).then_some(())
+        },
+    )
+    .await;
+
+    s.click("ws-details-site").await;
+    s.wait_text("previews-empty", "No previews yet").await;
+    assert_eq!(
+        s.el("preview-image")
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some(IMAGE),
+        "the workspace's image is the first guess"
+    );
+    s.typ("preview-command", "httpd -f -p 3000 -h .").await;
+    s.typ("preview-port", "3000").await;
+    s.el("preview-ttl")
+        .await
+        .select_by_value("3600")
+        .await
+        .unwrap();
+    s.click("preview-create").await;
+    let row = s
+        .wait_for("the preview to run", Duration::from_secs(60), || async {
+            let row = s
+                .client
+                .find(Locator::Css(
+                    "[data-testid=\"preview-row\"][data-status=\"running\"]",
+                ))
+                .await
+                .ok()?;
+            row.attr("data-id").await.ok().flatten()
+        })
+        .await;
+    s.wait_text("preview-left", "ends in 59 min").await;
+    s.scroll_to("previews").await;
+    s.shot("detail-previews").await;
+
+    // Its own window: the page finds no Berth IPC, and no Berth cookie reaches the app.
+    s.click("preview-open").await;
+    let container = preview_container(&setup.install);
+    let record = s
+        .wait_for(
+            "the preview page to report",
+            Duration::from_secs(30),
+            || async {
+                let out = Command::new("docker")
+                    .args(["exec", &container, "cat", "/tmp/record"])
+                    .output()
+                    .ok()?;
+                let text = String::from_utf8_lossy(&out.stdout).into_owned();
+                text.contains("ipc=").then_some(text)
+            },
+        )
+        .await;
+    assert!(!record.contains("ipc=allowed"), "{record}");
+    assert!(
+        !record.contains("berth_"),
+        "an IDE login reached the preview: {record}"
+    );
+    let title = format!("site · preview {row}");
+    x_window_shot(&title, &s.shots.join("en-preview-window.png")).await;
+
+    // +1 h pushes the countdown; sharing turns the button into "Stop sharing".
+    s.click("preview-extend-hour").await;
+    s.wait_text("preview-left", "ends in 1 h 59 min").await;
+    s.click("preview-share").await;
+    s.wait_text("preview-share", "Stop sharing").await;
+    let listed: Value = serde_json::from_str(&setup.cli(&["preview", "ls", "--json"])).unwrap();
+    assert_eq!(listed[0]["shared"], true);
+
+    s.click("preview-delete").await;
+    s.click("confirm-delete").await;
+    s.wait_text("previews-empty", "No previews yet").await;
+    s.wait_for(
+        "the preview window to close",
+        Duration::from_secs(10),
+        || async { x_window_id(&format!("\"{title}\"")).is_none().then_some(()) },
+    )
+    .await;
+    assert!(preview_container(&setup.install).is_empty());
     s.client.clone().close().await.unwrap();
 }

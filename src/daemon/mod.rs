@@ -63,9 +63,15 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// What keeps the daemon from its idle exit besides clients: running workspaces, and
+    /// previews (their ports and their reaper live here).
+    fn keeping(&self) -> Result<usize> {
+        Ok(self.engine.running_count()? + self.engine.preview_count()?)
+    }
+
     fn status(&self) -> DaemonStatus {
         let running = self.engine.running_count().unwrap_or(0);
-        let mut activity = self.life.activity(running);
+        let mut activity = self.life.activity(self.keeping().unwrap_or(running));
         // Not counting the connection this status is asked on.
         activity.connections = activity.connections.saturating_sub(1);
         DaemonStatus {
@@ -410,9 +416,7 @@ fn start_tasks(daemon: &Arc<Daemon>) {
         let d = d.clone();
         async move {
             loop {
-                // A preview keeps the daemon too: its reaper and its port live here.
-                let running = d.engine.running_count().map_err(|e| e.message)?
-                    + d.engine.preview_count().map_err(|e| e.message)?;
+                let running = d.keeping().map_err(|e| e.message)?;
                 let wait = match idle_exit_in(d.life.activity(running), d.life.idle_exit_after) {
                     Some(left) if left.is_zero() => {
                         d.request_exit(ExitReason::Idle);

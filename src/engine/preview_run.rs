@@ -158,7 +158,8 @@ impl Engine {
             .await;
         match lines.is_empty() {
             true => String::new(),
-            false => format!("; its last output:\n{}", lines.join("\n")),
+            // One line: an error is one line wherever it is shown.
+            false => format!("; its last output: {}", lines.join(" | ")),
         }
     }
 
@@ -170,6 +171,11 @@ impl Engine {
         p: &Preview,
     ) -> Result<()> {
         self.gateway.close_preview(p.id);
+        // The record as it is now: `p` may be from before its container was recorded.
+        let recorded = self
+            .db(|s| s.preview(p.id))?
+            .and_then(|now| now.container_id)
+            .or_else(|| p.container_id.clone());
         let token = self.db(|s| s.preview_tokens())?.remove(&p.id.0);
         for c in docker
             .list_containers(self.install, Some(&p.id.to_string()))
@@ -179,7 +185,7 @@ impl Engine {
                 &c,
                 Kind::Preview,
                 p.id.0,
-                p.container_id.as_deref(),
+                recorded.as_deref(),
                 token.as_deref(),
             ) {
                 docker.remove_container(&c.id).await?;

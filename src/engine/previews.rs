@@ -145,10 +145,11 @@ impl Engine {
                 let cleanup = self.remove_preview_objects(docker, &preview).await;
                 let detail = format!("preview {}: {}", preview.id.short(), e.message);
                 self.audit(&ws, "preview-create", Outcome::Failed, &detail);
-                if let Err(left) = cleanup {
-                    tracing::warn!("could not clean up the failed preview: {left}");
+                match cleanup {
+                    Ok(()) => self.emit_preview_removed(&preview, GONE_FAILED),
+                    // Its record stays: the next reconcile (or its expiry) removes the rest.
+                    Err(left) => tracing::warn!("could not clean up the failed preview: {left}"),
                 }
-                self.emit_preview_removed(&preview, GONE_FAILED);
                 Err(e)
             }
         }

@@ -91,6 +91,11 @@ fn a_preview_serves_the_snapshot_of_its_moment() {
         &["web", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
     );
     assert_eq!(first["status"], "running");
+    let left = first["remaining_secs"].as_u64().unwrap();
+    assert!(
+        (86_000..=86_400).contains(&left),
+        "24 h unless chosen: {left}"
+    );
     let at = url(&first);
     assert_eq!(http(&format!("{at}index.html"), &[]).body, "v1\n");
 
@@ -281,7 +286,11 @@ fn extend_pushes_the_expiry_delete_cleans_up_and_the_cap_refuses_one_more() {
         "removed at once"
     );
     assert!(refused(&url(&p)));
-    assert!(env.ok(&["log", "capped"]).contains("preview-delete"));
+    let log = env.ok(&["log", "capped"]);
+    assert!(
+        log.contains("preview-extend") && log.contains("preview-delete"),
+        "{log}"
+    );
     // Its place under the cap is free again.
     create_preview(&env, &["capped"]);
     assert!(
@@ -446,6 +455,7 @@ fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
     assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "000");
     env.ok(&["preview", "share", &id(&p), "on"]);
     assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "401");
+    assert!(env.ok(&["log", "shared"]).contains("preview-share"));
     // At expiry the share ends with the preview.
     poll_until(
         "the shared preview expires",
@@ -558,4 +568,101 @@ fn lines_of(s: &str) -> Vec<String> {
 fn make_executable(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+#[test]
+fn a_stopped_preview_runs_again_when_the_daemon_starts() {
+    let env = TestEnv::new();
+    env.create("again", &site(&env, "again", "back\n"));
+    let p = create_preview(
+        &env,
+        &["again", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
+    );
+    // The machine restarted, say: the container stopped and no daemon ran.
+    env.stop_daemon();
+    let filter = format!("label=dev.berth.install={}", env.install);
+    let container = lines_of(&docker(&["ps", "-q", "--filter", &filter]));
+    docker(&["stop", &container[0]]);
+    env.ok(&["ls"]);
+    poll_until(
+        "the preview answers again",
+        30,
+        Duration::from_millis(100),
+        || http_status(&format!("{}index.html", url(&p))) == Some(200),
+    );
+    assert_eq!(http(&format!("{}index.html", url(&p)), &[]).body, "back\n");
+}
+
+#[test]
+fn an_app_that_exits_says_why_and_leaves_nothing_and_a_workspace_takes_its_previews_along() {
+    let env = TestEnv::new();
+    env.create("fail", &site(&env, "fail", "x\n"));
+    let out = env
+        .cmd()
+        .args(["preview", "create", "fail", "--image", IMAGE])
+        .args(["--cmd", "echo boom; echo bang; exit 3", "--port", "3000"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    // The steps, then the error: one line, the last.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let err = stderr.lines().last().unwrap();
+    assert!(err.contains("boom | bang"), "{stderr}");
+    assert!(
+        err.contains("exited (code 3)") && err.contains("boom"),
+        "{err}"
+    );
+    assert_eq!(preview_objects(&env), Vec::<String>::new());
+    assert!(
+        previews(&env).is_empty(),
+        "the port and the record are free"
+    );
+    let log = env.ok(&["log", "fail"]);
+    assert!(
+        log.lines()
+            .any(|l| l.contains("preview-create") && l.contains("failed")),
+        "{log}"
+    );
+    // Nor a missing image, said before anything is made.
+    let missing = env.fails(&[
+        "preview", "create", "fail", "--image", "nope:1", "--port", "1",
+    ]);
+    assert!(missing.contains("not on this machine"), "{missing}");
+
+    create_preview(
+        &env,
+        &["fail", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
+    );
+    assert_eq!(preview_objects(&env).len(), 3);
+    env.ok(&["rm", "fail"]);
+    assert_eq!(
+        preview_objects(&env),
+        Vec::<String>::new(),
+        "gone with its workspace"
+    );
+}
+
+#[test]
+fn a_preview_keeps_the_daemon_that_reaps_it() {
+    let env = TestEnv::new();
+    env.create("kept", &site(&env, "kept", "x\n"));
+    env.stop_daemon();
+    // A daemon with a two-second idle exit.
+    let mut quick = env.cmd();
+    quick.env("BERTH_DAEMON_IDLE_SECS", "2");
+    assert!(quick.args(["daemon", "start"]).status().unwrap().success());
+    let p = create_preview(
+        &env,
+        &["kept", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
+    );
+    let pid = env.daemon_pid().unwrap();
+    env.stays("the daemon while a preview exists", 5, || {
+        env.daemon_pid() == Some(pid)
+    });
+    let status: Value = serde_json::from_str(&env.ok(&["daemon", "status", "--json"])).unwrap();
+    assert!(status["idle_exit_in_secs"].is_null(), "{status}");
+    env.ok(&["preview", "rm", &id(&p)]);
+    env.eventually("the idle exit once no preview is left", 20, || {
+        env.daemon_pid().is_none()
+    });
 }

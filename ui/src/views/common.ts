@@ -1,8 +1,9 @@
-// Pieces several views share: status badges, progress, buttons for a workspace's actions.
+// Pieces several views share: status badges, progress, buttons for a workspace's actions,
+// form fields, the confirmation before a deletion.
 
 import { api } from "../api";
 import type { WorkspaceView as Workspace } from "../bindings/WorkspaceView";
-import { h } from "../dom";
+import { h, mount } from "../dom";
 import { stopsIn } from "../activity";
 import { errorText, t } from "../i18n";
 import { state, upsert } from "../state";
@@ -84,4 +85,23 @@ export function field(label: string, input: HTMLElement, error: HTMLElement, hin
 
 export function errorLine(id: string): HTMLElement {
   return h("div", { class: "error", "data-testid": id, role: "alert" });
+}
+
+/// Asks in a modal (inside `slot`) before deleting: `body` names what goes. `remove` runs on
+/// the red button; the dialog closes after it either way (a failure is the caller's to show).
+export function confirmDelete(slot: HTMLElement, title: string, body: string, action: string, remove: () => Promise<void>) {
+  const close = () => mount(slot);
+  const yes: HTMLButtonElement = h("button", { class: "danger", "data-testid": "confirm-delete" }, action);
+  yes.onclick = async () => {
+    yes.disabled = true; // one click, one deletion
+    try { await remove(); } finally { close(); }
+  };
+  mount(
+    slot,
+    h("div", { class: "modal", role: "dialog", "data-testid": "confirm-dialog" },
+      h("div", { class: "card" },
+        h("h2", {}, title),
+        h("p", {}, body),
+        h("div", { class: "row" }, yes, h("button", { onclick: close }, t("detail.cancel"))))),
+  );
 }

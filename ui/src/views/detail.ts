@@ -1,5 +1,6 @@
-// One workspace: everything the list shows, plus container output (follow on/off), the audit
-// history, edit, restart and delete (with a confirmation that names what goes).
+// One workspace: everything the list shows, plus its previews (views/previews.ts), container
+// output (follow on/off), the audit history, edit, restart and delete (with a confirmation that
+// names what goes).
 
 import { api } from "../api";
 import type { WorkspaceView as Workspace } from "../bindings/WorkspaceView";
@@ -9,8 +10,9 @@ import type { View } from "../main";
 import { go } from "../main";
 import { clock, duration, signalText, stateLine } from "../activity";
 import { reload, state, upsert } from "../state";
-import { actionButtons, errorLine, field, idleText, progressLine, statusBadge } from "./common";
+import { actionButtons, confirmDelete, errorLine, field, idleText, progressLine, statusBadge } from "./common";
 import { usageLines } from "./keys";
+import { previewsSection } from "./previews";
 
 const MIB = 1024 * 1024;
 
@@ -27,6 +29,7 @@ export function detailView(name: string): View {
   let disposed = false;
 
   const ws = () => state.workspaces.get(name);
+  const previews = previewsSection(name, () => ws()?.image);
   const activityBox = h("dd", { "data-testid": "detail-activity" });
   const usageBox = h("dd");
 
@@ -126,28 +129,19 @@ export function detailView(name: string): View {
     );
   };
 
-  const confirmDelete = (w: Workspace) => {
-    mount(
-      dialog,
-      h("div", { class: "modal", role: "dialog", "data-testid": "confirm-dialog" },
-        h("div", { class: "card" },
-          h("h2", {}, t("detail.confirm_title", { name: w.name })),
-          h("p", {}, t("detail.confirm_body", { container: w.container_name, network: w.network_name, port: w.port ?? "—" })),
-          h("div", { class: "row" },
-            h("button", { class: "danger", "data-testid": "confirm-delete", onclick: async () => {
-              try {
-                await stopFollowing();
-                await api.remove(name);
-                await reload();
-                go("#/");
-              } catch (err) {
-                error.textContent = errorText(err);
-                mount(dialog);
-              }
-            } }, t("detail.confirm_delete")),
-            h("button", { onclick: () => mount(dialog) }, t("detail.cancel"))))),
-    );
-  };
+  const askDelete = (w: Workspace) =>
+    confirmDelete(dialog, t("detail.confirm_title", { name: w.name }),
+      t("detail.confirm_body", { container: w.container_name, network: w.network_name, port: w.port ?? "—" }),
+      t("detail.confirm_delete"), async () => {
+        try {
+          await stopFollowing();
+          await api.remove(name);
+          await reload();
+          go("#/");
+        } catch (err) {
+          error.textContent = errorText(err);
+        }
+      });
 
   const refresh = () => {
     const w = ws();
@@ -172,7 +166,7 @@ export function detailView(name: string): View {
         h("button", { onclick: run(() => api.openInBrowser(name)) }, t("detail.open_browser")),
         h("button", { "data-testid": "detail-restart", onclick: run(() => api.restart(name)) }, t("detail.restart")),
         h("button", { "data-testid": "detail-edit", onclick: () => mount(info, editForm(w)) }, t("detail.edit")),
-        h("button", { class: "danger", "data-testid": "detail-delete", onclick: () => confirmDelete(w) }, t("detail.delete"))),
+        h("button", { class: "danger", "data-testid": "detail-delete", onclick: () => askDelete(w) }, t("detail.delete"))),
       error,
     );
   };
@@ -201,6 +195,7 @@ export function detailView(name: string): View {
     el,
     header,
     info,
+    previews.el,
     h("div", { class: "panels" },
       h("section", {},
         h("h2", {}, t("detail.logs"), h("label", { class: "toggle" }, followToggle, t("detail.follow"))),
@@ -222,6 +217,7 @@ export function detailView(name: string): View {
     dispose: () => {
       disposed = true;
       window.clearInterval(activityTimer);
+      previews.dispose();
       void stopFollowing();
     },
   };

@@ -1,5 +1,6 @@
-// Settings: port range, cap on running workspaces, default limits and idle stop, language
-// (switches the UI and the tray at once), what quitting does; and the API keys.
+// Settings: port range, cap on running workspaces, default limits and idle stop, previews'
+// lifetime and cap, language (switches the UI and the tray at once), what quitting does; and
+// the API keys.
 
 import { api } from "../api";
 import type { Settings } from "../bindings/Settings";
@@ -11,6 +12,7 @@ import { errorLine, field } from "./common";
 import { keysSection } from "./keys";
 
 const MIB = 1024 * 1024;
+const HOUR = 3600;
 /// Set across the re-render that a save (maybe of a new language) causes.
 let justSaved = false;
 
@@ -29,6 +31,9 @@ export function settingsView(): View {
     const memory = input(s.default_limits.memory_bytes / MIB, { step: "256" });
     const pids = input(s.default_limits.pids, { step: "64" });
     const idle = input(s.default_idle_timeout_secs ? s.default_idle_timeout_secs / 60 : "", { step: "5" });
+    // In hours like the idle stop is in minutes; "any": a lifetime set in seconds (CLI) still saves.
+    const previewTtl = input(s.preview_ttl_secs / HOUR, { step: "any", min: "0", "data-testid": "settings-preview-ttl" });
+    const maxPreviews = input(s.max_previews, { min: "1", max: "50", "data-testid": "settings-max-previews" });
     const lang = h("select", { "data-testid": "settings-language" },
       h("option", { value: "" }, t("settings.language_system")),
       h("option", { value: "en" }, "English"),
@@ -52,6 +57,8 @@ export function settingsView(): View {
             max_running: n(maxRunning),
             default_limits: { cpus: n(cpus), memory_bytes: n(memory) * MIB, pids: n(pids) },
             default_idle_timeout_secs: idle.value.trim() === "" ? null : n(idle) * 60,
+            preview_ttl_secs: Math.round(n(previewTtl) * HOUR),
+            max_previews: n(maxPreviews),
             language: lang.value === "" ? null : lang.value,
             on_quit: onQuit.value as Settings["on_quit"],
           };
@@ -75,6 +82,10 @@ export function settingsView(): View {
           field(t("create.memory_mib"), memory, h("span")),
           field(t("create.pids"), pids, h("span")),
           field(t("settings.default_idle"), idle, h("span")))),
+      h("fieldset", {}, h("legend", {}, t("settings.previews")),
+        h("div", { class: "grid4" },
+          field(t("settings.preview_ttl"), previewTtl, h("span")),
+          field(t("settings.max_previews"), maxPreviews, h("span")))),
       field(t("settings.language"), lang, h("span")),
       field(t("settings.on_quit"), onQuit, h("span")),
       error,
