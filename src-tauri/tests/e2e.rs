@@ -1645,11 +1645,14 @@ fn recording_site(setup: &Setup, name: &str) -> String {
     std::fs::write(
         dir.join("index.html"),
         "<!doctype html><title>preview page</title><h1>Hello from the preview</h1><script>\n\
-         let ipc = 'absent';\n\
-         try { const i = window.__TAURI_INTERNALS__; ipc = i ? 'present' : 'absent';\n\
-           if (i) i.invoke('list_workspaces').then(() => report('allowed'), () => report('refused'));\n\
-           else report('absent'); } catch (e) { report('refused'); }\n\
-         function report(r) { new Image().src = '/cgi-bin/record?ipc=' + r; }\n\
+         const record = (q) => fetch('/cgi-bin/record?' + q);\n\
+         record('stage=loaded');\n\
+         const i = window.__TAURI_INTERNALS__;\n\
+         const late = new Promise((r) => setTimeout(() => r('no-answer'), 3000));\n\
+         const tried = i && i.invoke\n\
+           ? Promise.race([i.invoke('list_workspaces').then(() => 'allowed', () => 'refused'), late])\n\
+           : Promise.resolve('absent');\n\
+         tried.then((r) => record('ipc=' + r));\n\
          </script>\n",
     )
     .unwrap();
@@ -1734,7 +1737,7 @@ async fn a_user_previews_a_workspace_in_its_own_window() {
             row.attr("data-id").await.ok().flatten()
         })
         .await;
-    s.wait_text("preview-left", "ends in 59 min").await;
+    s.wait_text("preview-left", "ends in 59:").await;
     s.scroll_to("previews").await;
     s.shot("detail-previews").await;
 
@@ -1755,6 +1758,7 @@ async fn a_user_previews_a_workspace_in_its_own_window() {
             },
         )
         .await;
+    eprintln!("what the preview page reported: {record}");
     assert!(!record.contains("ipc=allowed"), "{record}");
     assert!(
         !record.contains("berth_"),

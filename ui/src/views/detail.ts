@@ -9,7 +9,7 @@ import { errorText, language, t } from "../i18n";
 import type { View } from "../main";
 import { go } from "../main";
 import { clock, duration, signalText, stateLine } from "../activity";
-import { reload, state, upsert } from "../state";
+import { onPreviews, reload, state, upsert } from "../state";
 import { actionButtons, confirmDelete, errorLine, field, idleText, progressLine, statusBadge } from "./common";
 import { usageLines } from "./keys";
 import { previewsSection } from "./previews";
@@ -206,6 +206,11 @@ export function detailView(name: string): View {
   if (ws()) refresh();
   else void api.get(name).then(upsert, () => refresh());
   void startLogs();
+  // A preview made, extended, shared or gone is a line in this workspace's history.
+  const unwatchPreviews = onPreviews((news) => {
+    const of = news.kind === "preview" ? news.preview.workspace : news.kind === "preview_removed" ? news.workspace : name;
+    if (of === name) void loadAudit();
+  });
   return {
     el,
     // Status changes redraw the header; the log stream and an open edit form stay.
@@ -218,6 +223,7 @@ export function detailView(name: string): View {
       disposed = true;
       window.clearInterval(activityTimer);
       previews.dispose();
+      unwatchPreviews();
       void stopFollowing();
     },
   };
