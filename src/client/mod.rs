@@ -549,29 +549,6 @@ pub fn data_dir() -> Result<PathBuf> {
     endpoint::default_data_dir()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn versions_compare_numerically() {
-        assert!(is_older("0.1.0", "0.2.0"));
-        assert!(is_older("0.9.9", "0.10.0"));
-        assert!(is_older("1.2.3-rc1", "1.2.4"));
-        assert!(!is_older("0.2.0", "0.2.0"));
-        assert!(!is_older("0.3.0", "0.2.9"));
-        assert!(!is_older("garbage", "0.2.0"));
-    }
-
-    #[test]
-    fn a_name_query_cannot_smuggle_parameters() {
-        let q = serde_urlencode(&NameQuery {
-            name: "a&b=c d".into(),
-        });
-        assert_eq!(q, "name=a%26b%3Dc%20d");
-    }
-}
-
 /// A long operation's stream: each `chunk`/`step` to `on_event`, then its result (`done`) or
 /// its error.
 async fn streamed<T: serde::de::DeserializeOwned>(
@@ -595,4 +572,27 @@ async fn streamed<T: serde::de::DeserializeOwned>(
             "the daemon ended the {what} stream without a result (did it exit? `berth daemon status`)"
         ),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_numerically() {
+        assert!(is_older("0.1.0", "0.2.0"));
+        assert!(is_older("0.9.9", "0.10.0"));
+        assert!(is_older("1.2.3-rc1", "1.2.4"));
+        assert!(!is_older("0.2.0", "0.2.0"));
+        assert!(!is_older("0.3.0", "0.2.9"));
+        assert!(!is_older("garbage", "0.2.0"));
+    }
+
+    #[test]
+    fn a_name_query_cannot_smuggle_parameters() {
+        let q = serde_urlencode(&NameQuery {
+            name: "a&b=c d".into(),
+        });
+        assert_eq!(q, "name=a%26b%3Dc%20d");
+    }
 }

@@ -212,13 +212,11 @@ mod tests {
             .unwrap()
             .map(|e| {
                 let e = e.unwrap();
-                let p = e
-                    .path()
+                e.path()
                     .unwrap()
                     .to_string_lossy()
                     .trim_end_matches('/')
-                    .to_string();
-                p
+                    .to_string()
             })
             .collect();
         names.sort();

@@ -73,10 +73,9 @@ impl Store {
 
     pub fn preview(&self, id: PreviewId) -> Result<Option<Preview>> {
         let mut stmt = self.conn.prepare(&format!("{SELECT} WHERE p.id = ?1"))?;
-        Ok(stmt
-            .query_row([id.to_string()], read_row)
+        stmt.query_row([id.to_string()], read_row)
             .optional()?
-            .transpose()?)
+            .transpose()
     }
 
     /// Every preview, or those of one workspace; soonest to expire first.
