@@ -685,32 +685,16 @@ impl Drop for Setup {
         for id in containers_of(&self.install) {
             let _ = Command::new("docker").args(["rm", "-f", &id]).output();
         }
-        let nets = Command::new("docker")
-            .args([
-                "network",
-                "ls",
-                "-q",
-                "--filter",
-                &format!("label=dev.berth.install={}", self.install),
-            ])
-            .output()
-            .unwrap();
-        for id in String::from_utf8_lossy(&nets.stdout).lines() {
-            let _ = Command::new("docker").args(["network", "rm", id]).output();
-        }
-        // Home and preview volumes.
-        let volumes = Command::new("docker")
-            .args([
-                "volume",
-                "ls",
-                "-q",
-                "--filter",
-                &format!("label=dev.berth.install={}", self.install),
-            ])
-            .output()
-            .unwrap();
-        for name in String::from_utf8_lossy(&volumes.stdout).lines() {
-            let _ = Command::new("docker").args(["volume", "rm", name]).output();
+        // Its networks, then its home and preview volumes.
+        for object in ["network", "volume"] {
+            let listed = Command::new("docker")
+                .args([object, "ls", "-q", "--filter"])
+                .arg(format!("label=dev.berth.install={}", self.install))
+                .output()
+                .unwrap();
+            for id in String::from_utf8_lossy(&listed.stdout).lines() {
+                let _ = Command::new("docker").args([object, "rm", id]).output();
+            }
         }
         // The install's master key, if its daemon made one.
         if let Ok(install) = self.install.parse() {

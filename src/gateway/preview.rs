@@ -188,10 +188,7 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let lang = pages::language(req.headers());
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
+    let host = proxy::host_header(&req);
     let Some(route) = shared.preview_visit(id, false) else {
         return page(
             port,

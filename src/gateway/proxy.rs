@@ -74,10 +74,7 @@ async fn handle(
     req: Request<Incoming>,
 ) -> Response<Body> {
     let lang = pages::language(req.headers());
-    let host = req
-        .headers()
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok());
+    let host = host_header(&req);
     if !policy::host_allowed(host, port) {
         return page(
             port,
@@ -452,6 +449,13 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     }
     headers.remove("keep-alive");
     headers.remove("proxy-connection");
+}
+
+/// The request's `Host`, if it is text.
+pub(super) fn host_header<B>(req: &Request<B>) -> Option<&str> {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
 }
 
 pub(super) fn cookie_headers(headers: &HeaderMap) -> Vec<&str> {
