@@ -1748,6 +1748,11 @@ async fn a_user_previews_a_workspace_in_its_own_window() {
         !record.contains("berth_"),
         "an IDE login reached the preview: {record}"
     );
+    let store = setup.data().join("webviews").join(format!("preview-{row}"));
+    assert!(
+        store.exists(),
+        "the preview window's own cookie and storage folder"
+    );
     let title = format!("site · preview {row}");
     x_window_shot(&title, &s.shots.join("en-preview-window.png")).await;
 
@@ -1769,5 +1774,6 @@ async fn a_user_previews_a_workspace_in_its_own_window() {
     )
     .await;
     assert!(preview_container(&setup.install).is_empty());
+    assert!(!store.exists(), "its cookies and storage go with it");
     s.client.clone().close().await.unwrap();
 }

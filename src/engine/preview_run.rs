@@ -200,6 +200,11 @@ impl Engine {
         if p.source == PreviewSource::Dockerfile {
             docker.remove_own_image(&p.image, self.install).await?;
         }
+        // Its window's cookies and storage, and downloads it left waiting (the app names
+        // them by the short id).
+        let folder = format!("preview-{}", p.id.short());
+        let _ = std::fs::remove_dir_all(self.data_dir.join("webviews").join(&folder));
+        let _ = std::fs::remove_dir_all(self.data_dir.join("downloads").join(&folder));
         self.db(|s| s.delete_preview(p.id))
     }
 
