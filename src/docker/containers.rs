@@ -218,7 +218,11 @@ impl Client {
 
     /// Removes the container (even running); an absent one is fine.
     pub async fn remove_container(&self, id: &str) -> Result<()> {
-        let opts = RemoveContainerOptionsBuilder::default().force(true).build();
+        // With its anonymous volumes (an image's `VOLUME`): nothing else would remove them.
+        let opts = RemoveContainerOptionsBuilder::default()
+            .force(true)
+            .v(true)
+            .build();
         let answer = self.api.remove_container(id, Some(opts)).await;
         self.found("remove container", answer).map(drop)
     }

@@ -124,15 +124,27 @@ impl Client {
         context_tar: impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
         tag: &str,
         image_labels: &HashMap<String, String>,
+        limits: Option<&crate::model::Limits>,
         mut on_progress: impl FnMut(BuildProgress),
     ) -> Result<()> {
-        let opts = BuildImageOptionsBuilder::default()
+        let mut opts = BuildImageOptionsBuilder::default()
             .dockerfile("Dockerfile")
             .t(tag)
             .rm(true)
             .forcerm(true)
-            .labels(image_labels)
-            .build();
+            .labels(image_labels);
+        // A build's RUN steps are the project's code: held to the limits of what it builds
+        // (Docker's API takes bytes as a 32-bit number here).
+        if let Some(l) = limits {
+            let memory = l.memory_bytes.min(i32::MAX as u64) as i32;
+            const PERIOD: i32 = 100_000;
+            opts = opts
+                .memory(memory)
+                .memswap(memory)
+                .cpuperiod(PERIOD)
+                .cpuquota((l.cpus * f64::from(PERIOD)).round() as i32);
+        }
+        let opts = opts.build();
         let mut stream = self
             .api
             .build_image(opts, None, Some(bollard::body_stream(context_tar)));

@@ -290,6 +290,7 @@ impl Engine {
                 crate::docker::whole_context(context),
                 bundle.tag,
                 &image_labels,
+                None,
                 on_progress,
             )
             .await?;

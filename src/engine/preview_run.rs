@@ -13,6 +13,8 @@ use crate::preview::snapshot;
 use crate::store::now_secs;
 use std::time::Duration;
 
+/// How long a preview's Dockerfile may take to build.
+const BUILD_TIMEOUT: Duration = Duration::from_secs(20 * 60);
 /// How long the reaper sleeps at most (a clock jump or a missed wake-up is caught by then).
 const REAPER_NAP: Duration = Duration::from_secs(60);
 
@@ -57,13 +59,25 @@ impl Engine {
             };
             let (chunks, made) = snapshot::stream(context);
             let labels = docker::preview_labels(self.install, p);
-            docker
-                .build_image(chunks, &p.image, &labels, |step| {
-                    if let BuildProgress::Line(line) = step {
-                        progress(line);
-                    }
-                })
-                .await?;
+            let limits = crate::model::preview_limits(&self.settings()?.default_limits);
+            let build = docker.build_image(chunks, &p.image, &labels, Some(&limits), |step| {
+                if let BuildProgress::Line(line) = step {
+                    progress(line);
+                }
+            });
+            // A build that never ends would hold the preview (and its place under the cap)
+            // past its lifetime.
+            tokio::time::timeout(BUILD_TIMEOUT, build)
+                .await
+                .map_err(|_| {
+                    Error::new(
+                        Code::StartFailed,
+                        format!(
+                            "the preview's Dockerfile did not build within {} min",
+                            BUILD_TIMEOUT.as_secs() / 60
+                        ),
+                    )
+                })??;
             joined(made).await?;
         }
         docker
@@ -169,6 +183,7 @@ impl Engine {
         &self,
         docker: &docker::Client,
         p: &Preview,
+        known_token: Option<&str>,
     ) -> Result<()> {
         self.gateway.close_preview(p.id);
         // The record as it is now: `p` may be from before its container was recorded.
@@ -176,7 +191,10 @@ impl Engine {
             .db(|s| s.preview(p.id))?
             .and_then(|now| now.container_id)
             .or_else(|| p.container_id.clone());
-        let token = self.db(|s| s.preview_tokens())?.remove(&p.id.0);
+        let token = self
+            .db(|s| s.preview_tokens())?
+            .remove(&p.id.0)
+            .or_else(|| known_token.map(str::to_string));
         for c in docker
             .list_containers(self.install, Some(&p.id.to_string()))
             .await?
@@ -254,7 +272,7 @@ impl Engine {
             return Ok(true);
         }
         let docker = self.docker().await?;
-        self.remove_preview_objects(docker, &p).await?;
+        self.remove_preview_objects(docker, &p, None).await?;
         let late = now_secs() - p.expires_at;
         let detail = match late {
             l if l > 5 => format!(
@@ -292,6 +310,10 @@ impl Engine {
     }
 
     async fn sync_preview(&self, docker: &docker::Client, p: &Preview) -> Result<()> {
+        if p.expires_at <= now_secs() {
+            // The reaper's, next: never started or served again, not even for a moment.
+            return Ok(());
+        }
         let container = match &p.container_id {
             Some(cid) => docker
                 .inspect_container(cid)
@@ -303,7 +325,7 @@ impl Engine {
             (Some(c), PreviewStatus::Running) => c,
             // Its container is gone, or its create died before it was up.
             _ => {
-                self.remove_preview_objects(docker, p).await?;
+                self.remove_preview_objects(docker, p, None).await?;
                 self.audit_preview(
                     p,
                     "preview-reconcile",

@@ -94,6 +94,9 @@ impl Engine {
             PreviewSource::Dockerfile => docker::preview_image_tag(&draft),
         };
         let token = uuid::Uuid::new_v4().simple().to_string();
+        // Held from before the record exists: nothing (reconcile, a workspace's delete, the
+        // reaper) can take the preview from under its create.
+        let _lock = self.lock_preview(id).await?;
         let preview = {
             let _ws_lock = self.lock_workspace(&ws).await?;
             let ws = self.reload(ws.id, ws.name.as_str())?;
@@ -111,7 +114,6 @@ impl Engine {
                 })
             })?
         };
-        let _lock = self.lock_preview(id).await?;
         self.emit_preview(&preview);
         self.preview_timer.notify_one();
         match self
@@ -142,7 +144,9 @@ impl Engine {
                 Ok(self.preview_view(&preview))
             }
             Err(e) => {
-                let cleanup = self.remove_preview_objects(docker, &preview).await;
+                let cleanup = self
+                    .remove_preview_objects(docker, &preview, Some(&token))
+                    .await;
                 let detail = format!("preview {}: {}", preview.id.short(), e.message);
                 self.audit(&ws, "preview-create", Outcome::Failed, &detail);
                 match cleanup {
@@ -229,7 +233,7 @@ impl Engine {
         let Some(p) = self.db(|s| s.preview(p.id))? else {
             return Ok(());
         };
-        self.remove_preview_objects(docker, &p).await?;
+        self.remove_preview_objects(docker, &p, None).await?;
         self.audit_preview(
             &p,
             "preview-delete",
@@ -357,7 +361,7 @@ impl Engine {
     ) -> Result<()> {
         for p in self.db(|s| s.previews(Some(ws.id)))? {
             let _lock = self.lock_preview(p.id).await?;
-            self.remove_preview_objects(docker, &p).await?;
+            self.remove_preview_objects(docker, &p, None).await?;
             self.audit_preview(
                 &p,
                 "preview-delete",
@@ -381,8 +385,7 @@ fn describe_source(p: &Preview) -> String {
 
 /// The app port a Dockerfile names (`EXPOSE 3000`, the first one), for a preview given none.
 fn dockerfile_port(project: &std::path::Path) -> Result<u16> {
-    let text = std::fs::read_to_string(project.join("Dockerfile"))
-        .map_err(|e| Error::io("cannot read the project's Dockerfile", e))?;
+    let text = snapshot::read_dockerfile(project)?;
     exposed_port(&text).ok_or_else(|| {
         Error::new(
             Code::InvalidInput,

@@ -33,6 +33,16 @@ pub fn host_allowed(host: Option<&str>, port: u16) -> bool {
         && (name == "127.0.0.1" || name.eq_ignore_ascii_case("localhost"))
 }
 
+/// Whether a `Host` names a preview's listener: `localhost:PORT` only (see
+/// `model::Preview::url`): `127.0.0.1` is the IDEs' site, and a preview reached under it
+/// would be same-site with them.
+pub fn preview_host_allowed(host: Option<&str>, port: u16) -> bool {
+    host.and_then(|h| h.rsplit_once(':'))
+        .is_some_and(|(name, p)| {
+            name.eq_ignore_ascii_case("localhost") && p.parse::<u16>().ok() == Some(port)
+        })
+}
+
 /// Every value of cookie `name` in a `Cookie` header. Several can come: another workspace's
 /// page (same host, other port) may set a cookie of that name with a narrower path, which the
 /// browser sends first; it must not shadow the real login.
@@ -223,6 +233,16 @@ mod tests {
         assert!(!host_allowed(Some("127.0.0.1.nip.io:10001"), 10001));
         assert!(!host_allowed(Some("[::1]:10001"), 10001));
         assert!(!host_allowed(None, 10001));
+    }
+
+    #[test]
+    fn previews_answer_only_as_localhost() {
+        assert!(preview_host_allowed(Some("localhost:10005"), 10005));
+        assert!(preview_host_allowed(Some("LocalHost:10005"), 10005));
+        assert!(!preview_host_allowed(Some("127.0.0.1:10005"), 10005));
+        assert!(!preview_host_allowed(Some("localhost:10006"), 10005));
+        assert!(!preview_host_allowed(Some("localhost.evil:10005"), 10005));
+        assert!(!preview_host_allowed(None, 10005));
     }
 
     #[test]

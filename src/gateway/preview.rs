@@ -30,6 +30,8 @@ pub(super) struct PreviewRoute {
     pub upstream: Option<SocketAddr>,
     /// The share's token: `Some` while shared on the LAN (and listening on every address).
     pub share: Option<Sensitive<String>>,
+    /// Ends every upgraded connection of LAN guests when the share changes or ends.
+    pub guests: tokio_util::sync::CancellationToken,
     pub accept: JoinHandle<()>,
     pub upgrades: Arc<tokio::sync::Semaphore>,
     pub last_hit: Option<Instant>,
@@ -85,12 +87,20 @@ impl super::Gateway {
             let mut previews = self.shared.previews();
             match previews.get_mut(&id) {
                 Some(r) if r.port == port && r.share.is_some() == share.is_some() => {
+                    // A new token: guests of the old one are out, their sockets too.
+                    if r.share.as_ref().map(|t| t.expose()) != share.as_ref().map(|t| t.expose()) {
+                        r.guests.cancel();
+                        r.guests = tokio_util::sync::CancellationToken::new();
+                    }
                     r.share = share;
                     return Ok(());
                 }
                 _ => previews.remove(&id),
             }
         };
+        if let Some(old) = &old {
+            old.guests.cancel();
+        }
         let upstream = old.as_ref().and_then(|r| r.upstream);
         if let Some(old) = old {
             // The listener must be gone before the port can be bound on other addresses.
@@ -120,6 +130,7 @@ impl super::Gateway {
                 workspace,
                 upstream,
                 share,
+                guests: tokio_util::sync::CancellationToken::new(),
                 accept,
                 upgrades: Arc::new(tokio::sync::Semaphore::new(MAX_UPGRADES)),
                 last_hit: None,
@@ -139,6 +150,7 @@ impl super::Gateway {
     pub fn close_preview(&self, id: PreviewId) {
         if let Some(r) = self.shared.previews().remove(&id) {
             r.accept.abort();
+            r.guests.cancel();
         }
     }
 
@@ -161,6 +173,7 @@ impl super::Gateway {
 struct Seen {
     upstream: Option<SocketAddr>,
     share: Option<Sensitive<String>>,
+    guests: tokio_util::sync::CancellationToken,
     upgrades: Arc<tokio::sync::Semaphore>,
 }
 
@@ -175,6 +188,7 @@ impl Shared {
         Some(Seen {
             upstream: r.upstream,
             share: r.share.clone(),
+            guests: r.guests.clone(),
             upgrades: r.upgrades.clone(),
         })
     }
@@ -199,7 +213,8 @@ async fn handle(
         );
     };
     let local = peer.ip().is_loopback();
-    if local && !policy::host_allowed(host, port) || !local && !lan_host_allowed(host, port) {
+    if local && !policy::preview_host_allowed(host, port) || !local && !lan_host_allowed(host, port)
+    {
         return page(
             port,
             StatusCode::MISDIRECTED_REQUEST,
@@ -218,10 +233,11 @@ async fn handle(
             if !same_token(&given, token) {
                 return page(port, StatusCode::UNAUTHORIZED, lang, "share_needed", &[]);
             }
-            // The token leaves the address bar (and the app's logs) at once.
-            let path = req.uri().path();
+            // The token leaves the address bar (and the app's logs) at once; the path stays
+            // on this origin (`//host/...` would be another).
+            let path = format!("/{}", req.uri().path().trim_start_matches('/'));
             let location = if rest.is_empty() {
-                path.to_string()
+                path
             } else {
                 format!("{path}?{rest}")
             };
@@ -266,7 +282,8 @@ async fn handle(
         let Ok(permit) = route.upgrades.try_acquire_owned() else {
             return page(port, StatusCode::SERVICE_UNAVAILABLE, lang, "too_many", &[]);
         };
-        proxy::upgrade(&target, req, permit).await
+        let cut = (!local).then(|| route.guests.clone());
+        proxy::upgrade(&target, req, permit, cut).await
     } else {
         proxy::forward(shared, &target, req).await
     };

@@ -132,7 +132,7 @@ async fn handle(
         let Ok(permit) = upgrades.try_acquire_owned() else {
             return page(port, StatusCode::SERVICE_UNAVAILABLE, lang, "too_many", &[]);
         };
-        upgrade(&target, req, permit).await
+        upgrade(&target, req, permit, None).await
     } else {
         forward(shared, &target, req).await
     };
@@ -314,10 +314,12 @@ pub(super) async fn forward(
 
 /// A WebSocket (or any Upgrade): the handshake goes to the IDE on a connection of its own;
 /// after `101`, both sides are spliced into one byte pipe.
+/// `cut`: ends the spliced connection when cancelled (a LAN guest's, when its share ends).
 pub(super) async fn upgrade(
     target: &Target,
     mut req: Request<Incoming>,
     permit: tokio::sync::OwnedSemaphorePermit,
+    cut: Option<tokio_util::sync::CancellationToken>,
 ) -> Result<Response<Body>, String> {
     let client_side = hyper::upgrade::on(&mut req);
     let (mut parts, _) = req.into_parts();
@@ -350,7 +352,15 @@ pub(super) async fn upgrade(
         let ide_side = hyper::upgrade::on(&mut response);
         tokio::spawn(async move {
             if let (Ok(a), Ok(b)) = tokio::join!(client_side, ide_side) {
-                pipe(a, b).await;
+                match cut {
+                    Some(cut) => {
+                        tokio::select! {
+                            _ = pipe(a, b) => {}
+                            _ = cut.cancelled() => {}
+                        }
+                    }
+                    None => pipe(a, b).await,
+                }
             }
             drop(permit);
         });
@@ -508,6 +518,8 @@ pub(super) fn without_berth_cookies(response: &mut Response<Body>) {
     for v in kept {
         headers.append(header::SET_COOKIE, v);
     }
+    // It would clear every cookie of the site: the logins of every workspace with it.
+    headers.remove("clear-site-data");
 }
 
 pub(super) fn add_policy_headers(headers: &mut HeaderMap, port: u16) {
@@ -576,11 +588,16 @@ mod tests {
         let response = Response::builder()
             .header(header::SET_COOKIE, "berth_00=stolen; Path=/")
             .header(header::SET_COOKIE, "theme=dark")
+            .header("Clear-Site-Data", "\"cookies\"")
             .body(full(Bytes::new()))
             .unwrap();
         let r = with_berth_headers(response, 10001);
         let set: Vec<_> = r.headers().get_all(header::SET_COOKIE).iter().collect();
         assert_eq!(set, ["theme=dark"]);
+        assert!(
+            r.headers().get("clear-site-data").is_none(),
+            "no log-out of every IDE"
+        );
         assert!(
             r.headers()[header::CONTENT_SECURITY_POLICY]
                 .to_str()

@@ -118,8 +118,12 @@ impl Preview {
         format!("berth-preview-{}", self.id.0.simple())
     }
 
+    /// On `localhost`, never `127.0.0.1`: a browser treats them as two sites, so a preview's
+    /// pages (someone's app) are cross-site to every IDE on `127.0.0.1` — its requests carry no
+    /// IDE login (SameSite=Strict), and what it leaves behind (cookies, a service worker)
+    /// stays with `localhost`, even when its port later serves a workspace.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        format!("http://localhost:{}/", self.port)
     }
 
     /// The URL a LAN guest opens at `ip`: the token rides in it once and becomes a cookie.

@@ -31,7 +31,8 @@ pub struct Spec {
     pub roots: Vec<(PathBuf, String)>,
     /// Copy [`CHURN`] folders too.
     pub with_deps: bool,
-    /// Owner of every entry (the user the container runs as); `None` keeps the host's.
+    /// Owner of every entry (the user the container runs as); `None`: root (Docker Desktop
+    /// maps ownership itself).
     pub owner: Option<(u64, u64)>,
 }
 
@@ -60,6 +61,11 @@ pub fn write_tar(spec: &Spec, out: impl Write) -> Result<Taken> {
     Ok(taken)
 }
 
+/// A snapshot larger than this is refused (a `.dockerignore` keeps what the app does not
+/// need out), so a project cannot fill the disk through its preview.
+pub const MAX_BYTES: u64 = 4 << 30;
+pub const MAX_FILES: u64 = 200_000;
+
 fn append_root<W: Write>(
     tar: &mut tar::Builder<W>,
     spec: &Spec,
@@ -67,6 +73,10 @@ fn append_root<W: Write>(
     name: &str,
     taken: &mut Taken,
 ) -> Result<()> {
+    // Every read goes through this handle on the project folder: a path whose folders a
+    // workspace swaps for a symlink while Berth walks (`x` → `~/.ssh`) cannot lead out of it.
+    let folder = cap_std::fs::Dir::open_ambient_dir(root, cap_std::ambient_authority())
+        .map_err(|e| snapshot_error(root, e))?;
     let with_deps = spec.with_deps;
     let walk = ignore::WalkBuilder::new(root)
         .hidden(false)
@@ -94,42 +104,135 @@ fn append_root<W: Write>(
         let path = entry.path();
         let rel = path.strip_prefix(root).unwrap_or(path);
         let archived = Path::new(name).join(rel);
-        let meta = match std::fs::symlink_metadata(path) {
+        if rel.as_os_str().is_empty() {
+            append_dir(tar, spec, &archived, 0o755)?;
+            continue;
+        }
+        let meta = match folder.symlink_metadata(rel) {
             Ok(m) => m,
             // Deleted while we walked: it is not part of this moment any more.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(snapshot_error(path, e)),
         };
-        let mut header = tar::Header::new_gnu();
-        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-        if let Some((uid, gid)) = spec.owner {
-            header.set_uid(uid);
-            header.set_gid(gid);
-        }
         let kind = meta.file_type();
-        let written = if kind.is_dir() {
-            header.set_size(0);
-            tar.append_data(&mut header, &archived, std::io::empty())
+        if kind.is_dir() {
+            append_dir(tar, spec, &archived, mode_of(&meta))?;
         } else if kind.is_symlink() {
-            let target = std::fs::read_link(path).map_err(|e| snapshot_error(path, e))?;
-            header.set_size(0);
+            // The link as it is (its target is read, never followed).
+            let target = folder
+                .read_link_contents(rel)
+                .map_err(|e| snapshot_error(path, e))?;
+            let mut header = header(spec, tar::EntryType::Symlink, 0o777, 0);
             tar.append_link(&mut header, &archived, target)
+                .map_err(|e| snapshot_error(path, e))?;
         } else if kind.is_file() {
-            let file = match std::fs::File::open(path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(snapshot_error(path, e)),
-            };
-            taken.files += 1;
-            taken.bytes += meta.len();
-            tar.append_data(&mut header, &archived, file)
-        } else {
-            // Sockets, pipes, devices: nothing an app's files are made of.
-            continue;
-        };
-        written.map_err(|e| snapshot_error(path, e))?;
+            append_file(tar, spec, &folder, rel, &archived, taken)?;
+        }
+        // Sockets, pipes, devices: nothing an app's files are made of.
     }
     Ok(())
+}
+
+fn append_dir<W: Write>(
+    tar: &mut tar::Builder<W>,
+    spec: &Spec,
+    archived: &Path,
+    mode: u32,
+) -> Result<()> {
+    let mut header = header(spec, tar::EntryType::Directory, mode, 0);
+    tar.append_data(&mut header, archived, std::io::empty())
+        .map_err(|e| snapshot_error(archived, e))
+}
+
+/// A regular file, opened through the project's handle without following a last-moment
+/// symlink, without blocking on a pipe swapped in, and checked on the handle itself.
+fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    spec: &Spec,
+    folder: &cap_std::fs::Dir,
+    rel: &Path,
+    archived: &Path,
+    taken: &mut Taken,
+) -> Result<()> {
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use cap_std::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let file = match folder.open_with(rel, &options) {
+        Ok(f) => f.into_std(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(snapshot_error(archived, e)),
+    };
+    let meta = file.metadata().map_err(|e| snapshot_error(archived, e))?;
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let len = meta.len();
+    taken.files += 1;
+    taken.bytes += len;
+    if taken.bytes > MAX_BYTES || taken.files > MAX_FILES {
+        return Err(Error::invalid(format!(
+            "the project is larger than a preview takes ({} files, {} GiB at most); leave out what the app does not need with a .dockerignore",
+            MAX_FILES,
+            MAX_BYTES >> 30
+        ))
+        .keyed("preview_too_large", []));
+    }
+    let mut header = header(spec, tar::EntryType::Regular, mode_of_std(&meta), len);
+    header.set_mtime(mtime(&meta));
+    // Exactly `len` bytes whatever happens to the file meanwhile: one that shrank is padded,
+    // one that grew is cut, so its contents can never read as the archive's next entries.
+    tar.append_data(&mut header, archived, exactly(file, len))
+        .map_err(|e| snapshot_error(archived, e))
+}
+
+/// `len` bytes of `body`: cut if it has more, padded with zeros if it has fewer.
+fn exactly(body: impl std::io::Read, len: u64) -> impl std::io::Read {
+    use std::io::Read;
+    body.take(len).chain(std::io::repeat(0)).take(len)
+}
+
+fn header(spec: &Spec, kind: tar::EntryType, mode: u32, size: u64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(kind);
+    header.set_mode(mode);
+    header.set_size(size);
+    let (uid, gid) = spec.owner.unwrap_or((0, 0));
+    header.set_uid(uid);
+    header.set_gid(gid);
+    header
+}
+
+#[cfg(unix)]
+fn mode_of(meta: &cap_std::fs::Metadata) -> u32 {
+    use cap_std::fs::MetadataExt;
+    meta.mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of(_: &cap_std::fs::Metadata) -> u32 {
+    0o755
+}
+
+#[cfg(unix)]
+fn mode_of_std(meta: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::MetadataExt;
+    meta.mode() & 0o7777
+}
+
+#[cfg(not(unix))]
+fn mode_of_std(_: &std::fs::Metadata) -> u32 {
+    0o644
+}
+
+fn mtime(meta: &std::fs::Metadata) -> u64 {
+    meta.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
 }
 
 fn snapshot_error(path: &Path, e: std::io::Error) -> Error {
@@ -193,6 +296,33 @@ pub fn stream(
         rx.recv().await.map(|chunk| (chunk, rx))
     });
     (chunks, made)
+}
+
+/// The first 64 KiB of the project's Dockerfile (enough for its `EXPOSE`), read like a
+/// snapshot's file: a regular file in the project, never a link, a pipe or a device.
+pub fn read_dockerfile(project: &Path) -> Result<String> {
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use cap_std::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    let path = project.join("Dockerfile");
+    let file = cap_std::fs::Dir::open_ambient_dir(project, cap_std::ambient_authority())
+        .and_then(|dir| dir.open_with("Dockerfile", &options))
+        .map_err(|e| snapshot_error(&path, e))?
+        .into_std();
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(Error::invalid(format!(
+            "{} is not a regular file",
+            path.display()
+        )));
+    }
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, 64 * 1024), &mut text)
+        .map_err(|e| snapshot_error(&path, e))?;
+    Ok(text)
 }
 
 /// Whether the first project has a Dockerfile (a regular file, not a link out of it).
@@ -306,6 +436,64 @@ mod tests {
                 assert!(body.is_empty(), "the link's target is not copied");
             }
         }
+    }
+
+    /// The walker listed `x/id_rsa` while `x` was a folder; the workspace then swapped `x` for
+    /// a link to a folder outside. Reading it must not leave the project.
+    #[cfg(unix)]
+    #[test]
+    fn a_path_through_a_swapped_in_link_reads_nothing_outside() {
+        let dir = project();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("id_rsa"), "private").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("x")).unwrap();
+        let spec = Spec {
+            roots: vec![(dir.path().to_path_buf(), "app".into())],
+            with_deps: false,
+            owner: None,
+        };
+        let folder =
+            cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
+        let mut out = Vec::new();
+        let mut tar = tar::Builder::new(&mut out);
+        let mut taken = Taken::default();
+        let read = append_file(
+            &mut tar,
+            &spec,
+            &folder,
+            Path::new("x/id_rsa"),
+            Path::new("app/x/id_rsa"),
+            &mut taken,
+        );
+        assert!(read.is_err(), "the path left the project");
+        drop(tar);
+        assert!(!String::from_utf8_lossy(&out).contains("private"));
+        // Nor a link as the file itself.
+        std::os::unix::fs::symlink(outside.path().join("id_rsa"), dir.path().join("key")).unwrap();
+        let mut tar = tar::Builder::new(Vec::new());
+        let read = append_file(
+            &mut tar,
+            &spec,
+            &folder,
+            Path::new("key"),
+            Path::new("app/key"),
+            &mut taken,
+        );
+        assert!(read.is_err() || taken.files == 0);
+        assert!(!String::from_utf8_lossy(&tar.into_inner().unwrap()).contains("private"));
+    }
+
+    #[test]
+    fn a_file_that_changes_size_while_copied_keeps_its_header_size() {
+        use std::io::Read;
+        let mut shrunk = Vec::new();
+        exactly(&b"ab"[..], 5).read_to_end(&mut shrunk).unwrap();
+        assert_eq!(shrunk, b"ab\0\0\0");
+        let mut grown = Vec::new();
+        exactly(&b"abcdefgh"[..], 5)
+            .read_to_end(&mut grown)
+            .unwrap();
+        assert_eq!(grown, b"abcde");
     }
 
     #[tokio::test]

@@ -103,6 +103,7 @@ async fn an_image_builds_from_a_context_folder_with_progress() {
             berth::docker::whole_context(context_from_dir(&ctx).unwrap()),
             &tag,
             &labels,
+            None,
             |p| match p {
                 BuildProgress::Line(l) => lines.push(l),
                 BuildProgress::Step { current, total } => steps.push((current, total)),

@@ -369,16 +369,24 @@ fn a_preview_never_receives_an_ide_login_cookie_nor_sets_one() {
     make_executable(&cgi);
     env.create("ide", &project);
     env.ok(&["start", "ide"]);
-    // The IDE is logged in; the browser holds its cookie for 127.0.0.1, and cookies ignore
-    // ports: it sends it to the preview's port too.
+    // The IDE is logged in: the browser holds its cookie for 127.0.0.1 (all ports).
     let login = env.login("ide");
     let p = create_preview(
         &env,
         &["ide", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
     );
-    // Opened the way Berth opens previews: the plain URL, no login link.
+    // Opened the way Berth opens previews: the plain URL on `localhost` — another site than
+    // the IDEs' 127.0.0.1, so a browser sends no IDE login there at all — and only there.
     let opened = env.ok(&["preview", "open", "--print", &id(&p)]);
     assert_eq!(opened.trim(), url(&p));
+    assert!(url(&p).starts_with("http://localhost:"), "{}", url(&p));
+    let same_site = format!("127.0.0.1:{}", p["port"]);
+    assert_eq!(
+        http(&format!("{}index.html", url(&p)), &[("Host", &same_site)]).status,
+        421,
+        "a preview never answers on the IDEs' site"
+    );
+    // Even a request that carries the login (a browser that mixed the two up) loses it.
     let answer = http(
         &format!("{}cgi-bin/plant", url(&p)),
         &[("Cookie", &format!("{login}; theme=dark"))],
@@ -414,7 +422,17 @@ fn a_preview_never_receives_an_ide_login_cookie_nor_sets_one() {
 fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
     let env = TestEnv::new();
     let lan = Lan::new();
-    env.create("shared", &site(&env, "shared", "hello LAN\n"));
+    let project = site(&env, "shared", "hello LAN\n");
+    // An app with a socket that never ends on its own (a WebSocket, say).
+    std::fs::create_dir_all(project.join("cgi-bin")).unwrap();
+    let ticks = project.join("cgi-bin/ticks");
+    std::fs::write(
+        &ticks,
+        "#!/bin/sh\nprintf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n'\nwhile true; do echo tick; sleep 1; done\n",
+    )
+    .unwrap();
+    make_executable(&ticks);
+    env.create("shared", &project);
     let p = create_preview(
         &env,
         &[
@@ -450,8 +468,18 @@ fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
     );
     assert_eq!((status.as_str(), body.as_str()), ("200", "hello LAN\n"));
     assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "200");
-    // Sharing off: gone from the LAN at once; on again: a new token, the old cookie is void.
+    // A guest's open socket (an upgraded connection, spliced to the app)...
+    let cookie = format!("berth_share_{}={token}", id(&p));
+    let mut socket = lan.upgrade(port, "/cgi-bin/ticks", &cookie);
+    // ...and sharing off: gone from the LAN at once, that socket too; on again: a new token,
+    // the old cookie is void.
     env.ok(&["preview", "share", &id(&p), "off"]);
+    poll_until(
+        "the guest's socket ends with the share",
+        10,
+        Duration::from_millis(100),
+        || socket.ended(),
+    );
     assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "000");
     env.ok(&["preview", "share", &id(&p), "on"]);
     assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "401");
@@ -543,6 +571,64 @@ impl Lan {
         let text = String::from_utf8_lossy(&out.stdout).into_owned();
         let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
         (status.trim().to_string(), body.to_string())
+    }
+}
+
+impl Lan {
+    /// An upgraded connection from inside the namespace (busybox nc), once the app's first
+    /// bytes came through the splice; the process ends when the connection does.
+    fn upgrade(&self, port: u64, path: &str, cookie: &str) -> Guest {
+        use std::io::{BufRead, Write};
+        let mut nc = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "busybox",
+                "nc",
+                &self.host,
+                &port.to_string(),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("busybox nc in the namespace");
+        write!(
+            nc.stdin.as_mut().unwrap(),
+            "GET {path} HTTP/1.1\r\nHost: {}:{port}\r\nCookie: {cookie}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
+            self.host
+        )
+        .unwrap();
+        let mut out = std::io::BufReader::new(nc.stdout.take().unwrap());
+        let mut line = String::new();
+        while line.trim() != "tick" {
+            line.clear();
+            assert!(
+                out.read_line(&mut line).unwrap() > 0,
+                "the upgrade was refused"
+            );
+        }
+        // Keep reading (and dropping) so the splice never stalls on a full pipe.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        Guest(nc)
+    }
+}
+
+/// A guest's `nc`, killed when the test ends however it ends (a connection whose veth is gone
+/// would otherwise keep it, and the test run's output, open for ever).
+struct Guest(std::process::Child);
+
+impl Guest {
+    fn ended(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_some()
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
