@@ -253,9 +253,10 @@ pub async fn share_preview(state: S<'_>, id: String, on: bool) -> Result<Preview
 
 #[tauri::command]
 pub async fn remove_preview(app: AppHandle, state: S<'_>, id: String) -> Result<()> {
-    state.client.remove_preview(&id).await?;
+    // The window first: the daemon then removes its cookie folder, which an open window
+    // would write again.
     preview::close(&app, &id);
-    Ok(())
+    state.client.remove_preview(&id).await
 }
 
 /// Opens a preview in a Berth window of its own.

@@ -33,19 +33,36 @@ pub async fn open(app: &AppHandle, state: &AppState, id: &str) -> Result<()> {
     for (slot, byte) in store_id.iter_mut().zip(folder.bytes()) {
         *slot = byte;
     }
+    let store = data_dir.join("webviews").join(&folder);
     let window = remote_window(
         app,
         Remote {
             label: &label,
             title: &format!("{} · preview {}", preview.workspace, preview.id),
             url: &url,
-            store: data_dir.join("webviews").join(&folder),
+            store: store.clone(),
             staging: data_dir.join("downloads").join(&folder),
             store_id,
         },
         |_, _| {},
     )
     .await?;
+    // Its preview went while it was open (expired): the daemon removed the window's folder,
+    // which the window may have written again as it closed. Gone with the window, then.
+    let (handle, id) = (app.clone(), preview.id.clone());
+    window.on_window_event(move |event| {
+        if let tauri::WindowEvent::Destroyed = event {
+            let (handle, id, store) = (handle.clone(), id.clone(), store.clone());
+            tauri::async_runtime::spawn(async move {
+                let state = handle.state::<AppState>();
+                if let Ok(all) = state.client.previews(None).await
+                    && !all.iter().any(|p| p.id == id)
+                {
+                    let _ = std::fs::remove_dir_all(&store);
+                }
+            });
+        }
+    });
     window
         .navigate(url)
         .map_err(|e| Error::new(Code::Io, format!("cannot open the preview window: {e}")))
