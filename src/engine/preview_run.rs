@@ -49,6 +49,7 @@ impl Engine {
                 .collect(),
             with_deps,
             owner,
+            max: (snapshot::MAX_BYTES, snapshot::MAX_FILES),
         };
         if p.source == PreviewSource::Dockerfile {
             progress("building the project's Dockerfile".to_string());

@@ -370,6 +370,13 @@ mod tests {
             choose_source(&form(), true, Some(&r)).unwrap(),
             (PreviewSource::Dockerfile, None)
         );
+        // A port given for a Dockerfile wins over its EXPOSE.
+        let mut with_port = form();
+        with_port.app_port = Some(8080);
+        assert_eq!(
+            choose_source(&with_port, true, None).unwrap(),
+            (PreviewSource::Dockerfile, Some(8080))
+        );
         let (source, port) = choose_source(&form(), false, Some(&r)).unwrap();
         assert_eq!(
             source,
@@ -395,6 +402,12 @@ mod tests {
         f.command = None;
         f.app_port = Some(0);
         assert!(choose_source(&f, false, None).is_err());
+    }
+
+    #[test]
+    fn previews_live_a_day_and_five_may_exist_unless_the_settings_say_otherwise() {
+        let s = crate::model::Settings::default();
+        assert_eq!((s.preview_ttl_secs, s.max_previews), (86_400, 5));
     }
 
     #[test]

@@ -34,6 +34,8 @@ pub struct Spec {
     /// Owner of every entry (the user the container runs as); `None`: root (Docker Desktop
     /// maps ownership itself).
     pub owner: Option<(u64, u64)>,
+    /// At most this many bytes and files ([`MAX_BYTES`], [`MAX_FILES`]).
+    pub max: (u64, u64),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -173,11 +175,11 @@ fn append_file<W: Write>(
     let len = meta.len();
     taken.files += 1;
     taken.bytes += len;
-    if taken.bytes > MAX_BYTES || taken.files > MAX_FILES {
+    let (max_bytes, max_files) = spec.max;
+    if taken.bytes > max_bytes || taken.files > max_files {
         return Err(Error::invalid(format!(
-            "the project is larger than a preview takes ({} files, {} GiB at most); leave out what the app does not need with a .dockerignore",
-            MAX_FILES,
-            MAX_BYTES >> 30
+            "the project is larger than a preview takes ({max_files} files, {} MiB at most); leave out what the app does not need with a .dockerignore",
+            max_bytes >> 20
         ))
         .keyed("preview_too_large", []));
     }
@@ -364,6 +366,10 @@ mod tests {
             ("app.log", "no"),
             ("build/out.js", "no"),
             ("node_modules/x/index.js", "dep"),
+            ("target/debug/app", "build"),
+            (".venv/bin/python", "venv"),
+            ("src/__pycache__/m.pyc", "cache"),
+            (".next/cache/x", "next"),
             ("src/main.js", "code"),
             (".git/HEAD", "ref"),
             (".env", "A=1"),
@@ -382,6 +388,7 @@ mod tests {
             roots: vec![(dir.path().to_path_buf(), "app".into())],
             with_deps: false,
             owner: Some((1234, 1234)),
+            max: (MAX_BYTES, MAX_FILES),
         };
         assert_eq!(
             names(&spec),
@@ -400,7 +407,13 @@ mod tests {
             ..spec
         };
         let all = names(&with_deps);
-        assert!(all.contains(&"app/node_modules/x/index.js".to_string()));
+        for dep in [
+            "node_modules/x/index.js",
+            "target/debug/app",
+            ".venv/bin/python",
+        ] {
+            assert!(all.contains(&format!("app/{dep}")), "{dep} with deps");
+        }
         assert!(
             !all.iter()
                 .any(|n| n.starts_with("app/.git/") || n == "app/secret.txt")
@@ -418,6 +431,7 @@ mod tests {
             roots: vec![(dir.path().to_path_buf(), "app".into())],
             with_deps: false,
             owner: Some((1234, 4321)),
+            max: (MAX_BYTES, MAX_FILES),
         };
         let mut out = Vec::new();
         let taken = write_tar(&spec, &mut out).unwrap();
@@ -451,6 +465,7 @@ mod tests {
             roots: vec![(dir.path().to_path_buf(), "app".into())],
             with_deps: false,
             owner: None,
+            max: (MAX_BYTES, MAX_FILES),
         };
         let folder =
             cap_std::fs::Dir::open_ambient_dir(dir.path(), cap_std::ambient_authority()).unwrap();
@@ -496,6 +511,63 @@ mod tests {
         assert_eq!(grown, b"abcde");
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn folder_links_stay_links_and_sockets_and_pipes_are_skipped() {
+        let dir = project();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(outside.path().join("id_rsa"), "private").unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("ssh")).unwrap();
+        let _socket = std::os::unix::net::UnixListener::bind(dir.path().join("app.sock")).unwrap();
+        let fifo = std::ffi::CString::new(dir.path().join("pipe").to_str().unwrap()).unwrap();
+        // SAFETY: a valid C string path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+        let spec = Spec {
+            roots: vec![(dir.path().to_path_buf(), "app".into())],
+            with_deps: false,
+            owner: None,
+            max: (MAX_BYTES, MAX_FILES),
+        };
+        let mut out = Vec::new();
+        write_tar(&spec, &mut out).unwrap();
+        let mut archive = tar::Archive::new(out.as_slice());
+        let mut seen = Vec::new();
+        for entry in archive.entries().unwrap() {
+            let e = entry.unwrap();
+            let path = e.path().unwrap().to_string_lossy().into_owned();
+            if path == "app/ssh" {
+                assert_eq!(e.header().entry_type(), tar::EntryType::Symlink);
+            }
+            seen.push(path);
+        }
+        assert!(seen.contains(&"app/ssh".to_string()));
+        assert!(
+            !seen
+                .iter()
+                .any(|p| p.contains("id_rsa") || p.contains("app.sock") || p.ends_with("pipe")),
+            "{seen:?}"
+        );
+        assert!(!String::from_utf8_lossy(&out).contains("private"));
+    }
+
+    #[test]
+    fn a_project_over_the_limit_is_refused_with_a_way_out() {
+        let dir = project();
+        let spec = Spec {
+            roots: vec![(dir.path().to_path_buf(), "app".into())],
+            with_deps: false,
+            owner: None,
+            max: (MAX_BYTES, 2),
+        };
+        let err = write_tar(&spec, std::io::sink()).unwrap_err();
+        assert!(err.message.contains(".dockerignore"), "{}", err.message);
+        let small = Spec {
+            max: (3, MAX_FILES),
+            ..spec
+        };
+        assert!(write_tar(&small, std::io::sink()).is_err());
+    }
+
     #[tokio::test]
     async fn the_stream_carries_the_whole_archive() {
         use futures_util::StreamExt;
@@ -504,12 +576,13 @@ mod tests {
             roots: vec![(dir.path().to_path_buf(), "app".into())],
             with_deps: true,
             owner: None,
+            max: (MAX_BYTES, MAX_FILES),
         };
         let mut direct = Vec::new();
         write_tar(&spec, &mut direct).unwrap();
         let (chunks, made) = stream(spec);
         let streamed: Vec<u8> = chunks.map(|b| b.to_vec()).concat().await;
-        assert_eq!(made.await.unwrap().unwrap().files, 6);
+        assert_eq!(made.await.unwrap().unwrap().files, 10);
         assert_eq!(streamed, direct);
     }
 

@@ -85,7 +85,19 @@ fn a_preview_serves_the_snapshot_of_its_moment() {
     std::fs::write(project.join("secret.txt"), "ignored\n").unwrap();
     std::fs::create_dir_all(project.join("node_modules/dep")).unwrap();
     std::fs::write(project.join("node_modules/dep/index.js"), "churn\n").unwrap();
-    env.create("web", &project);
+    let lib = site(&env, "lib", "the second project\n");
+    let project_arg = project.to_str().unwrap();
+    env.ok(&[
+        "create",
+        "web",
+        "--image",
+        IMAGE,
+        "--project",
+        project_arg,
+        "--project",
+        lib.to_str().unwrap(),
+    ]);
+    env.create("other", &site(&env, "other", "x\n"));
     let first = create_preview(
         &env,
         &["web", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
@@ -132,11 +144,45 @@ fn a_preview_serves_the_snapshot_of_its_moment() {
         421
     );
 
+    // The command ran in the first project's folder, the second project beside it, at the
+    // workspace's own paths.
+    let container = lines_of(&docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=dev.berth.install={}", env.install),
+        "--filter",
+        "label=dev.berth.kind=preview",
+    ]));
+    let c = inspect(&container[0]);
+    assert_eq!(c["Config"]["WorkingDir"], "/workspace/site");
+    let second_project = docker(&["exec", &container[0], "cat", "/workspace/lib/index.html"]);
+    assert_eq!(second_project, "the second project\n");
+
+    // Asked for, dependency folders come along.
+    let deps = create_preview(&env, &["web", "--with-deps"]);
+    assert_eq!(
+        http(&format!("{}node_modules/dep/index.js", url(&deps)), &[]).body,
+        "churn\n"
+    );
+
     let listed = previews(&env);
-    assert_eq!(listed.len(), 2);
+    assert_eq!(listed.len(), 3);
     assert!(listed.iter().all(|p| p["workspace"] == "web"));
+    let of_other: Value =
+        serde_json::from_str(&env.ok(&["preview", "ls", "other", "--json"])).unwrap();
+    assert_eq!(
+        of_other,
+        serde_json::json!([]),
+        "ls NAME lists that workspace's only"
+    );
+    let table = env.ok(&["preview", "ls", "web"]);
+    assert!(
+        table.contains("LEFT") && table.contains(&id(&first)),
+        "{table}"
+    );
     let log = env.ok(&["log", "web"]);
-    assert_eq!(log.matches("preview-create").count(), 2, "{log}");
+    assert_eq!(log.matches("preview-create").count(), 3, "{log}");
 }
 
 #[test]
@@ -146,10 +192,12 @@ fn a_project_with_a_dockerfile_is_built_and_served() {
     std::fs::write(
         project.join("Dockerfile"),
         format!(
-            "FROM {IMAGE}\nCOPY . /site\nEXPOSE 4000\nCMD [\"httpd\", \"-f\", \"-p\", \"4000\", \"-h\", \"/site\"]\n"
+            "FROM {IMAGE}\nRUN cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes\nCOPY . /site\nEXPOSE 4000\nCMD [\"httpd\", \"-f\", \"-p\", \"4000\", \"-h\", \"/site\"]\n"
         ),
     )
     .unwrap();
+    std::fs::write(project.join(".gitignore"), "secret.txt\n").unwrap();
+    std::fs::write(project.join("secret.txt"), "not in the context\n").unwrap();
     env.create("df", &project);
     let out = env
         .cmd()
@@ -173,6 +221,10 @@ fn a_project_with_a_dockerfile_is_built_and_served() {
         http(&format!("{}index.html", url(&p)), &[]).body,
         "from the Dockerfile\n"
     );
+    // The build context is the snapshot: what .gitignore leaves out is not in the image.
+    assert_eq!(http(&format!("{}secret.txt", url(&p)), &[]).status, 404);
+    // Its RUN steps had the preview's memory limit (1 GiB).
+    assert!(stderr.contains("1073741824"), "{stderr}");
     let objects = preview_objects(&env);
     assert!(
         objects.iter().any(|o| o.starts_with("images ")),
@@ -254,7 +306,10 @@ fn a_preview_that_expired_while_no_daemon_ran_is_reaped_at_the_next_start() {
 #[test]
 fn extend_pushes_the_expiry_delete_cleans_up_and_the_cap_refuses_one_more() {
     let env = TestEnv::new();
-    env.update_settings(|s| s.max_previews = 1);
+    env.update_settings(|s| {
+        s.max_previews = 1;
+        s.preview_ttl_secs = 600;
+    });
     env.create("capped", &site(&env, "capped", "x\n"));
     let p = create_preview(
         &env,
@@ -291,8 +346,26 @@ fn extend_pushes_the_expiry_delete_cleans_up_and_the_cap_refuses_one_more() {
         log.contains("preview-extend") && log.contains("preview-delete"),
         "{log}"
     );
-    // Its place under the cap is free again.
-    create_preview(&env, &["capped"]);
+    // Its place under the cap is free again; the lifetime from the settings.
+    let q = create_preview(&env, &["capped", "--ttl", "3s"]);
+    env.ok(&["preview", "extend", &id(&q), "1h"]);
+    // The label still says 3 s; the reaper goes by the record.
+    let label_end = q["expires_at"].as_i64().unwrap();
+    poll_until(
+        "the first end passes",
+        20,
+        Duration::from_millis(100),
+        || now_secs() > label_end + 2,
+    );
+    assert_eq!(previews(&env).len(), 1, "extended, so still here");
+    assert_eq!(http_status(&format!("{}index.html", url(&q))), Some(200));
+    env.ok(&["preview", "rm", &id(&q)]);
+    let r = create_preview(&env, &["capped"]);
+    let left = r["remaining_secs"].as_u64().unwrap();
+    assert!(
+        (590..=600).contains(&left),
+        "the settings' lifetime: {left}"
+    );
     assert!(
         env.fails(&["preview", "rm", "ffffffff"])
             .contains("no preview")
@@ -363,7 +436,7 @@ fn a_preview_never_receives_an_ide_login_cookie_nor_sets_one() {
     let cgi = project.join("cgi-bin/plant");
     std::fs::write(
         &cgi,
-        "#!/bin/sh\necho 'Set-Cookie: berth_00000000000000000000000000000000=fixated; Path=/'\necho 'Set-Cookie: app=1'\necho 'Content-Type: text/plain'\necho\necho \"cookie: $HTTP_COOKIE\"\n",
+        "#!/bin/sh\necho 'Set-Cookie: berth_00000000000000000000000000000000=fixated; Path=/'\necho 'Set-Cookie: app=1'\necho 'Clear-Site-Data: \"cookies\"'\necho 'Content-Type: text/plain'\necho\necho \"cookie: $HTTP_COOKIE\"\n",
     )
     .unwrap();
     make_executable(&cgi);
@@ -405,6 +478,16 @@ fn a_preview_never_receives_an_ide_login_cookie_nor_sets_one() {
         .map(|(_, v)| v.as_str())
         .collect();
     assert_eq!(set, ["app=1"], "no Berth cookie from an app");
+    assert_eq!(
+        answer.header("clear-site-data"),
+        None,
+        "no log-out of every IDE"
+    );
+    assert_eq!(
+        answer.header("content-security-policy"),
+        None,
+        "the app's own pages"
+    );
     // The visit counts as the workspace's activity.
     poll_until(
         "the visit is an activity signal",
@@ -484,6 +567,17 @@ fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
     env.ok(&["preview", "share", &id(&p), "on"]);
     assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "401");
     assert!(env.ok(&["log", "shared"]).contains("preview-share"));
+    // A guest must name the address: a name (DNS rebinding) is refused, even with the token.
+    let named = lan.curl_as(
+        &guest(&format!("index.html?berth_share={token}")),
+        "rebind.example",
+    );
+    assert_eq!(named, "421");
+    // Shared from its creation (`--lan`): the LAN needs a token from the first moment.
+    let born = create_preview(&env, &["shared", "--lan", "--ttl", "30s"]);
+    assert_eq!(born["shared"], true);
+    let born_at = format!("http://{}:{}/index.html", lan.host, born["port"]);
+    assert_eq!(lan.curl(&born_at, None).0, "401");
     // At expiry the share ends with the preview.
     poll_until(
         "the shared preview expires",
@@ -575,6 +669,33 @@ impl Lan {
 }
 
 impl Lan {
+    /// The status of GET `url` from inside the namespace with `Host: <name>:<port>`.
+    fn curl_as(&self, url: &str, name: &str) -> String {
+        let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
+        let out = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "curl",
+                "-s",
+                "-m",
+                "5",
+                "-o",
+                "/dev/null",
+            ])
+            .args([
+                "-H",
+                &format!("Host: {name}:{port}"),
+                "-w",
+                "%{http_code}",
+                url,
+            ])
+            .output()
+            .expect("curl in the namespace");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
     /// An upgraded connection from inside the namespace (busybox nc), once the app's first
     /// bytes came through the splice; the process ends when the connection does.
     fn upgrade(&self, port: u64, path: &str, cookie: &str) -> Guest {
@@ -677,6 +798,18 @@ fn a_stopped_preview_runs_again_when_the_daemon_starts() {
         || http_status(&format!("{}index.html", url(&p))) == Some(200),
     );
     assert_eq!(http(&format!("{}index.html", url(&p)), &[]).body, "back\n");
+    // Removed outside Berth: the preview goes too (nothing is left to serve).
+    env.stop_daemon();
+    let container = lines_of(&docker(&["ps", "-q", "--filter", &filter]));
+    docker(&["rm", "-f", &container[0]]);
+    env.ok(&["ls"]);
+    poll_until(
+        "the preview without a container is removed",
+        30,
+        Duration::from_millis(100),
+        || preview_objects(&env).is_empty(),
+    );
+    assert!(previews(&env).is_empty());
 }
 
 #[test]
@@ -715,10 +848,14 @@ fn an_app_that_exits_says_why_and_leaves_nothing_and_a_workspace_takes_its_previ
     ]);
     assert!(missing.contains("not on this machine"), "{missing}");
 
-    create_preview(
+    // An app whose `/` is a 404 is still an app (the project has no index.html at its root).
+    std::fs::remove_file(env.project("fail").join("index.html")).unwrap();
+    let up = create_preview(
         &env,
         &["fail", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
     );
+    assert_eq!(up["status"], "running");
+    assert_eq!(http_status(&url(&up)), Some(404));
     assert_eq!(preview_objects(&env).len(), 3);
     env.ok(&["rm", "fail"]);
     assert_eq!(
