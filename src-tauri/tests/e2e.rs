@@ -1637,6 +1637,8 @@ fn recording_site(setup: &Setup, name: &str) -> String {
            ? Promise.race([i.invoke('list_workspaces').then(() => 'allowed', () => 'refused'), late])\n\
            : Promise.resolve('absent');\n\
          tried.then((r) => record('ipc=' + r));\n\
+         const ide = 'http://127.0.0.1:' + (Number(location.port) - 1) + '/';\n\
+         fetch(ide, { mode: 'no-cors' }).then(() => 'reached', () => 'blocked').then((r) => record('fetch=' + r));\n\
          </script>\n",
     )
     .unwrap();
@@ -1722,6 +1724,12 @@ async fn a_user_previews_a_workspace_in_its_own_window() {
         })
         .await;
     s.wait_text("preview-left", "ends in 59:").await;
+    // The countdown counts.
+    let shown = s.text("preview-left").await;
+    s.wait_for("the countdown to tick", Duration::from_secs(5), || async {
+        (s.text("preview-left").await != shown).then_some(())
+    })
+    .await;
     s.scroll_to("previews").await;
     s.shot("detail-previews").await;
 
@@ -1738,12 +1746,14 @@ async fn a_user_previews_a_workspace_in_its_own_window() {
                     .output()
                     .ok()?;
                 let text = String::from_utf8_lossy(&out.stdout).into_owned();
-                text.contains("ipc=").then_some(text)
+                (text.contains("ipc=") && text.contains("fetch=")).then_some(text)
             },
         )
         .await;
     eprintln!("what the preview page reported: {record}");
-    assert!(!record.contains("ipc=allowed"), "{record}");
+    assert!(record.contains("ipc=refused"), "{record}");
+    // Its loads stay on its origin: the IDE's port beside it is not reached.
+    assert!(record.contains("fetch=blocked"), "{record}");
     assert!(
         !record.contains("berth_"),
         "an IDE login reached the preview: {record}"
@@ -1759,10 +1769,24 @@ async fn a_user_previews_a_workspace_in_its_own_window() {
     // +1 h pushes the countdown; sharing turns the button into "Stop sharing".
     s.click("preview-extend-hour").await;
     s.wait_text("preview-left", "ends in 1 h 59 min").await;
+    s.click("preview-extend-day").await;
+    s.wait_text("preview-left", "ends in 1 d 1 h").await;
     s.click("preview-share").await;
     s.wait_text("preview-share", "Stop sharing").await;
+    s.wait_text("previews", "Anyone on your network with this link")
+        .await;
     let listed: Value = serde_json::from_str(&setup.cli(&["preview", "ls", "--json"])).unwrap();
     assert_eq!(listed[0]["shared"], true);
+    let links = listed[0]["share_urls"].as_array().unwrap().len();
+    let shown_links = s
+        .client
+        .find_all(Locator::Css("[data-testid=\"preview-share-url\"]"))
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(shown_links, links, "every LAN link is shown");
+    s.click("preview-share").await;
+    s.wait_text("preview-share", "Share on LAN").await;
 
     s.click("preview-delete").await;
     s.click("confirm-delete").await;

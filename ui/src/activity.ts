@@ -41,7 +41,11 @@ function ensureTicker() {
       ticker = null;
       return;
     }
-    for (const el of all) el.textContent = (formats.get(el) ?? duration)(Number(el.dataset.countdown) - Date.now());
+    for (const el of all) {
+      // Written only when it reads differently ("23 h 59 min" stays for a minute).
+      const text = (formats.get(el) ?? duration)(Number(el.dataset.countdown) - Date.now());
+      if (el.textContent !== text) el.textContent = text;
+    }
   }, 1000);
 }
 
