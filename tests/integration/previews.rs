@@ -432,14 +432,11 @@ fn a_preview_never_receives_an_ide_login_cookie_nor_sets_one() {
     let env = TestEnv::new();
     let project = site(&env, "cookies", "x\n");
     // An app that tries to plant a Berth login cookie (a hostile project).
-    std::fs::create_dir_all(project.join("cgi-bin")).unwrap();
-    let cgi = project.join("cgi-bin/plant");
-    std::fs::write(
-        &cgi,
+    cgi(
+        &project,
+        "plant",
         "#!/bin/sh\necho 'Set-Cookie: berth_00000000000000000000000000000000=fixated; Path=/'\necho 'Set-Cookie: app=1'\necho 'Clear-Site-Data: \"cookies\"'\necho 'Content-Type: text/plain'\necho\necho \"cookie: $HTTP_COOKIE\"\n",
-    )
-    .unwrap();
-    make_executable(&cgi);
+    );
     env.create("ide", &project);
     env.ok(&["start", "ide"]);
     // The IDE is logged in: the browser holds its cookie for 127.0.0.1 (all ports).
@@ -507,14 +504,11 @@ fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
     let lan = Lan::new();
     let project = site(&env, "shared", "hello LAN\n");
     // An app with a socket that never ends on its own (a WebSocket, say).
-    std::fs::create_dir_all(project.join("cgi-bin")).unwrap();
-    let ticks = project.join("cgi-bin/ticks");
-    std::fs::write(
-        &ticks,
+    cgi(
+        &project,
+        "ticks",
         "#!/bin/sh\nprintf 'HTTP/1.1 101 Switching Protocols\\r\\nUpgrade: websocket\\r\\nConnection: Upgrade\\r\\n\\r\\n'\nwhile true; do echo tick; sleep 1; done\n",
-    )
-    .unwrap();
-    make_executable(&ticks);
+    );
     env.create("shared", &project);
     let p = create_preview(
         &env,
@@ -770,6 +764,14 @@ fn lines_of(s: &str) -> Vec<String> {
         .filter(|l| !l.is_empty())
         .map(String::from)
         .collect()
+}
+
+/// A CGI script of the project's app (busybox httpd runs `cgi-bin/*`).
+fn cgi(project: &Path, name: &str, script: &str) {
+    std::fs::create_dir_all(project.join("cgi-bin")).unwrap();
+    let path = project.join("cgi-bin").join(name);
+    std::fs::write(&path, script).unwrap();
+    make_executable(&path);
 }
 
 fn make_executable(path: &Path) {
