@@ -245,7 +245,7 @@ fn an_expired_preview_leaves_nothing_behind() {
     let p = create_preview(
         &env,
         &[
-            "short", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "8s",
+            "short", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "15s",
         ],
     );
     let at = url(&p);
@@ -275,7 +275,7 @@ fn a_preview_that_expired_while_no_daemon_ran_is_reaped_at_the_next_start() {
     let p = create_preview(
         &env,
         &[
-            "late", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "3s",
+            "late", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "10s",
         ],
     );
     env.stop_daemon();
@@ -347,9 +347,9 @@ fn extend_pushes_the_expiry_delete_cleans_up_and_the_cap_refuses_one_more() {
         "{log}"
     );
     // Its place under the cap is free again; the lifetime from the settings.
-    let q = create_preview(&env, &["capped", "--ttl", "3s"]);
+    let q = create_preview(&env, &["capped", "--ttl", "8s"]);
     env.ok(&["preview", "extend", &id(&q), "1h"]);
-    // The label still says 3 s; the reaper goes by the record.
+    // The label still says 8 s; the reaper goes by the record.
     let label_end = q["expires_at"].as_i64().unwrap();
     poll_until(
         "the first end passes",
@@ -513,7 +513,7 @@ fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
     let p = create_preview(
         &env,
         &[
-            "shared", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "40s",
+            "shared", "--image", IMAGE, "--cmd", SERVE, "--port", "3000", "--ttl", "60s",
         ],
     );
     let port = p["port"].as_u64().unwrap();
@@ -568,14 +568,14 @@ fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
     );
     assert_eq!(named, "421");
     // Shared from its creation (`--lan`): the LAN needs a token from the first moment.
-    let born = create_preview(&env, &["shared", "--lan", "--ttl", "30s"]);
+    let born = create_preview(&env, &["shared", "--lan", "--ttl", "45s"]);
     assert_eq!(born["shared"], true);
     let born_at = format!("http://{}:{}/index.html", lan.host, born["port"]);
     assert_eq!(lan.curl(&born_at, None).0, "401");
     // At expiry the share ends with the preview.
     poll_until(
         "the shared preview expires",
-        90,
+        120,
         Duration::from_millis(200),
         || previews(&env).is_empty(),
     );
