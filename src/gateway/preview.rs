@@ -21,6 +21,8 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+/// Connections from other machines at once, per preview (a browser opens about six).
+const MAX_GUEST_CONNECTIONS: usize = 32;
 /// How often one preview's traffic counts as its workspace's activity (one signal per burst).
 const HIT_EVERY: Duration = Duration::from_secs(5);
 
@@ -119,10 +121,16 @@ impl super::Gateway {
             )
         })?;
         let shared = self.shared.clone();
-        let accept = tokio::spawn(proxy::accept_with(port, listener, move |req, peer| {
-            let shared = shared.clone();
-            async move { handle(&shared, id, port, peer, req).await }
-        }));
+        let guests = Arc::new(tokio::sync::Semaphore::new(MAX_GUEST_CONNECTIONS));
+        let accept = tokio::spawn(proxy::accept_with(
+            port,
+            listener,
+            Some(guests),
+            move |req, peer| {
+                let shared = shared.clone();
+                async move { handle(&shared, id, port, peer, req).await }
+            },
+        ));
         self.shared.previews().insert(
             id,
             PreviewRoute {

@@ -27,7 +27,8 @@ const UPGRADE_HANDSHAKE: std::time::Duration = std::time::Duration::from_secs(30
 const HALF_CLOSED_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, port: u16, listener: TcpListener) {
-    accept_with(port, listener, move |req, _peer| {
+    // IDE ports listen on 127.0.0.1 only: every peer is this machine's.
+    accept_with(port, listener, None, move |req, _peer| {
         let shared = shared.clone();
         async move { handle(&shared, id, port, req).await }
     })
@@ -35,9 +36,14 @@ pub(super) async fn accept(shared: Arc<Shared>, id: WorkspaceId, port: u16, list
 }
 
 /// Serves every connection of `listener` with `handle` (given the peer's address), HTTP/1
-/// with upgrades.
-pub(super) async fn accept_with<F, Fut>(port: u16, listener: TcpListener, handle: F)
-where
+/// with upgrades. `guests`: connections from other machines hold one of these permits for
+/// their life; one more is closed at once (a LAN host cannot take the daemon's descriptors).
+pub(super) async fn accept_with<F, Fut>(
+    port: u16,
+    listener: TcpListener,
+    guests: Option<Arc<tokio::sync::Semaphore>>,
+    handle: F,
+) where
     F: Fn(Request<Incoming>, std::net::SocketAddr) -> Fut + Clone + Send + Sync + 'static,
     Fut: std::future::Future<Output = Response<Body>> + Send + 'static,
 {
@@ -51,9 +57,17 @@ where
                 continue;
             }
         };
+        let permit = match &guests {
+            Some(guests) if !peer.ip().is_loopback() => match guests.clone().try_acquire_owned() {
+                Ok(permit) => Some(permit),
+                Err(_) => continue,
+            },
+            _ => None,
+        };
         let _ = stream.set_nodelay(true);
         let handle = handle.clone();
         tokio::spawn(async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |req| {
                 let answer = handle(req, peer);
                 async move { Ok::<_, hyper::Error>(answer.await) }

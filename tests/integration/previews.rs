@@ -545,6 +545,23 @@ fn a_lan_share_needs_its_token_and_ends_with_the_preview() {
     );
     assert_eq!((status.as_str(), body.as_str()), ("200", "hello LAN\n"));
     assert_eq!(lan.curl(&guest("index.html"), Some(&jar)).0, "200");
+    // A LAN host holding connections open gets 32 at most: one more is closed at once, and
+    // this machine is still served.
+    let mut holders: Vec<Guest> = (0..33).map(|_| lan.hold(port)).collect();
+    poll_until(
+        "a connection over the cap is closed",
+        10,
+        Duration::from_millis(100),
+        || holders.iter_mut().any(Guest::ended),
+    );
+    assert_eq!(http_status(&format!("{}index.html", url(&p))), Some(200));
+    drop(holders);
+    poll_until(
+        "the guests' places are free again",
+        20,
+        Duration::from_millis(200),
+        || lan.curl(&guest("index.html"), Some(&jar)).0 == "200",
+    );
     // A guest's open socket (an upgraded connection, spliced to the app)...
     let cookie = format!("berth_share_{}={token}", id(&p));
     let mut socket = lan.upgrade(port, "/cgi-bin/ticks", &cookie);
@@ -663,6 +680,27 @@ impl Lan {
 }
 
 impl Lan {
+    /// A connection from inside the namespace that sends nothing and stays open until the
+    /// other side closes it.
+    fn hold(&self, port: u64) -> Guest {
+        let nc = std::process::Command::new("ip")
+            .args([
+                "netns",
+                "exec",
+                &self.ns,
+                "busybox",
+                "nc",
+                &self.host,
+                &port.to_string(),
+            ])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("busybox nc in the namespace");
+        Guest(nc)
+    }
+
     /// The status of GET `url` from inside the namespace with `Host: <name>:<port>`.
     fn curl_as(&self, url: &str, name: &str) -> String {
         let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
