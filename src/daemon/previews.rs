@@ -3,8 +3,8 @@
 
 use super::Daemon;
 use super::server::{ApiError, Body, json_event};
-use super::stream::sse_from;
-use crate::api::{PreviewChange, PreviewOpen, PreviewsQuery, path, sse};
+use super::stream::{self, sse_from};
+use crate::api::{BuildEvent, PreviewChange, PreviewOpen, PreviewsQuery, path, sse};
 use crate::model::{PreviewDefaults, PreviewForm, PreviewView};
 use axum::extract::{Path, Query, State};
 use axum::response::sse::{Event, Sse};
@@ -36,32 +36,19 @@ async fn defaults(State(d): D, Path(name): Path<String>) -> R<PreviewDefaults> {
     Ok(Json(d.engine.preview_defaults(&name)?))
 }
 
-/// Runs detached from the request (a client that goes away does not leave half a preview:
-/// the create finishes or cleans up), as a daemon operation.
+/// Streamed: the steps (and a build's output), then the preview. A client that goes away
+/// does not leave half a preview: the create finishes or cleans up.
 async fn create(
     State(d): D,
     Body(form): Body<PreviewForm>,
 ) -> Sse<impl Stream<Item = std::result::Result<Event, Infallible>>> {
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let guard = d.life.operation();
     let engine = d.engine.clone();
-    d.operations.spawn(async move {
-        let _guard = guard;
-        let lines = tx.clone();
+    let events = stream::operation(&d, move |lines| async move {
         let progress = move |text: String| {
-            let _ = lines.send(json_event(
-                sse::CHUNK,
-                &crate::api::BuildEvent::Line { text },
-            ));
+            let _ = lines.send(json_event(sse::CHUNK, &BuildEvent::Line { text }));
         };
-        let result = engine.create_preview(form, &progress).await;
-        let _ = tx.send(match result {
-            Ok(view) => json_event(sse::DONE, &view),
-            Err(e) => json_event(sse::ERROR, &e),
-        });
+        engine.create_preview(form, &progress).await
     });
-    let events =
-        futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|v| (v, rx)) });
     sse_from(events, d.shutdown.clone())
 }
 

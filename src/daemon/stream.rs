@@ -89,13 +89,9 @@ fn chunk(stderr: bool, bytes: &[u8]) -> Event {
 /// A bundled image build: `chunk`/`step` events as it goes, then `done` with the outcome or
 /// `error`. The build runs to its end even if the client leaves.
 pub fn build(daemon: Arc<Daemon>, name: String) -> impl Stream<Item = Event> + Send {
-    let (tx, rx) = mpsc::unbounded_channel::<Event>();
-    let guard = daemon.life.operation();
     let engine = daemon.engine.clone();
-    daemon.operations.spawn(async move {
-        let _guard = guard;
-        let progress = tx.clone();
-        let result = engine
+    operation(&daemon, move |progress| async move {
+        engine
             .build_bundled(&name, move |p| {
                 let event = match p {
                     BuildProgress::Line(text) => json_event(sse::CHUNK, &BuildEvent::Line { text }),
@@ -105,8 +101,28 @@ pub fn build(daemon: Arc<Daemon>, name: String) -> impl Stream<Item = Event> + S
                 };
                 let _ = progress.send(event);
             })
-            .await;
-        let _ = tx.send(match result {
+            .await
+    })
+}
+
+/// A long operation as an event stream: `op` runs as a daemon operation, detached from the
+/// request (a client that goes away leaves nothing half-done), sends its progress on the
+/// sender it gets, and its result ends the stream (`done` or `error`).
+pub fn operation<T, Fut, Op>(
+    daemon: &Arc<Daemon>,
+    op: Op,
+) -> impl Stream<Item = Event> + Send + 'static + use<T, Fut, Op>
+where
+    Op: FnOnce(mpsc::UnboundedSender<Event>) -> Fut,
+    T: serde::Serialize,
+    Fut: std::future::Future<Output = crate::error::Result<T>> + Send + 'static,
+{
+    let (tx, rx) = mpsc::unbounded_channel::<Event>();
+    let guard = daemon.life.operation();
+    let running = op(tx.clone());
+    daemon.operations.spawn(async move {
+        let _guard = guard;
+        let _ = tx.send(match running.await {
             Ok(outcome) => json_event(sse::DONE, &outcome),
             Err(e) => json_event(sse::ERROR, &e),
         });

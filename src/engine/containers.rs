@@ -8,6 +8,22 @@ use crate::docker::{self, ContainerInfo, labels};
 use crate::error::Result;
 use crate::model::{Kind, Workspace};
 
+/// The last lines a container printed (stdout and stderr), for an error message.
+pub(super) async fn last_output(docker: &docker::Client, container_id: &str) -> String {
+    use futures_util::StreamExt;
+    let mut tail = String::new();
+    let mut logs = docker.logs(container_id, false, Some(10));
+    while let Some(Ok(docker::LogLine::Out(b) | docker::LogLine::Err(b))) = logs.next().await {
+        tail.push_str(&String::from_utf8_lossy(&b));
+    }
+    tail
+}
+
+/// Output as one line of an error (an error is one line wherever it is shown).
+pub(super) fn one_line(output: &str) -> String {
+    crate::model::escape_controls(output.trim()).replace('\n', " | ")
+}
+
 impl Engine {
     /// The workspace's container: the recorded one, else one made under its pending token (a
     /// create whose process died before recording the id).

@@ -3,6 +3,7 @@
 //! serving the previews found when the daemon starts. A preview's container is its own by
 //! proof (recorded id or creation token), as a workspace's is.
 
+use super::containers::{last_output, one_line};
 use super::health::{Health, wait_for};
 use super::reconcile::owns;
 use super::{Engine, failpoint};
@@ -120,7 +121,7 @@ impl Engine {
         }
         let share = p.share_token.clone().map(crate::secrets::Sensitive::new);
         self.gateway
-            .bind_preview(p.id, p.workspace_id, p.port, share)
+            .bind_preview(p.id, p.workspace_id, p.port, share.as_ref())
             .await?;
         progress(format!(
             "starting; waiting for the app on port {}",
@@ -137,7 +138,10 @@ impl Engine {
             }
             Health::Exited(info) => {
                 let code = info.and_then(|c| c.exit_code).unwrap_or(-1);
-                let output = self.last_output(docker, &cid).await;
+                let output = match one_line(&last_output(docker, &cid).await) {
+                    tail if tail.is_empty() => String::new(),
+                    tail => format!("; its last output: {tail}"),
+                };
                 Err(Error::new(
                     Code::StartFailed,
                     format!(
@@ -155,26 +159,6 @@ impl Engine {
                     p.app_port
                 ),
             )),
-        }
-    }
-
-    /// The last lines a container printed, for an error message.
-    async fn last_output(&self, docker: &docker::Client, cid: &str) -> String {
-        use futures_util::StreamExt;
-        let lines: Vec<String> = docker
-            .logs(cid, false, Some(8))
-            .filter_map(|l| async move {
-                l.ok()
-                    .map(|(docker::LogLine::Out(b) | docker::LogLine::Err(b))| {
-                        String::from_utf8_lossy(&b).trim_end().to_string()
-                    })
-            })
-            .collect()
-            .await;
-        match lines.is_empty() {
-            true => String::new(),
-            // One line: an error is one line wherever it is shown.
-            false => format!("; its last output: {}", lines.join(" | ")),
         }
     }
 
@@ -347,7 +331,7 @@ impl Engine {
         }
         let share = p.share_token.clone().map(crate::secrets::Sensitive::new);
         self.gateway
-            .bind_preview(p.id, p.workspace_id, p.port, share)
+            .bind_preview(p.id, p.workspace_id, p.port, share.as_ref())
             .await?;
         let info = docker.inspect_container(&container.id).await?;
         if let Some(addr) = info

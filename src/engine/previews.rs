@@ -207,7 +207,7 @@ impl Engine {
             None
         };
         self.gateway
-            .bind_preview(p.id, p.workspace_id, p.port, token.clone())
+            .bind_preview(p.id, p.workspace_id, p.port, token.as_ref())
             .await?;
         self.db(|s| s.set_preview_share(p.id, token.as_ref().map(|t| t.expose().as_str())))?;
         let p = self.find_preview_by_id(p.id)?;

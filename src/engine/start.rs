@@ -4,13 +4,12 @@
 use super::health::Health;
 use super::lifecycle::{STOP_GRACE_SECS, Started};
 use super::{Engine, LOCK_WAIT, failpoint};
-use crate::docker::{self, ContainerInfo, LogLine};
+use crate::docker::{self, ContainerInfo};
 use crate::error::{Code, Error, Result};
 use crate::lockfile::{FileLock, lock_path};
 use crate::model::{Kind, Status, Workspace};
 use crate::ports;
 use crate::store::Outcome;
-use futures_util::StreamExt;
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -242,15 +241,12 @@ impl Engine {
             .and_then(|c| c.exit_code)
             .map(|c| c.to_string())
             .unwrap_or_else(|| "unknown".into());
-        let mut tail = String::new();
-        if let Some(c) = info {
-            let mut logs = docker.logs(&c.id, false, Some(10));
-            while let Some(Ok(LogLine::Out(b) | LogLine::Err(b))) = logs.next().await {
-                tail.push_str(&String::from_utf8_lossy(&b));
-            }
-        }
+        let tail = match info {
+            Some(c) => super::containers::last_output(docker, &c.id).await,
+            None => String::new(),
+        };
         let cause = likely_cause(info.is_some_and(|c| c.oom_killed), &tail);
-        let tail = crate::model::escape_controls(tail.trim()).replace('\n', " | ");
+        let tail = super::containers::one_line(&tail);
         Error::new(
             Code::StartFailed,
             format!(

@@ -8,6 +8,7 @@
 use super::pages::{self, Extra, full, page, page_with};
 use super::policy::{self, COOKIE_PREFIX};
 use super::proxy::{self, Body};
+use super::sessions::{Digest32, digest};
 use super::{MAX_UPGRADES, Shared, Target};
 use crate::model::{PreviewId, SHARE_PARAM, WorkspaceId};
 use crate::secrets::Sensitive;
@@ -30,8 +31,9 @@ pub(super) struct PreviewRoute {
     pub port: u16,
     pub workspace: WorkspaceId,
     pub upstream: Option<SocketAddr>,
-    /// The share's token: `Some` while shared on the LAN (and listening on every address).
-    pub share: Option<Sensitive<String>>,
+    /// The share token's digest: `Some` while shared on the LAN (and listening on every
+    /// address). The gateway keeps no token, as it keeps no login.
+    pub share: Option<Digest32>,
     /// Ends every upgraded connection of LAN guests when the share changes or ends.
     pub guests: tokio_util::sync::CancellationToken,
     pub accept: JoinHandle<()>,
@@ -53,10 +55,9 @@ pub fn lan_host_allowed(host: Option<&str>, port: u16) -> bool {
     p.parse::<u16>().ok() == Some(port) && name.parse::<IpAddr>().is_ok()
 }
 
-/// Equal tokens, compared by digest: the time taken says nothing about the token.
-fn same_token(given: &str, token: &Sensitive<String>) -> bool {
-    use sha2::{Digest, Sha256};
-    !given.is_empty() && Sha256::digest(given) == Sha256::digest(token.expose())
+/// Whether `given` is the share's token (compared by digest, like the logins).
+fn same_token(given: &str, share: &Digest32) -> bool {
+    !given.is_empty() && digest(given) == *share
 }
 
 /// The value of `name` in a query string, and the query without it.
@@ -83,14 +84,15 @@ impl super::Gateway {
         id: PreviewId,
         workspace: WorkspaceId,
         port: u16,
-        share: Option<Sensitive<String>>,
+        share: Option<&Sensitive<String>>,
     ) -> crate::error::Result<()> {
+        let share = share.map(|token| digest(token.expose()));
         let old = {
             let mut previews = self.shared.previews();
             match previews.get_mut(&id) {
                 Some(r) if r.port == port && r.share.is_some() == share.is_some() => {
                     // A new token: guests of the old one are out, their sockets too.
-                    if r.share.as_ref().map(|t| t.expose()) != share.as_ref().map(|t| t.expose()) {
+                    if r.share != share {
                         r.guests.cancel();
                         r.guests = tokio_util::sync::CancellationToken::new();
                     }
@@ -180,7 +182,7 @@ impl super::Gateway {
 /// [`HIT_EVERY`]).
 struct Seen {
     upstream: Option<SocketAddr>,
-    share: Option<Sensitive<String>>,
+    share: Option<Digest32>,
     guests: tokio_util::sync::CancellationToken,
     upgrades: Arc<tokio::sync::Semaphore>,
 }
@@ -195,7 +197,7 @@ impl Shared {
         }
         Some(Seen {
             upstream: r.upstream,
-            share: r.share.clone(),
+            share: r.share,
             guests: r.guests.clone(),
             upgrades: r.upgrades.clone(),
         })
@@ -257,7 +259,7 @@ async fn handle(
                     format!(
                         "{}={}; Path=/; HttpOnly; SameSite=Lax",
                         share_cookie_name(&id),
-                        token.expose()
+                        given
                     ),
                 )
                 .header(header::CACHE_CONTROL, "no-store")
@@ -338,10 +340,10 @@ mod tests {
 
     #[test]
     fn tokens_match_only_exactly() {
-        let t = Sensitive::new("secret".to_string());
+        let t = digest("secret");
         assert!(same_token("secret", &t));
         assert!(!same_token("secre", &t));
-        assert!(!same_token("", &Sensitive::new(String::new())));
+        assert!(!same_token("", &digest("")));
     }
 
     #[test]

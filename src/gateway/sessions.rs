@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 /// found later in a shell history is worthless (it is also single-use).
 pub const TOKEN_TTL: Duration = Duration::from_secs(120);
 
-type Digest32 = [u8; 32];
+pub(super) type Digest32 = [u8; 32];
 
 #[derive(Default)]
 pub struct Sessions {
@@ -71,7 +71,9 @@ impl Sessions {
     }
 }
 
-fn digest(value: &str) -> Digest32 {
+/// What the gateway keeps of a secret it checks (a login, a share token): its SHA-256, so
+/// a comparison takes the same time however much of a guess is right.
+pub(super) fn digest(value: &str) -> Digest32 {
     Sha256::digest(value.as_bytes()).into()
 }
 
