@@ -380,3 +380,22 @@ impl Client {
         })
     }
 }
+
+impl Client {
+    /// Unpacks a tar stream into `dir` of a created (not yet started) container: Docker
+    /// writes into the container's volumes, which a read-only root filesystem allows.
+    pub async fn unpack_into(
+        &self,
+        container: &str,
+        dir: &str,
+        tar: impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
+    ) -> Result<()> {
+        let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
+            .path(dir)
+            .build();
+        self.api
+            .upload_to_container(container, Some(opts), bollard::body_stream(tar))
+            .await
+            .map_err(|e| self.fail("copy into container", e))
+    }
+}

@@ -170,6 +170,25 @@ impl Client {
     }
 }
 
+impl Client {
+    /// Removes this install's image `reference` (a preview's build); an absent one is fine,
+    /// one this install did not make is left alone.
+    pub async fn remove_own_image(&self, reference: &str, install: uuid::Uuid) -> Result<()> {
+        let answer = self.api.inspect_image(reference).await;
+        let ours = self.found("inspect image", answer)?.is_some_and(|i| {
+            labels::is_ours(i.config.as_ref().and_then(|c| c.labels.as_ref()), install)
+        });
+        if !ours {
+            return Ok(());
+        }
+        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
+            .force(true)
+            .build();
+        let answer = self.api.remove_image(reference, Some(opts), None).await;
+        self.found("remove image", answer).map(drop)
+    }
+}
+
 /// A context made in memory, as the stream [`Client::build_image`] reads.
 pub fn whole_context(
     tar: Vec<u8>,

@@ -39,6 +39,19 @@ pub fn for_workspace(install: Uuid, ws: &Workspace) -> HashMap<String, String> {
     ])
 }
 
+/// A preview's: the workspace's kind of labels, its own id, its workspace and its end.
+pub fn for_preview(install: Uuid, p: &crate::model::Preview) -> HashMap<String, String> {
+    HashMap::from([
+        (MANAGED.to_string(), "true".to_string()),
+        (INSTALL.to_string(), install.to_string()),
+        (KIND.to_string(), Kind::Preview.as_str().to_string()),
+        (ID.to_string(), p.id.to_string()),
+        (NAME.to_string(), p.workspace.clone()),
+        (WORKSPACE.to_string(), p.workspace_id.to_string()),
+        (EXPIRES_AT.to_string(), p.expires_at.to_string()),
+    ])
+}
+
 /// The owner id of an object, if its label holds a real UUID.
 pub fn owner(labels: &HashMap<String, String>) -> Option<Uuid> {
     labels.get(ID).and_then(|raw| Uuid::parse_str(raw).ok())

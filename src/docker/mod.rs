@@ -19,7 +19,6 @@ pub use plan::{
 };
 pub use plan_preview::{
     PreviewRun, plan_preview, plan_preview_network, plan_preview_volume, preview_image_tag,
-    preview_labels,
 };
 
 use crate::error::{Code, Error, Result};

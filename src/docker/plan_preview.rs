@@ -9,7 +9,6 @@ use crate::model::{Limits, Preview, PreviewSource};
 use bollard::models::{
     ContainerCreateBody, Mount, MountType, NetworkCreateRequest, VolumeCreateRequest,
 };
-use std::collections::HashMap;
 use uuid::Uuid;
 
 /// What a preview's container needs beyond its record.
@@ -21,21 +20,6 @@ pub struct PreviewRun {
     pub working_dir: String,
     /// The creation token Berth stored (label `dev.berth.token`).
     pub token: String,
-}
-
-pub fn preview_labels(install: Uuid, p: &Preview) -> HashMap<String, String> {
-    HashMap::from([
-        (labels::MANAGED.to_string(), "true".to_string()),
-        (labels::INSTALL.to_string(), install.to_string()),
-        (
-            labels::KIND.to_string(),
-            crate::model::Kind::Preview.as_str().to_string(),
-        ),
-        (labels::ID.to_string(), p.id.to_string()),
-        (labels::NAME.to_string(), p.workspace.clone()),
-        (labels::WORKSPACE.to_string(), p.workspace_id.to_string()),
-        (labels::EXPIRES_AT.to_string(), p.expires_at.to_string()),
-    ])
 }
 
 pub fn plan_preview(
@@ -67,7 +51,7 @@ pub fn plan_preview(
         // Built from the snapshot: the image has it, its own command and folder.
         PreviewSource::Dockerfile => (None, None),
     };
-    let mut labels = preview_labels(install, p);
+    let mut labels = labels::for_preview(install, p);
     labels.insert(labels::TOKEN.to_string(), run.token.clone());
     ContainerPlan {
         name: p.container_name(),
@@ -92,7 +76,7 @@ pub fn plan_preview_network(p: &Preview, install: Uuid) -> NetworkCreateRequest 
     NetworkCreateRequest {
         name: p.object_name(),
         driver: Some("bridge".to_string()),
-        labels: Some(preview_labels(install, p)),
+        labels: Some(labels::for_preview(install, p)),
         ..Default::default()
     }
 }
@@ -100,7 +84,7 @@ pub fn plan_preview_network(p: &Preview, install: Uuid) -> NetworkCreateRequest 
 pub fn plan_preview_volume(p: &Preview, install: Uuid) -> VolumeCreateRequest {
     VolumeCreateRequest {
         name: Some(p.object_name()),
-        labels: Some(preview_labels(install, p)),
+        labels: Some(labels::for_preview(install, p)),
         ..Default::default()
     }
 }

@@ -42,39 +42,3 @@ impl Client {
         self.found("remove volume", answer).map(drop)
     }
 }
-
-impl Client {
-    /// Unpacks a tar stream into `dir` of a created (not yet started) container: Docker
-    /// writes into the container's volumes, which a read-only root filesystem allows.
-    pub async fn unpack_into(
-        &self,
-        container: &str,
-        dir: &str,
-        tar: impl futures_util::Stream<Item = bytes::Bytes> + Send + 'static,
-    ) -> Result<()> {
-        let opts = bollard::query_parameters::UploadToContainerOptionsBuilder::default()
-            .path(dir)
-            .build();
-        self.api
-            .upload_to_container(container, Some(opts), bollard::body_stream(tar))
-            .await
-            .map_err(|e| self.fail("copy into container", e))
-    }
-
-    /// Removes this install's image `reference` (a preview's build); an absent one is fine,
-    /// one this install did not make is left alone.
-    pub async fn remove_own_image(&self, reference: &str, install: Uuid) -> Result<()> {
-        let answer = self.api.inspect_image(reference).await;
-        let ours = self.found("inspect image", answer)?.is_some_and(|i| {
-            labels::is_ours(i.config.as_ref().and_then(|c| c.labels.as_ref()), install)
-        });
-        if !ours {
-            return Ok(());
-        }
-        let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
-            .force(true)
-            .build();
-        let answer = self.api.remove_image(reference, Some(opts), None).await;
-        self.found("remove image", answer).map(drop)
-    }
-}

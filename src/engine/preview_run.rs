@@ -60,7 +60,7 @@ impl Engine {
                 ..spec.clone()
             };
             let (chunks, made) = snapshot::stream(context);
-            let labels = docker::preview_labels(self.install, p);
+            let labels = docker::labels::for_preview(self.install, p);
             let limits = crate::model::preview_limits(&self.settings()?.default_limits);
             let build = docker.build_image(chunks, &p.image, &labels, Some(&limits), |step| {
                 if let BuildProgress::Line(line) = step {
@@ -275,18 +275,26 @@ impl Engine {
     /// After reconcile: previews whose container runs are served again; a stopped one (the
     /// machine restarted) is started; one whose container is gone, or whose create died with
     /// its process, is removed. Expired ones are left to the reaper, which runs next.
-    pub(super) async fn sync_previews(&self, docker: &docker::Client) {
+    /// `containers`: reconcile's listing; `locked`: the previews whose locks it holds.
+    pub(super) async fn sync_previews(
+        &self,
+        docker: &docker::Client,
+        containers: &[docker::ContainerInfo],
+        locked: &std::collections::HashSet<crate::model::PreviewId>,
+    ) {
         let Ok(all) = self.db(|s| s.previews(None)) else {
             return;
         };
-        for p in all {
-            let Ok(Some(_lock)) = self.try_lock_preview(p.id) else {
-                continue;
-            };
-            if let Err(e) = self.sync_preview(docker, &p).await {
+        for p in all.iter().filter(|p| locked.contains(&p.id)) {
+            let container = p.container_id.as_deref().and_then(|cid| {
+                containers
+                    .iter()
+                    .find(|c| owns(c, Kind::Preview, p.id.0, Some(cid), None))
+            });
+            if let Err(e) = self.sync_preview(docker, p, container).await {
                 tracing::warn!("preview {}: {e}", p.id.short());
                 self.audit_preview(
-                    &p,
+                    p,
                     "preview-reconcile",
                     &format!("preview {}: {}", p.id.short(), e.message),
                 );
@@ -294,18 +302,16 @@ impl Engine {
         }
     }
 
-    async fn sync_preview(&self, docker: &docker::Client, p: &Preview) -> Result<()> {
+    async fn sync_preview(
+        &self,
+        docker: &docker::Client,
+        p: &Preview,
+        container: Option<&docker::ContainerInfo>,
+    ) -> Result<()> {
         if p.expires_at <= now_secs() {
             // The reaper's, next: never started or served again, not even for a moment.
             return Ok(());
         }
-        let container = match &p.container_id {
-            Some(cid) => docker
-                .inspect_container(cid)
-                .await?
-                .filter(|c| owns(c, Kind::Preview, p.id.0, Some(cid), None)),
-            None => None,
-        };
         let container = match (container, p.status) {
             (Some(c), PreviewStatus::Running) => c,
             // Its container is gone, or its create died before it was up.

@@ -269,7 +269,7 @@ impl Engine {
 
     /// Previews that exist (each keeps the daemon, and so its reaper, alive).
     pub fn preview_count(&self) -> Result<usize> {
-        Ok(self.db(|s| s.previews(None))?.len())
+        self.db(|s| s.preview_count())
     }
 
     pub(super) fn preview_view(&self, p: &Preview) -> PreviewView {

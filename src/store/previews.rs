@@ -71,6 +71,14 @@ impl Store {
             .ok_or_else(|| Error::not_found("preview vanished right after insert"))
     }
 
+    /// How many previews exist (the daemon's idle exit asks every half minute).
+    pub fn preview_count(&self) -> Result<usize> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM previews", [], |r| r.get(0))?;
+        Ok(n as usize)
+    }
+
     pub fn preview(&self, id: PreviewId) -> Result<Option<Preview>> {
         let mut stmt = self.conn.prepare(&format!("{SELECT} WHERE p.id = ?1"))?;
         stmt.query_row([id.to_string()], read_row)
@@ -321,6 +329,7 @@ mod tests {
             .set_preview_container(p.id, "c1", PreviewStatus::Running)
             .unwrap();
         assert_eq!(store.preview_tokens().unwrap().len(), 1);
+        assert_eq!(store.preview_count().unwrap(), 2);
         // A workspace's delete takes its previews along.
         store.delete_workspace(ws.id).unwrap();
         assert!(store.previews(None).unwrap().is_empty());

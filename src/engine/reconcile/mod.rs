@@ -12,7 +12,7 @@ use super::Engine;
 use crate::docker;
 use crate::error::Result;
 use crate::lockfile::FileLock;
-use crate::model::{Kind, Status, Workspace, WorkspaceId};
+use crate::model::{Kind, PreviewId, Status, Workspace, WorkspaceId};
 use crate::store::Outcome;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -52,11 +52,13 @@ impl Engine {
             }
         }
         // Previews are records too: their containers are claimed and their networks kept.
-        let mut preview_locks = Vec::new();
+        let mut preview_locks = HashMap::new();
         let mut busy_previews = HashSet::new();
         for p in self.db(|s| s.previews(None))? {
             match self.try_lock_preview(p.id)? {
-                Some(lock) => preview_locks.push(lock),
+                Some(lock) => {
+                    preview_locks.insert(p.id, lock);
+                }
                 None => {
                     busy_previews.insert(p.id.0);
                 }
@@ -121,8 +123,11 @@ impl Engine {
         let locked: Vec<WorkspaceId> = locks.keys().copied().collect();
         self.sync_gateway(docker, &locked).await;
         drop(locks);
+        // Previews too, from the same listing, still under their locks (a create that began
+        // since holds its own and is left alone).
+        let locked: HashSet<PreviewId> = preview_locks.keys().copied().collect();
+        self.sync_previews(docker, &containers, &locked).await;
         drop(preview_locks);
-        self.sync_previews(docker).await;
         Ok(report)
     }
 
