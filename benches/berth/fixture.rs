@@ -192,30 +192,38 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The same poll the engine does: GET /healthz on a fresh connection every 50 ms.
+/// The same poll the engine does: GET /healthz on a fresh connection every 50 ms, until 2xx.
 pub fn wait_healthy(port: u16) {
+    wait_for(port, "/healthz", |status| status == b'2');
+}
+
+/// The poll a preview's start does: any HTTP answer at `/`.
+pub fn wait_answer(port: u16) {
+    wait_for(port, "/", |_| true);
+}
+
+/// Polls GET `path` every 50 ms until an answer's status class (its first digit) passes.
+fn wait_for(port: u16, path: &str, accept: fn(u8) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while Instant::now() < deadline {
-        if probe(port) {
+        if probe(port, path).is_some_and(accept) {
             return;
         }
         std::thread::sleep(POLL);
     }
-    panic!("port {port} never became healthy");
+    panic!("port {port} never answered {path}");
 }
 
-fn probe(port: u16) -> bool {
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
+fn probe(port: u16, path: &str) -> Option<u8> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    let req =
-        format!("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
+    let req = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).ok()?;
     let mut head = [0u8; 16];
-    matches!(s.read(&mut head), Ok(n) if n >= 12 && head[9] == b'2')
+    match s.read(&mut head) {
+        Ok(n) if n >= 12 => Some(head[9]),
+        _ => None,
+    }
 }
 
 pub fn timed(f: impl FnOnce()) -> f64 {

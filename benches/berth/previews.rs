@@ -3,12 +3,11 @@
 //! a volume, `tar | docker cp` of the same files, `docker start`, the same poll for an answer.
 //! Once with a small project, once with 10,000 files / 100 MB.
 
-use crate::fixture::{Fixture, TEST_IMAGE, docker, free_port, path_str, timed};
+use crate::fixture::{Fixture, TEST_IMAGE, docker, free_port, path_str, timed, wait_answer};
 use crate::stats::Report;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 const SERVE: &str = "httpd -f -p 3000 -h .";
 
@@ -145,25 +144,6 @@ fn bare_preview(fx: &Fixture, name: &str, port: u16, project: &Path) {
     );
     docker(&["start", name]);
     wait_answer(port);
-}
-
-/// Any HTTP answer, polled every 50 ms as the engine does.
-fn wait_answer(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-            let req =
-                format!("GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
-            let mut head = [0u8; 12];
-            if s.write_all(req.as_bytes()).is_ok() && matches!(s.read(&mut head), Ok(n) if n >= 12)
-            {
-                return;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    panic!("port {port} never answered");
 }
 
 /// `files` files of `size` bytes in 100 folders.

@@ -178,8 +178,7 @@ impl super::Gateway {
     }
 }
 
-/// What a request needs of its preview's route; counts the visit (at most once per
-/// [`HIT_EVERY`]).
+/// What a request needs of its preview's route.
 struct Seen {
     upstream: Option<SocketAddr>,
     share: Option<Digest32>,
@@ -188,19 +187,24 @@ struct Seen {
 }
 
 impl Shared {
-    fn preview_visit(&self, id: PreviewId, count: bool) -> Option<Seen> {
-        let mut previews = self.previews();
-        let r = previews.get_mut(&id)?;
-        if count && r.last_hit.is_none_or(|at| at.elapsed() >= HIT_EVERY) {
-            r.last_hit = Some(Instant::now());
-            let _ = self.hits.send(r.workspace);
-        }
-        Some(Seen {
+    fn preview_route(&self, id: PreviewId) -> Option<Seen> {
+        self.previews().get(&id).map(|r| Seen {
             upstream: r.upstream,
             share: r.share,
             guests: r.guests.clone(),
             upgrades: r.upgrades.clone(),
         })
+    }
+
+    /// A request got past the checks: its workspace's work is being looked at (one signal
+    /// per [`HIT_EVERY`] at most).
+    fn count_visit(&self, id: PreviewId) {
+        if let Some(r) = self.previews().get_mut(&id)
+            && r.last_hit.is_none_or(|at| at.elapsed() >= HIT_EVERY)
+        {
+            r.last_hit = Some(Instant::now());
+            let _ = self.hits.send(r.workspace);
+        }
     }
 }
 
@@ -213,7 +217,7 @@ async fn handle(
 ) -> Response<Body> {
     let lang = pages::language(req.headers());
     let host = proxy::host_header(&req);
-    let Some(route) = shared.preview_visit(id, false) else {
+    let Some(route) = shared.preview_route(id) else {
         return page(
             port,
             StatusCode::SERVICE_UNAVAILABLE,
@@ -272,7 +276,7 @@ async fn handle(
             return page(port, StatusCode::UNAUTHORIZED, lang, "share_needed", &[]);
         }
     }
-    let _ = shared.preview_visit(id, true);
+    shared.count_visit(id);
     let Some(upstream) = route.upstream else {
         return page_with(
             port,

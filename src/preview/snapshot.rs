@@ -156,15 +156,8 @@ fn append_file<W: Write>(
     archived: &Path,
     taken: &mut Taken,
 ) -> Result<()> {
-    let mut options = cap_std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use cap_std::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
-    let file = match folder.open_with(rel, &options) {
-        Ok(f) => f.into_std(),
+    let file = match open_in(folder, rel) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(e) => return Err(snapshot_error(archived, e)),
     };
@@ -183,7 +176,7 @@ fn append_file<W: Write>(
         ))
         .keyed("preview_too_large", []));
     }
-    let mut header = header(spec, tar::EntryType::Regular, mode_of_std(&meta), len);
+    let mut header = header(spec, tar::EntryType::Regular, mode_of(&meta), len);
     header.set_mtime(mtime(&meta));
     // Exactly `len` bytes whatever happens to the file meanwhile: one that shrank is padded,
     // one that grew is cut, so its contents can never read as the archive's next entries.
@@ -208,6 +201,19 @@ fn header(spec: &Spec, kind: tar::EntryType, mode: u32, size: u64) -> tar::Heade
     header
 }
 
+/// Opens `rel` under `folder` for reading: never through a link at its last step, never
+/// waiting on a pipe (a workspace may swap either in).
+fn open_in(folder: &cap_std::fs::Dir, rel: &Path) -> std::io::Result<cap_std::fs::File> {
+    let mut options = cap_std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use cap_std::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
+    }
+    folder.open_with(rel, &options)
+}
+
 #[cfg(unix)]
 fn mode_of(meta: &cap_std::fs::Metadata) -> u32 {
     use cap_std::fs::MetadataExt;
@@ -215,25 +221,14 @@ fn mode_of(meta: &cap_std::fs::Metadata) -> u32 {
 }
 
 #[cfg(not(unix))]
-fn mode_of(_: &cap_std::fs::Metadata) -> u32 {
-    0o755
+fn mode_of(meta: &cap_std::fs::Metadata) -> u32 {
+    if meta.is_dir() { 0o755 } else { 0o644 }
 }
 
-#[cfg(unix)]
-fn mode_of_std(meta: &std::fs::Metadata) -> u32 {
-    use std::os::unix::fs::MetadataExt;
-    meta.mode() & 0o7777
-}
-
-#[cfg(not(unix))]
-fn mode_of_std(_: &std::fs::Metadata) -> u32 {
-    0o644
-}
-
-fn mtime(meta: &std::fs::Metadata) -> u64 {
+fn mtime(meta: &cap_std::fs::Metadata) -> u64 {
     meta.modified()
         .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .and_then(|t| t.into_std().duration_since(std::time::UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_secs())
 }
 
@@ -303,18 +298,10 @@ pub fn stream(
 /// The first 64 KiB of the project's Dockerfile (enough for its `EXPOSE`), read like a
 /// snapshot's file: a regular file in the project, never a link, a pipe or a device.
 pub fn read_dockerfile(project: &Path) -> Result<String> {
-    let mut options = cap_std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use cap_std::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK);
-    }
     let path = project.join("Dockerfile");
     let file = cap_std::fs::Dir::open_ambient_dir(project, cap_std::ambient_authority())
-        .and_then(|dir| dir.open_with("Dockerfile", &options))
-        .map_err(|e| snapshot_error(&path, e))?
-        .into_std();
+        .and_then(|dir| open_in(&dir, Path::new("Dockerfile")))
+        .map_err(|e| snapshot_error(&path, e))?;
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Err(Error::invalid(format!(
             "{} is not a regular file",

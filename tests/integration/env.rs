@@ -359,7 +359,8 @@ pub fn inspect(container: &str) -> Value {
     v[0].clone()
 }
 
-fn lines(s: &str) -> Vec<String> {
+/// The non-empty lines of a command's output.
+pub fn lines(s: &str) -> Vec<String> {
     s.lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())

@@ -146,7 +146,7 @@ fn a_preview_serves_the_snapshot_of_its_moment() {
 
     // The command ran in the first project's folder, the second project beside it, at the
     // workspace's own paths.
-    let container = lines_of(&docker(&[
+    let container = lines(&docker(&[
         "ps",
         "-q",
         "--filter",
@@ -380,7 +380,7 @@ fn a_preview_runs_read_only_without_capabilities_keys_or_host_folders() {
         &env,
         &["hard", "--image", IMAGE, "--cmd", SERVE, "--port", "3000"],
     );
-    let container = lines_of(&docker(&[
+    let container = lines(&docker(&[
         "ps",
         "-q",
         "--filter",
@@ -661,11 +661,17 @@ impl Lan {
         lan
     }
 
+    /// `program args...` run inside the namespace.
+    fn inside(&self, program: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new("ip");
+        cmd.args(["netns", "exec", &self.ns]).args(program);
+        cmd
+    }
+
     /// GET `url` from inside the namespace (following the share's redirect, with a cookie
     /// jar): the status (`000` when nothing listens there) and the body.
     fn curl(&self, url: &str, jar: Option<&Path>) -> (String, String) {
-        let mut cmd = std::process::Command::new("ip");
-        cmd.args(["netns", "exec", &self.ns, "curl", "-s", "-L", "-m", "5"]);
+        let mut cmd = self.inside(&["curl", "-s", "-L", "-m", "5"]);
         if let Some(jar) = jar {
             cmd.arg("-b").arg(jar).arg("-c").arg(jar);
         }
@@ -677,76 +683,45 @@ impl Lan {
         let (body, status) = text.rsplit_once('\n').unwrap_or(("", &text));
         (status.trim().to_string(), body.to_string())
     }
-}
-
-impl Lan {
-    /// A connection from inside the namespace that sends nothing and stays open until the
-    /// other side closes it.
-    fn hold(&self, port: u64) -> Guest {
-        let nc = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns,
-                "busybox",
-                "nc",
-                &self.host,
-                &port.to_string(),
-            ])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("busybox nc in the namespace");
-        Guest(nc)
-    }
 
     /// The status of GET `url` from inside the namespace with `Host: <name>:<port>`.
     fn curl_as(&self, url: &str, name: &str) -> String {
         let port = url.rsplit_once(':').unwrap().1.split('/').next().unwrap();
-        let out = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns,
-                "curl",
-                "-s",
-                "-m",
-                "5",
-                "-o",
-                "/dev/null",
-            ])
-            .args([
-                "-H",
-                &format!("Host: {name}:{port}"),
-                "-w",
-                "%{http_code}",
-                url,
-            ])
+        let host = format!("Host: {name}:{port}");
+        let out = self
+            .inside(&["curl", "-s", "-m", "5", "-o", "/dev/null", "-H", &host])
+            .args(["-w", "%{http_code}", url])
             .output()
             .expect("curl in the namespace");
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
-    /// An upgraded connection from inside the namespace (busybox nc), once the app's first
-    /// bytes came through the splice; the process ends when the connection does.
-    fn upgrade(&self, port: u64, path: &str, cookie: &str) -> Guest {
-        use std::io::{BufRead, Write};
-        let mut nc = std::process::Command::new("ip")
-            .args([
-                "netns",
-                "exec",
-                &self.ns,
-                "busybox",
-                "nc",
-                &self.host,
-                &port.to_string(),
-            ])
+    /// A connection to the preview's `port` from inside the namespace (busybox nc): what it
+    /// reads arrives on its stdout when `read` is true.
+    fn nc(&self, port: u64, read: bool) -> std::process::Child {
+        let port = port.to_string();
+        self.inside(&["busybox", "nc", &self.host, &port])
             .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
+            .stdout(if read {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::null()
+            })
             .stderr(std::process::Stdio::null())
             .spawn()
-            .expect("busybox nc in the namespace");
+            .expect("busybox nc in the namespace")
+    }
+
+    /// A connection that sends nothing and stays open until the other side closes it.
+    fn hold(&self, port: u64) -> Guest {
+        Guest(self.nc(port, false))
+    }
+
+    /// An upgraded connection from inside the namespace, once the app's first bytes came
+    /// through the splice; the process ends when the connection does.
+    fn upgrade(&self, port: u64, path: &str, cookie: &str) -> Guest {
+        use std::io::{BufRead, Write};
+        let mut nc = self.nc(port, true);
         write!(
             nc.stdin.as_mut().unwrap(),
             "GET {path} HTTP/1.1\r\nHost: {}:{port}\r\nCookie: {cookie}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n",
@@ -796,14 +771,6 @@ impl Drop for Lan {
     }
 }
 
-fn lines_of(s: &str) -> Vec<String> {
-    s.lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty())
-        .map(String::from)
-        .collect()
-}
-
 /// A CGI script of the project's app (busybox httpd runs `cgi-bin/*`).
 fn cgi(project: &Path, name: &str, script: &str) {
     std::fs::create_dir_all(project.join("cgi-bin")).unwrap();
@@ -828,7 +795,7 @@ fn a_stopped_preview_runs_again_when_the_daemon_starts() {
     // The machine restarted, say: the container stopped and no daemon ran.
     env.stop_daemon();
     let filter = format!("label=dev.berth.install={}", env.install);
-    let container = lines_of(&docker(&["ps", "-q", "--filter", &filter]));
+    let container = lines(&docker(&["ps", "-q", "--filter", &filter]));
     docker(&["stop", &container[0]]);
     env.ok(&["ls"]);
     poll_until(
@@ -840,7 +807,7 @@ fn a_stopped_preview_runs_again_when_the_daemon_starts() {
     assert_eq!(http(&format!("{}index.html", url(&p)), &[]).body, "back\n");
     // Removed outside Berth: the preview goes too (nothing is left to serve).
     env.stop_daemon();
-    let container = lines_of(&docker(&["ps", "-q", "--filter", &filter]));
+    let container = lines(&docker(&["ps", "-q", "--filter", &filter]));
     docker(&["rm", "-f", &container[0]]);
     env.ok(&["ls"]);
     poll_until(
