@@ -109,3 +109,41 @@ build_images() {
     rm -rf "$dir"
     return $status
 }
+
+# Berth's version: Cargo.toml's (`cargo pkgid` would answer from Cargo.lock, which lags a bump).
+berth_version() {
+    cargo metadata --no-deps --format-version 1 --offline |
+        python3 -c 'import json, sys; print(next(p["version"] for p in json.load(sys.stdin)["packages"] if p["name"] == "berth"))'
+}
+
+# build_test_packages DIR — the packages the package tests install, signed with a throwaway
+# key (made once per machine, never Berth's release key), into DIR/current (this version) and
+# DIR/next (the same sources one patch version up, with a CHANGELOG section of its own: what
+# a release looks like to the updater). Both trust the throwaway key instead of Berth's.
+build_test_packages() {
+    local out=$1 root=$PWD key="$BERTH_CACHE_ROOT/test-updater.key"
+    ensure_packages rpm desktop-file-utils sudo rsync python3
+    # The clean Debian 12 the .deb is installed on (kept in the engine once made).
+    bash docker/workspace-offline/prepare.sh --base-only
+    if [ ! -f "$key" ]; then
+        ui/node_modules/.bin/tauri signer generate --ci -p "" -w "$key" >/dev/null
+    fi
+    local version next copy="$BERTH_CACHE_ROOT/next-version"
+    version=$(berth_version)
+    next=$(echo "$version" | awk -F. '{ printf "%d.%d.%d", $1, $2, $3 + 1 }')
+    export TAURI_SIGNING_PRIVATE_KEY="$key" TAURI_SIGNING_PRIVATE_KEY_PASSWORD=""
+    export BERTH_UPDATE_PUBKEY
+    BERTH_UPDATE_PUBKEY=$(cat "$key.pub")
+    rm -rf "$out" && mkdir -p "$out"
+    BERTH_PACKAGE_DIR="$out/current" scripts/package --debug >/dev/null
+    # The copy keeps its place and its files' times between runs, so cargo reuses its build.
+    mkdir -p "$copy"
+    git ls-files -co --exclude-standard -z | grep -zv '^ui/node_modules/' |
+        rsync -a --delete --ignore-missing-args --from0 --files-from=- ./ "$copy/"
+    ln -sfn "$root/ui/node_modules" "$copy/ui/node_modules"
+    sed -i "0,/^version = \"$version\"/s//version = \"$next\"/" "$copy/Cargo.toml"
+    printf '# Changelog\n\n## %s\n\n- The package tests'"'"' next version: it installs over %s.\n' \
+        "$next" "$version" > "$copy/CHANGELOG.md"
+    (cd "$copy" && BERTH_PACKAGE_DIR="$out/next" scripts/package --debug >/dev/null)
+    unset TAURI_SIGNING_PRIVATE_KEY TAURI_SIGNING_PRIVATE_KEY_PASSWORD BERTH_UPDATE_PUBKEY
+}

@@ -39,6 +39,9 @@ const COMMANDS: &[&str] = &[
     "remove_preview",
     "open_preview",
     "open_preview_in_browser",
+    "update_status",
+    "check_update",
+    "install_update",
 ];
 
 fn main() {

@@ -11,6 +11,7 @@
 #      node (stripped), code-server's node_modules and the claude binary.
 # Steps 1 to 3 are cached (the base image in Docker, the npm installs in $BERTH_CACHE_DIR).
 # Usage: prepare.sh CONTEXT_DIR   (run by `berth image build workspace-offline`)
+#        prepare.sh --base-only    (step 1 alone: the package tests' clean Debian)
 set -euo pipefail
 ctx=$1
 here=$(cd "$(dirname "$0")" && pwd)
@@ -56,6 +57,7 @@ if ! docker image inspect "$base" >/dev/null 2>&1; then
     as_root tar --numeric-owner -C "$rootfs" -c . | docker import -c 'CMD ["/bin/bash"]' - "$base" >/dev/null
     as_root rm -rf "$rootfs"
 fi
+[ "$ctx" = "--base-only" ] && exit 0
 
 # The -r2 suffix names the recipe: a cache made by an older recipe is not reused.
 cs_dir=$cache/code-server-$cs_version-r2

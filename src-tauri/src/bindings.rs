@@ -33,6 +33,7 @@ fn export_all(dir: &Path) {
     berth::model::PreviewView::export_all(&cfg).unwrap();
     berth::model::PreviewDefaults::export_all(&cfg).unwrap();
     berth::model::PreviewForm::export_all(&cfg).unwrap();
+    crate::update::UpdateView::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

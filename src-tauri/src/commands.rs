@@ -3,6 +3,7 @@
 
 use crate::dto::IdeWindowView;
 use crate::state::AppState;
+use crate::update::{self, UpdateView};
 use crate::{ide, logs, preview, tray};
 use berth::activity::ActivityView;
 use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView, Viewer};
@@ -270,4 +271,22 @@ pub async fn open_preview_in_browser(state: S<'_>, id: String) -> Result<()> {
     let p = state.client.open_preview(&id, Viewer::Browser).await?;
     tauri_plugin_opener::open_url(p.url, None::<&str>)
         .map_err(|e| Error::new(berth::Code::Io, format!("cannot open a browser: {e}")))
+}
+
+/// Settings → Updates: this version, and where the last check left things.
+#[tauri::command]
+pub async fn update_status(state: S<'_>) -> Result<UpdateView> {
+    Ok(state.updates.view())
+}
+
+/// Checks now; a newer version is downloaded and verified before this answers.
+#[tauri::command]
+pub async fn check_update(app: AppHandle) -> Result<UpdateView> {
+    Ok(update::check(&app).await)
+}
+
+/// Installs the verified update and restarts; answers only when it could not.
+#[tauri::command]
+pub async fn install_update(app: AppHandle) -> Result<UpdateView> {
+    Ok(update::install_and_restart(&app).await)
 }

@@ -9,6 +9,9 @@ mod dto;
 mod events;
 mod i18n;
 mod ide;
+// Reading a drop is Linux's (WebKitGTK no longer hands pages dropped files); elsewhere only
+// its tests use it.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 mod ide_drop;
 mod ide_policy;
 mod ide_rules;
@@ -16,6 +19,7 @@ mod logs;
 mod preview;
 mod state;
 mod tray;
+mod update;
 
 #[cfg(test)]
 mod bindings;
@@ -46,6 +50,7 @@ fn main() {
         .plugin(tauri_plugin_notification::init())
         .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init())
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             commands::list_workspaces,
@@ -85,6 +90,9 @@ fn main() {
             commands::remove_preview,
             commands::open_preview,
             commands::open_preview_in_browser,
+            commands::update_status,
+            commands::check_update,
+            commands::install_update,
         ])
         .on_window_event(|window, event| {
             // Closing the main window keeps Berth in the tray; Quit is in the tray menu.
@@ -100,6 +108,7 @@ fn main() {
             tray::create(app.handle());
             events::forward(app.handle().clone());
             quit_on_signals(app.handle().clone());
+            update::schedule(app.handle().clone());
             Ok(())
         })
         .build(tauri::generate_context!())
@@ -123,6 +132,12 @@ pub async fn quit(app: &AppHandle) {
         return;
     }
     tray::quit(app).await;
+}
+
+/// Lets the exit of an update's restart through without the quit path: the daemon is not told
+/// Berth quits, so no workspace is stopped.
+pub fn leave_for_restart() {
+    QUITTING.store(true, Ordering::SeqCst);
 }
 
 /// SIGTERM, SIGINT and SIGHUP (logout, `kill`, Ctrl-C in a terminal) quit like Quit does.

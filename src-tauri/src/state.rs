@@ -24,6 +24,7 @@ pub struct AppState {
     pub warnings: Mutex<HashMap<String, i64>>,
     /// The tray's countdown ticks (only while a warning is out).
     pub ticking: std::sync::atomic::AtomicBool,
+    pub updates: crate::update::Updates,
 }
 
 impl AppState {
@@ -38,6 +39,7 @@ impl AppState {
             tray_list: Mutex::new(Vec::new()),
             warnings: Mutex::new(HashMap::new()),
             ticking: Default::default(),
+            updates: Default::default(),
         }
     }
 

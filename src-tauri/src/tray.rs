@@ -44,7 +44,7 @@ pub async fn refresh(app: &AppHandle) {
 
 /// Draws the tray from the list it last fetched (the countdown redraws it every second
 /// without asking the daemon).
-fn redraw(app: &AppHandle) {
+pub fn redraw(app: &AppHandle) {
     let state = app.state::<AppState>();
     let list = state.tray_list.lock().expect("tray lock").clone();
     let warnings = state.warnings.lock().expect("warnings lock").clone();
@@ -108,12 +108,14 @@ enum Entry {
 }
 
 /// What the tray shows for `list`, in the current language; a warned workspace (`warnings`:
-/// name → when it stops) shows its countdown and "Keep running" first. Pure, so it is tested
-/// without a tray host.
+/// name → when it stops) shows its countdown and "Keep running" first; a verified update
+/// waiting to be installed (`update`: its version) gets an item above Quit. Pure, so it is
+/// tested without a tray host.
 fn entries(
     i18n: &I18n,
     list: &[Workspace],
     warnings: &HashMap<String, i64>,
+    update: Option<&str>,
     now_ms: i64,
 ) -> Vec<Entry> {
     let mut out = Vec::new();
@@ -151,6 +153,12 @@ fn entries(
     }
     out.push(Entry::Separator);
     out.push(Entry::Item("open".into(), i18n.t("tray.open_berth", &[])));
+    if let Some(version) = update {
+        out.push(Entry::Item(
+            "update".into(),
+            i18n.t("tray.update", &[("version", version)]),
+        ));
+    }
     out.push(Entry::Item("quit".into(), i18n.t("tray.quit", &[])));
     out
 }
@@ -164,10 +172,12 @@ fn menu(
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
+    let update = state.updates.ready_version();
     let entries = entries(
         &state.i18n.read().expect("i18n lock"),
         list,
         warnings,
+        update.as_deref(),
         now_ms,
     );
     *state.tray_titles.lock().expect("tray lock") = entries
@@ -207,6 +217,10 @@ fn on_menu(app: &AppHandle, event: MenuEvent) {
             Some(("ide", name)) => ide::open(&app, &state, name).await.map(drop),
             _ if id == "open" => {
                 crate::show_main(&app);
+                Ok(())
+            }
+            _ if id == "update" => {
+                crate::update::install_and_restart(&app).await;
                 Ok(())
             }
             _ if id == "quit" => {
@@ -263,7 +277,7 @@ mod tests {
     #[test]
     fn lists_every_workspace_with_its_status_and_actions() {
         let list = [ws("api", Status::Running), ws("web", Status::Stopped)];
-        let got = entries(&I18n::new(Some("en")), &list, &HashMap::new(), 0);
+        let got = entries(&I18n::new(Some("en")), &list, &HashMap::new(), None, 0);
         assert_eq!(
             got[0],
             Entry::Workspace {
@@ -295,10 +309,11 @@ mod tests {
             &I18n::new(Some("de")),
             &[ws("api", Status::Running)],
             &HashMap::new(),
+            None,
             0,
         );
         assert!(matches!(&got[0], Entry::Workspace { title, .. } if title == "api — Läuft"));
-        let empty = entries(&I18n::new(Some("de")), &[], &HashMap::new(), 0);
+        let empty = entries(&I18n::new(Some("de")), &[], &HashMap::new(), None, 0);
         assert_eq!(
             empty[0],
             Entry::Item("none".into(), "Keine Arbeitsumgebungen".into())
@@ -310,7 +325,7 @@ mod tests {
         let list = [ws("api", Status::Running), ws("web", Status::Stopped)];
         // A stale warning of a stopped workspace shows nothing.
         let warnings = HashMap::from([("api".into(), 250_000), ("web".into(), 250_000)]);
-        let got = entries(&I18n::new(Some("en")), &list, &warnings, 10_000);
+        let got = entries(&I18n::new(Some("en")), &list, &warnings, None, 10_000);
         assert_eq!(
             got[0],
             Entry::Workspace {
@@ -323,9 +338,43 @@ mod tests {
             }
         );
         assert!(matches!(&got[1], Entry::Workspace { title, .. } if title == "web — Stopped"));
-        let de = entries(&I18n::new(Some("de")), &list[..1], &warnings, 10_000);
+        let de = entries(&I18n::new(Some("de")), &list[..1], &warnings, None, 10_000);
         assert!(
             matches!(&de[0], Entry::Workspace { title, .. } if title == "api — stoppt in 4 min")
+        );
+    }
+    #[test]
+    fn a_verified_update_offers_a_restart_above_quit() {
+        let list = [ws("api", Status::Running)];
+        let got = entries(
+            &I18n::new(Some("en")),
+            &list,
+            &HashMap::new(),
+            Some("0.2.0"),
+            0,
+        );
+        let n = got.len();
+        assert_eq!(
+            got[n - 2],
+            Entry::Item("update".into(), "Restart to update to Berth 0.2.0".into())
+        );
+        assert_eq!(got[n - 1], Entry::Item("quit".into(), "Quit Berth".into()));
+        let de = entries(
+            &I18n::new(Some("de")),
+            &list,
+            &HashMap::new(),
+            Some("0.2.0"),
+            0,
+        );
+        assert_eq!(
+            de[n - 2],
+            Entry::Item("update".into(), "Neu starten mit Berth 0.2.0".into())
+        );
+        let none = entries(&I18n::new(Some("en")), &list, &HashMap::new(), None, 0);
+        assert!(
+            !none
+                .iter()
+                .any(|e| matches!(e, Entry::Item(id, _) if id == "update"))
         );
     }
 }

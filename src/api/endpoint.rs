@@ -110,16 +110,10 @@ pub fn canonical(data_dir: &Path) -> Result<PathBuf> {
 fn resolve(p: &Path) -> std::io::Result<PathBuf> {
     let c = std::fs::canonicalize(p)?;
     // Windows returns `\\?\C:\...`; hash the plain form so every client agrees.
-    #[cfg(windows)]
-    {
-        let s = c.to_string_lossy();
-        if let Some(rest) = s.strip_prefix(r"\\?\") {
-            let mut rest = rest.to_string();
-            if rest.as_bytes().get(1) == Some(&b':') {
-                rest[..1].make_ascii_uppercase();
-            }
-            return Ok(PathBuf::from(rest));
-        }
+    if cfg!(windows) {
+        return Ok(PathBuf::from(crate::model::windows_plain(
+            &c.to_string_lossy(),
+        )));
     }
     Ok(c)
 }

@@ -36,7 +36,10 @@ pub fn write(data_dir: &Path, login_url: &str) -> Result<String> {
         .open(&path)
         .map_err(fail)?;
     file.write_all(html.as_bytes()).map_err(fail)?;
-    Ok(format!("file://{}", path.display()))
+    // A real file URL: macOS's data dir ("Application Support") has a space in it.
+    url::Url::from_file_path(&path)
+        .map(String::from)
+        .map_err(|()| fail(std::io::Error::other("not an absolute path")))
 }
 
 /// Removes pages written more than [`KEEP`] ago.
@@ -66,7 +69,7 @@ mod tests {
         let data = tempfile::tempdir().unwrap();
         let link = "http://127.0.0.1:10000/_berth/login?token=abc";
         let url = write(data.path(), link).unwrap();
-        let page = std::path::PathBuf::from(url.strip_prefix("file://").unwrap());
+        let page = url::Url::parse(&url).unwrap().to_file_path().unwrap();
         let html = std::fs::read_to_string(&page).unwrap();
         assert!(html.contains("content=\"0;url=http://127.0.0.1:10000/_berth/login?token=abc\""));
         #[cfg(unix)]
@@ -87,5 +90,22 @@ mod tests {
         f.set_modified(SystemTime::now() - KEEP * 2).unwrap();
         write(data.path(), link).unwrap();
         assert!(!old.exists());
+    }
+
+    #[test]
+    fn a_data_dir_with_a_space_gives_a_working_file_url() {
+        let data = tempfile::tempdir().unwrap();
+        let support = data.path().join("Application Support");
+        let url = write(&support, "http://127.0.0.1:10000/").unwrap();
+        assert!(
+            url.starts_with("file:///") && url.contains("Application%20Support"),
+            "{url}"
+        );
+        let page = url::Url::parse(&url).unwrap().to_file_path().unwrap();
+        assert!(
+            page.starts_with(&support) && page.is_file(),
+            "{}",
+            page.display()
+        );
     }
 }

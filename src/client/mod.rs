@@ -52,12 +52,18 @@ impl Autostart {
             return Autostart::Program(bin.into());
         }
         let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth"));
-        let cli = format!("berth{}", std::env::consts::EXE_SUFFIX);
-        if exe.file_name().is_some_and(|n| n == cli.as_str()) {
-            Autostart::Program(exe)
-        } else {
-            Autostart::Program(exe.with_file_name(cli))
-        }
+        Autostart::Program(cli_beside(&exe, std::env::consts::EXE_SUFFIX))
+    }
+}
+
+/// The `berth` CLI for the running program `exe`: itself if it is the CLI, else the one beside
+/// it (`berth-desktop` → `berth`; `berth-desktop.exe` → `berth.exe`). Pure.
+pub fn cli_beside(exe: &Path, exe_suffix: &str) -> PathBuf {
+    let cli = format!("berth{exe_suffix}");
+    if exe.file_name().is_some_and(|n| n == cli.as_str()) {
+        exe.to_path_buf()
+    } else {
+        exe.with_file_name(cli)
     }
 }
 
@@ -577,6 +583,28 @@ async fn streamed<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_daemon_starts_from_the_cli_beside_the_program() {
+        let cli = |exe: &str, suffix: &str| cli_beside(Path::new(exe), suffix);
+        assert_eq!(
+            cli("/usr/bin/berth-desktop", ""),
+            Path::new("/usr/bin/berth")
+        );
+        assert_eq!(cli("/usr/bin/berth", ""), Path::new("/usr/bin/berth"));
+        assert_eq!(
+            cli("/Applications/Berth.app/Contents/MacOS/berth-desktop", ""),
+            Path::new("/Applications/Berth.app/Contents/MacOS/berth")
+        );
+        assert_eq!(
+            cli("C:/Program Files/Berth/berth-desktop.exe", ".exe"),
+            Path::new("C:/Program Files/Berth/berth.exe")
+        );
+        assert_eq!(
+            cli("C:/Program Files/Berth/berth.exe", ".exe"),
+            Path::new("C:/Program Files/Berth/berth.exe")
+        );
+    }
 
     #[test]
     fn versions_compare_numerically() {

@@ -289,7 +289,14 @@ pub fn http_client() -> Result<reqwest::Client> {
         // `Authorization`): the provider's answer goes back as it is, never followed.
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| Error::new(Code::Io, format!("cannot make the HTTP client: {e}")))
+        .map_err(|e| {
+            Error::new(
+                Code::Io,
+                format!(
+                    "cannot make the HTTP client ({e}): are the system's CA certificates installed? (Debian/Ubuntu: ca-certificates)"
+                ),
+            )
+        })
 }
 
 /// The request headers that carry `value` to `provider`.

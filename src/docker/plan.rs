@@ -92,7 +92,7 @@ pub fn plan_container(
     let bind = |src: &std::path::Path, target: String, read_only: bool| Mount {
         // Structured mounts: a path with ':' or ',' cannot be misparsed, unlike `-v a:b`.
         typ: Some(MountType::BIND),
-        source: Some(src.to_string_lossy().into_owned()),
+        source: Some(bind_source(src)),
         target: Some(target),
         read_only: Some(read_only),
         ..Default::default()
@@ -303,6 +303,17 @@ pub fn mount_targets(projects: &[std::path::PathBuf]) -> Vec<String> {
             format!("{WORKSPACE_ROOT}/{candidate}")
         })
         .collect()
+}
+
+/// A host folder as the engine takes it as a bind source: on Windows (Docker Desktop) the plain
+/// `C:\…` form, not the `\\?\C:\…` one `canonicalize` gives.
+fn bind_source(src: &std::path::Path) -> String {
+    let raw = src.to_string_lossy();
+    if cfg!(windows) {
+        crate::model::windows_plain(&raw)
+    } else {
+        raw.into_owned()
+    }
 }
 
 #[cfg(test)]

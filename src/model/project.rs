@@ -67,10 +67,11 @@ impl Protected {
     /// `/proc`, `/sys`, `/dev`. Such a file never leaves the host for a workspace, even when
     /// dropped on its IDE (a page elsewhere can make a drag that names one).
     pub fn holds_secret(&self, path: &Path) -> bool {
-        let credential = self
-            .home
-            .iter()
-            .flat_map(|home| CREDENTIALS.iter().map(move |c| home.join(c)));
+        let credential = self.home.iter().flat_map(|home| {
+            credential_folders(std::env::consts::OS)
+                .into_iter()
+                .map(move |c| home.join(c))
+        });
         let live: &[&str] = if cfg!(unix) {
             &["/proc", "/sys", "/dev"]
         } else {
@@ -166,8 +167,8 @@ pub fn validate_project_path(raw: &Path, protected: &Protected) -> Result<PathBu
             let why = "contains your home folder; choose a project folder inside it";
             return refuse("project_above_home", why, "");
         }
-        if let Some(cred) = CREDENTIALS
-            .iter()
+        if let Some(cred) = credential_folders(std::env::consts::OS)
+            .into_iter()
             .map(|c| home.join(c))
             .find(|c| key.starts_with(c))
         {
@@ -312,16 +313,40 @@ fn comparable(path: &Path) -> PathBuf {
     }
 }
 
-/// A path as Windows compares it: without the `\\?\` verbatim prefix (`\\?\UNC\` becomes
-/// `\\`), `/` as `\`, case-folded. `canonicalize` adds the prefix; the user's settings and
-/// `%USERPROFILE%` do not, so comparisons use this form.
+/// A path as Windows compares it: [`windows_plain`], `/` as `\`, case-folded. `canonicalize`
+/// adds the verbatim prefix; the user's settings and `%USERPROFILE%` do not, so comparisons
+/// use this form.
 pub fn windows_key(path: &str) -> String {
-    let unprefixed = if let Some(unc) = path.strip_prefix(r"\\?\UNC\") {
+    windows_plain(path).replace('/', r"\").to_lowercase()
+}
+
+/// A Windows path without the `\\?\` verbatim prefix `canonicalize` adds (`\\?\UNC\srv\x`
+/// becomes `\\srv\x`), its drive letter upper-cased, its case otherwise kept: the form every
+/// client hashes a data dir in, and the one Docker Desktop takes as a bind source.
+pub fn windows_plain(path: &str) -> String {
+    let mut plain = if let Some(unc) = path.strip_prefix(r"\\?\UNC\") {
         format!(r"\\{unc}")
     } else {
         path.strip_prefix(r"\\?\").unwrap_or(path).to_string()
     };
-    unprefixed.replace('/', r"\").to_lowercase()
+    // A ':' second means the first byte is one ASCII character: slicing it is safe.
+    if plain.as_bytes().get(1) == Some(&b':') {
+        plain[..1].make_ascii_uppercase();
+    }
+    plain
+}
+
+/// Credential folders in the home folder on `os` (`std::env::consts::OS`): the common ones,
+/// and where macOS and Windows keep every app's secrets — keychains, browser profiles,
+/// credential caches, and Berth's own data dir.
+pub fn credential_folders(os: &str) -> Vec<&'static str> {
+    let mut folders = CREDENTIALS.to_vec();
+    match os {
+        "macos" => folders.push("Library"),
+        "windows" => folders.push("AppData"),
+        _ => {}
+    }
+    folders
 }
 
 /// The folder name a project is mounted under (`/workspace/<name>`).
@@ -502,5 +527,24 @@ mod tests {
             windows_key(r"\\?\C:\Users\Ann"),
             windows_key(r"c:\USERS\ann")
         );
+    }
+
+    #[test]
+    fn windows_paths_lose_the_verbatim_prefix_and_keep_their_case() {
+        assert_eq!(windows_plain(r"\\?\c:\Users\Ann"), r"C:\Users\Ann");
+        assert_eq!(windows_plain(r"\\?\UNC\srv\Share\x"), r"\\srv\Share\x");
+        assert_eq!(windows_plain(r"D:\Work"), r"D:\Work");
+        assert_eq!(windows_plain("relative"), "relative");
+        assert_eq!(windows_plain("é:"), "é:");
+    }
+
+    #[test]
+    fn each_systems_secret_folders_are_refused() {
+        let linux = credential_folders("linux");
+        assert!(linux.contains(&".ssh") && linux.contains(&".config"));
+        assert!(!linux.contains(&"Library") && !linux.contains(&"AppData"));
+        assert!(credential_folders("macos").contains(&"Library"));
+        let windows = credential_folders("windows");
+        assert!(windows.contains(&"AppData") && windows.contains(&".ssh"));
     }
 }

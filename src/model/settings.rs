@@ -63,6 +63,63 @@ pub struct Settings {
     pub preview_ttl_secs: u64,
     /// Previews at once (all workspaces together).
     pub max_previews: u32,
+    /// How the desktop app keeps itself up to date.
+    pub updates: UpdateSettings,
+}
+
+/// The desktop app's updates. Kept with the other settings so every client sees one truth and
+/// the engine validates the endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(default)]
+pub struct UpdateSettings {
+    /// Check once a day and fetch a newer version (installing always waits for the user).
+    pub auto_check: bool,
+    /// Where `latest.json` is asked for; `None`: Berth's own release server.
+    pub endpoint: Option<String>,
+}
+
+impl Default for UpdateSettings {
+    fn default() -> Self {
+        UpdateSettings {
+            auto_check: true,
+            endpoint: None,
+        }
+    }
+}
+
+impl UpdateSettings {
+    /// An endpoint is https, or plain http on this machine's loopback (a local mirror): the
+    /// manifest is not signed, so over plain http anyone on the way could withhold updates.
+    /// The packages it names are signed and checked wherever they come from.
+    pub fn validate(&self) -> Result<()> {
+        let Some(raw) = &self.endpoint else {
+            return Ok(());
+        };
+        let bad = |why: &str| Error::invalid(format!("invalid update address {raw:?}: {why}"));
+        if raw.len() > 2048 {
+            return Err(bad("longer than 2048 characters"));
+        }
+        let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
+        let loopback = match url.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        match url.scheme() {
+            "https" => Ok(()),
+            "http" if loopback => Ok(()),
+            "http" => Err(bad(
+                "plain http only on this machine (localhost); use https",
+            )),
+            other => Err(bad(&format!("{other}: is not http(s)"))),
+        }?;
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(bad("no user name or password in the address"));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Settings {
@@ -84,6 +141,7 @@ impl Default for Settings {
             on_quit: QuitBehavior::default(),
             preview_ttl_secs: 24 * 3600,
             max_previews: 5,
+            updates: UpdateSettings::default(),
         }
     }
 }
@@ -119,6 +177,7 @@ impl Settings {
                 self.max_previews
             )));
         }
+        self.updates.validate()?;
         if let Some(lang) = &self.language
             && !["en", "de"].contains(&lang.as_str())
         {
@@ -127,5 +186,51 @@ impl Settings {
             )));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn endpoint(raw: &str) -> Result<()> {
+        UpdateSettings {
+            auto_check: true,
+            endpoint: Some(raw.into()),
+        }
+        .validate()
+    }
+
+    #[test]
+    fn update_addresses_are_https_or_loopback_http() {
+        assert!(endpoint("https://releases.example.org/berth/latest.json").is_ok());
+        assert!(endpoint("http://127.0.0.1:8080/latest.json").is_ok());
+        assert!(endpoint("http://localhost:8080/latest.json").is_ok());
+        assert!(endpoint("http://[::1]:8080/latest.json").is_ok());
+        for bad in [
+            "http://192.168.1.5/latest.json",
+            "http://localhost.evil.example/latest.json",
+            "http://127.0.0.1.nip.io/latest.json",
+            "file:///tmp/latest.json",
+            "ftp://127.0.0.1/latest.json",
+            "https://user:pw@releases.example.org/latest.json",
+            "not a url",
+        ] {
+            let e = endpoint(bad).unwrap_err();
+            assert!(e.message.contains("invalid update address"), "{bad}: {e}");
+        }
+        assert!(endpoint(&format!("https://a.example/{}", "x".repeat(2100))).is_err());
+    }
+
+    #[test]
+    fn settings_saved_before_updates_existed_check_daily() {
+        let old = r#"{"max_running": 3, "language": "de"}"#;
+        let s: Settings = serde_json::from_str(old).unwrap();
+        assert_eq!(s.max_running, 3);
+        assert!(s.updates.auto_check);
+        assert_eq!(s.updates.endpoint, None);
+        assert!(s.validate().is_ok());
+        let off: Settings = serde_json::from_str(r#"{"updates": {"auto_check": false}}"#).unwrap();
+        assert!(!off.updates.auto_check);
     }
 }

@@ -17,6 +17,7 @@ import type { PreviewForm } from "./bindings/PreviewForm";
 import type { PreviewView } from "./bindings/PreviewView";
 import type { Settings } from "./bindings/Settings";
 import type { StartedView } from "./bindings/StartedView";
+import type { UpdateView } from "./bindings/UpdateView";
 import type { WorkspaceView as Workspace } from "./bindings/WorkspaceView";
 import type { WorkspaceEdit } from "./bindings/WorkspaceEdit";
 
@@ -70,4 +71,9 @@ export const api = {
   removePreview: (id: string) => invoke<void>("remove_preview", { id }),
   openPreview: (id: string) => invoke<void>("open_preview", { id }),
   openPreviewInBrowser: (id: string) => invoke<void>("open_preview_in_browser", { id }),
+  updateStatus: () => invoke<UpdateView>("update_status"),
+  /// Checks now; a newer version is downloaded and verified before this resolves.
+  checkUpdate: () => invoke<UpdateView>("check_update"),
+  /// Installs the verified update and restarts the app; resolves only when it could not.
+  installUpdate: () => invoke<UpdateView>("install_update"),
 };

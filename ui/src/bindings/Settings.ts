@@ -2,6 +2,7 @@
 import type { Limits } from "./Limits";
 import type { PortRange } from "./PortRange";
 import type { QuitBehavior } from "./QuitBehavior";
+import type { UpdateSettings } from "./UpdateSettings";
 
 export type Settings = { port_range: PortRange, max_running: number, default_limits: Limits, default_idle_timeout_secs: number | null, 
 /**
@@ -19,4 +20,8 @@ preview_ttl_secs: number,
 /**
  * Previews at once (all workspaces together).
  */
-max_previews: number, };
+max_previews: number, 
+/**
+ * How the desktop app keeps itself up to date.
+ */
+updates: UpdateSettings, };

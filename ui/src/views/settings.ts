@@ -1,6 +1,6 @@
 // Settings: port range, cap on running workspaces, default limits and idle stop, previews'
-// lifetime and cap, language (switches the UI and the tray at once), what quitting does; and
-// the API keys.
+// lifetime and cap, language (switches the UI and the tray at once), what quitting does,
+// updates; and the API keys.
 
 import { api } from "../api";
 import type { Settings } from "../bindings/Settings";
@@ -10,6 +10,7 @@ import type { View } from "../main";
 import { render } from "../main";
 import { errorLine, field } from "./common";
 import { keysSection } from "./keys";
+import { updatesSection } from "./updates";
 
 const MIB = 1024 * 1024;
 const HOUR = 3600;
@@ -20,6 +21,7 @@ export function settingsView(): View {
   const el = h("section", { class: "settings" });
   const error = errorLine("settings-error");
   const saved = h("div", { class: "ok", "data-testid": "settings-saved" });
+  let updates: ReturnType<typeof updatesSection> | null = null;
 
   const build = (s: Settings) => {
     const input = (value: number | string, attrs: Record<string, string> = {}) =>
@@ -44,6 +46,8 @@ export function settingsView(): View {
       h("option", { value: "stop_workspaces" }, t("settings.on_quit_stop")));
     onQuit.value = s.on_quit;
     const n = (i: HTMLInputElement) => Number(i.value);
+    updates = updatesSection(s.updates);
+    const section = updates;
 
     return h(
       "form",
@@ -61,6 +65,7 @@ export function settingsView(): View {
             max_previews: n(maxPreviews),
             language: lang.value === "" ? null : lang.value,
             on_quit: onQuit.value as Settings["on_quit"],
+            updates: section.value(),
           };
           try {
             await api.saveSettings(next);
@@ -88,6 +93,7 @@ export function settingsView(): View {
           field(t("settings.max_previews"), maxPreviews, h("span")))),
       field(t("settings.language"), lang, h("span")),
       field(t("settings.on_quit"), onQuit, h("span")),
+      section.el,
       error,
       saved,
       h("div", { class: "row" }, h("button", { class: "primary", type: "submit", "data-testid": "settings-save" }, t("settings.save"))),
@@ -96,5 +102,5 @@ export function settingsView(): View {
   if (justSaved) saved.textContent = t("settings.saved");
   justSaved = false;
   api.settings().then((s) => mount(el, build(s), keysSection()), (err) => (error.textContent = errorText(err)));
-  return { el };
+  return { el, dispose: () => updates?.dispose() };
 }
