@@ -26,8 +26,14 @@ pub const EVENT: &str = "update";
 /// How often the automatic check looks whether a day has passed since the last check.
 const TICK: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
-/// A check or a download that takes longer than this is given up (and tried again next time).
-const TIMEOUT: Duration = Duration::from_secs(10 * 60);
+/// A check that takes longer than this is given up (and tried again next time).
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// A download that takes longer than this, or sends nothing for `STALL`, is given up.
+const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+const STALL: Duration = Duration::from_secs(60);
+/// Berth's packages are tens of MiB; a server sending more is not sending Berth (and the
+/// whole package is held in memory until it is installed).
+const MAX_PACKAGE: u64 = 1 << 30;
 
 /// What Settings → Updates shows.
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
@@ -82,8 +88,10 @@ pub enum Failure {
     /// The package's signature is not Berth's, or not for the version offered — or the
     /// download came short, which breaks the signature too.
     Signature,
-    /// The download broke off.
+    /// The download broke off, stalled, or grew past any package of Berth's.
     Download,
+    /// The release names its package at a plain-http address off this machine.
+    Insecure,
     /// The package tool could not get administrator rights (cancelled, no pkexec/sudo).
     Permission,
     /// The package tool ran and failed.
@@ -162,6 +170,8 @@ pub async fn check(app: &AppHandle) -> UpdateView {
 
 async fn check_and_fetch(app: &AppHandle) -> UpdateState {
     let updates = &app.state::<AppState>().updates;
+    // A package fetched by an earlier check is dropped: this check says what is current.
+    updates.inner.lock().expect("updates lock").ready = None;
     updates.set(app, UpdateState::Checking);
     let settings = match app.state::<AppState>().client.settings().await {
         Ok(s) => s.updates,
@@ -170,13 +180,16 @@ async fn check_and_fetch(app: &AppHandle) -> UpdateState {
     // What the endpoint offered, kept by the comparator: an older offer is reported as such.
     let offered = Arc::new(Mutex::new(None::<String>));
     let seen = offered.clone();
-    let mut builder =
-        app.updater_builder()
-            .timeout(TIMEOUT)
-            .version_comparator(move |current, release| {
-                *seen.lock().expect("offered lock") = Some(release.version.to_string());
-                release.version > current
-            });
+    let mut builder = app
+        .updater_builder()
+        .timeout(TIMEOUT)
+        // Reaches the download too: a server that stops sending is given up on, and a
+        // redirect may only lead where an update address may point.
+        .configure_client(|client| client.read_timeout(STALL).redirect(redirects()))
+        .version_comparator(move |current, release| {
+            *seen.lock().expect("offered lock") = Some(release.version.to_string());
+            newer_release(&current, &release.version)
+        });
     if let Some(endpoint) = &settings.endpoint {
         match endpoint.parse() {
             Ok(url) => match builder.endpoints(vec![url]) {
@@ -201,31 +214,55 @@ async fn check_and_fetch(app: &AppHandle) -> UpdateState {
                 _ => UpdateState::UpToDate,
             };
         }
-        Err(e) => return failed(classify(&e), e.to_string()),
+        // Whatever the answer was, it was no release: the server is not one.
+        Err(e) => {
+            let failure = match classify(&e) {
+                Failure::Download => Failure::Unreachable,
+                other => other,
+            };
+            return failed(failure, e.to_string());
+        }
     };
+    if let Err(why) = berth::model::check_update_url(&update.download_url) {
+        return failed(Failure::Insecure, why);
+    }
     let version = update.version.clone();
     let mut received = 0u64;
     let mut last_emit = std::time::Instant::now();
-    let downloaded = update
-        .download(
-            |chunk, total| {
-                received += chunk as u64;
-                // A progress event at most every 100 ms: the UI redraws a bar, not a log.
-                if last_emit.elapsed() >= Duration::from_millis(100) {
-                    last_emit = std::time::Instant::now();
-                    updates.set(
-                        app,
-                        UpdateState::Downloading {
-                            version: version.clone(),
-                            received,
-                            total,
-                        },
-                    );
-                }
-            },
-            || {},
-        )
-        .await;
+    let too_big = tokio::sync::Notify::new();
+    let download = update.download(
+        |chunk, total| {
+            received += chunk as u64;
+            if received > MAX_PACKAGE || total.is_some_and(|t| t > MAX_PACKAGE) {
+                too_big.notify_one();
+            }
+            // A progress event at most every 100 ms: the UI redraws a bar, not a log.
+            if last_emit.elapsed() >= Duration::from_millis(100) {
+                last_emit = std::time::Instant::now();
+                updates.set(
+                    app,
+                    UpdateState::Downloading {
+                        version: version.clone(),
+                        received,
+                        total,
+                    },
+                );
+            }
+        },
+        || {},
+    );
+    let downloaded = tokio::select! {
+        done = tokio::time::timeout(DOWNLOAD_TIMEOUT, download) => match done {
+            Ok(result) => result,
+            Err(_) => {
+                let why = format!("no end after {} min", DOWNLOAD_TIMEOUT.as_secs() / 60);
+                return failed(Failure::Download, why);
+            }
+        },
+        () = too_big.notified() => {
+            return failed(Failure::Download, format!("larger than {} MiB", MAX_PACKAGE >> 20));
+        }
+    };
     match downloaded {
         Ok(bytes) => {
             let ready = UpdateState::Ready {
@@ -237,6 +274,26 @@ async fn check_and_fetch(app: &AppHandle) -> UpdateState {
         }
         Err(e) => failed(classify(&e), e.to_string()),
     }
+}
+
+/// Where a redirect may lead: where an update address may point (https, or http on this
+/// machine), in at most five hops.
+fn redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 5 {
+            return attempt.error("more than five redirects");
+        }
+        match berth::model::check_update_url(attempt.url()) {
+            Ok(()) => attempt.follow(),
+            Err(why) => attempt.error(why),
+        }
+    })
+}
+
+/// Whether `offered` is an update for `current`: newer, and a release — a pre-release or a
+/// build-tagged version is never offered to everyone.
+fn newer_release(current: &semver::Version, offered: &semver::Version) -> bool {
+    offered > current && offered.pre.is_empty() && offered.build.is_empty()
 }
 
 /// Installs the verified package and restarts into the new version. Returns only when it
@@ -319,11 +376,11 @@ fn classify(e: &PluginError) -> Failure {
         // No pkexec, no sudo: nothing could ask for the rights.
         PluginError::AuthenticationFailed => Failure::Permission,
         PluginError::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Failure::Permission,
+        PluginError::Reqwest(_) | PluginError::Network(_) => Failure::Download,
         PluginError::PackageInstallFailed
         | PluginError::DebInstallFailed
         | PluginError::TempDirNotFound
         | PluginError::Io(_) => Failure::Install,
-        PluginError::Reqwest(r) if r.is_body() || r.is_decode() => Failure::Download,
         _ => Failure::Unreachable,
     }
 }
@@ -370,6 +427,18 @@ mod tests {
     }
 
     #[test]
+    fn only_newer_releases_are_offered() {
+        let v = |s: &str| semver::Version::parse(s).unwrap();
+        assert!(newer_release(&v("0.1.0"), &v("0.1.1")));
+        assert!(newer_release(&v("0.1.0"), &v("1.0.0")));
+        assert!(!newer_release(&v("0.1.0"), &v("0.1.0")));
+        assert!(!newer_release(&v("0.1.1"), &v("0.1.0")));
+        assert!(!newer_release(&v("0.1.0"), &v("0.2.0-rc.1")));
+        assert!(!newer_release(&v("0.1.0"), &v("0.1.0+evil")));
+        assert!(!newer_release(&v("0.1.0"), &v("0.2.0+build.7")));
+    }
+
+    #[test]
     fn errors_become_what_the_user_can_act_on() {
         assert_eq!(
             classify(&PluginError::SignedVersionMismatch {
@@ -397,6 +466,11 @@ mod tests {
         assert_eq!(
             classify(&PluginError::ReleaseNotFound),
             Failure::Unreachable
+        );
+        // Classified as a download failure; a check reports it as an unreachable server.
+        assert_eq!(
+            classify(&PluginError::Network("status 500".into())),
+            Failure::Download
         );
     }
 }

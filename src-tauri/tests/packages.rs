@@ -7,8 +7,9 @@
 //!   entry, removal keeps the data);
 //! - the .rpm's contents and declared dependencies (no RPM system here to install it on);
 //! - on this machine: the installed app refuses an older version, a package signed for another
-//!   version, another key's signature and a broken-off download, then installs the real next
-//!   version and restarts as it — with a workspace running through all of it.
+//!   version, another key's signature, a broken-off download, an endless one and a plain-http
+//!   package address, then installs the real next version and restarts as it — with a
+//!   workspace running through all of it.
 
 mod harness;
 
@@ -147,8 +148,18 @@ fn the_deb_installs_on_a_clean_debian_and_removing_it_keeps_the_data() {
     let version = box_.ok("berth --version");
     assert_eq!(version.trim(), format!("berth {}", current.version));
     // Docker is a recommendation, not a dependency: doctor says what is missing and how.
+    let depends = box_.ok("dpkg-query -W -f '${Depends}' berth");
+    for dep in [
+        "libwebkit2gtk-4.1-0",
+        "libgtk-3-0",
+        "libayatana-appindicator3-1",
+        "libxdo3",
+    ] {
+        assert!(depends.contains(dep), "{dep} not in {depends}");
+    }
     let recommends = box_.ok("dpkg-query -W -f '${Recommends}' berth");
     assert!(recommends.contains("docker.io"), "{recommends}");
+    assert!(recommends.contains("gnome-keyring"), "{recommends}");
     // It talks https to AI providers: the system's CA certificates came with it.
     box_.ok("dpkg-query -W ca-certificates");
     let doctor = box_.sh("berth doctor");
@@ -183,13 +194,30 @@ fn the_deb_installs_on_a_clean_debian_and_removing_it_keeps_the_data() {
         String::from_utf8_lossy(&validate.stderr)
     );
     let desktop = box_.ok(&format!("cat {entry}"));
-    assert!(desktop.contains("Exec=berth-desktop"), "{desktop}");
+    for line in [
+        "Exec=berth-desktop",
+        "Name=Berth",
+        "Categories=Development;",
+    ] {
+        assert!(
+            desktop.lines().any(|l| l == line),
+            "{line} not in {desktop}"
+        );
+    }
+    // Installed as root's, readable and runnable by everyone, writable by root only.
+    let modes = box_.ok("stat -c '%a %U' /usr/bin/berth /usr/bin/berth-desktop");
+    assert_eq!(modes, "755 root\n755 root\n");
     box_.ok("test -s /usr/share/icons/hicolor/128x128/apps/berth-desktop.png");
 
-    // Removing the package keeps the user's data and says where it is.
+    // Removing the package keeps the users' data and says where it is.
+    box_.ok("mkdir -p /home/ann/.local/share/berth");
     let removed = box_.ok("apt-get remove -y berth 2>&1");
     assert!(removed.contains("Your Berth data is kept"), "{removed}");
     assert!(removed.contains("/root/.local/share/berth"), "{removed}");
+    assert!(
+        removed.contains("/home/ann/.local/share/berth"),
+        "{removed}"
+    );
     box_.ok("test -f /root/.local/share/berth/berth.db");
     box_.ok("! command -v berth && ! test -e /usr/bin/berth-desktop");
 }
@@ -213,6 +241,7 @@ fn the_rpm_holds_the_same_app_and_declares_its_dependencies() {
     for dep in [
         "libwebkit2gtk-4.1.so.0",
         "libgtk-3.so.0",
+        "libayatana-appindicator-gtk3",
         "libxdo",
         "dbus-libs",
         "ca-certificates",
@@ -221,8 +250,44 @@ fn the_rpm_holds_the_same_app_and_declares_its_dependencies() {
     }
     let recommends = ok("rpm", &["-qp", "--recommends", rpm]);
     assert!(recommends.contains("moby-engine"), "{recommends}");
+    assert!(recommends.contains("gnome-keyring"), "{recommends}");
     let scripts = ok("rpm", &["-qp", "--scripts", rpm]);
     assert!(scripts.contains("Your Berth data is kept"), "{scripts}");
+}
+
+#[test]
+fn whats_new_comes_from_the_versions_changelog_section_and_a_release_needs_one() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let script = root.join("scripts/changelog.py");
+    let changelog = root.join("CHANGELOG.md");
+    let notes = |version: &str| {
+        Command::new("python3")
+            .arg(&script)
+            .arg(version)
+            .arg(&changelog)
+            .output()
+            .unwrap()
+    };
+    let this = notes(env!("CARGO_PKG_VERSION"));
+    assert!(
+        this.status.success(),
+        "{}",
+        String::from_utf8_lossy(&this.stderr)
+    );
+    assert!(!this.stdout.is_empty());
+    let missing = notes("9.9.9");
+    assert!(!missing.status.success());
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(said.contains("no section `## 9.9.9`"), "{said}");
+    // The next version's notes are what build_test_packages wrote in its CHANGELOG section.
+    let next = Release::load("next");
+    assert_eq!(
+        next.manifest["notes"],
+        format!(
+            "- The package tests' next version: it installs over {}.",
+            env!("CARGO_PKG_VERSION")
+        )
+    );
 }
 
 /// Serves update manifests and packages on loopback, as Berth's release server would — and
@@ -239,6 +304,8 @@ mod server {
         Whole(Vec<u8>),
         /// Announces the whole length, sends half, then drops the connection.
         BrokenOff(Vec<u8>),
+        /// Announces 2 GiB and sends zeros for as long as anyone reads.
+        Endless,
     }
 
     #[derive(Clone, Default)]
@@ -263,6 +330,15 @@ mod server {
                         .body(Body::empty())
                         .unwrap(),
                     Some(File::Whole(bytes)) => Response::new(Body::from(bytes)),
+                    Some(File::Endless) => {
+                        let zeros = futures_util::stream::repeat_with(|| {
+                            Ok::<_, std::io::Error>(Bytes::from(vec![0u8; 64 << 10]))
+                        });
+                        let mut res = Response::new(Body::from_stream(zeros));
+                        res.headers_mut()
+                            .insert(header::CONTENT_LENGTH, HeaderValue::from(2u64 << 30));
+                        res
+                    }
                     Some(File::BrokenOff(bytes)) => {
                         let len = bytes.len();
                         let half = Bytes::from(bytes[..len / 2].to_vec());
@@ -439,6 +515,13 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
     );
 
     let client = setup.client().await;
+    // The daemon refuses an update address off this machine over plain http, and keeps what
+    // it had.
+    let mut refused = client.settings().await.unwrap();
+    refused.updates.endpoint = Some("http://192.168.1.5/latest.json".into());
+    let e = client.save_settings(&refused).await.unwrap_err();
+    assert!(e.message.contains("plain http only on this machine"), "{e}");
+    assert_eq!(client.settings().await.unwrap().updates.endpoint, None);
     let point_at = |path: &str| {
         let client = &client;
         let url = format!("{base}{path}");
@@ -503,19 +586,30 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
 
     still_current();
 
+    // Offers a release through a manifest of its own and checks: what the update state says.
+    let offer = |name: &'static str, url: String, signature: String, want: &'static str| {
+        let (files, point_at, check, next) = (&files, &point_at, &check, &next);
+        async move {
+            let path = format!("/{name}/latest.json");
+            let (version, notes) = (&next.version, next.manifest["notes"].as_str().unwrap());
+            let body = manifest(version, &url, &signature, notes);
+            files.put(&path, server::File::Whole(body));
+            point_at(&path).await;
+            check(want).await
+        }
+    };
+    let next_deb = std::fs::read(next.deb()).unwrap();
+    files.put("/next.deb", server::File::Whole(next_deb.clone()));
+
     // 2. A genuine older package passed off as the next version: its signature is Berth's,
     //    but for another version.
-    files.put(
-        "/inflated/latest.json",
-        server::File::Whole(manifest(
-            &next.version,
-            &format!("{base}/current.deb"),
-            &current.deb_signature(),
-            "",
-        )),
-    );
-    point_at("/inflated/latest.json").await;
-    let said = check("failed").await;
+    let said = offer(
+        "inflated",
+        format!("{base}/current.deb"),
+        current.deb_signature(),
+        "failed",
+    )
+    .await;
     assert!(
         said.contains("signature is not Berth's or not for the version offered"),
         "{said}"
@@ -527,58 +621,59 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
     let copy = work.path().join(next.deb_name());
     std::fs::copy(next.deb(), &copy).unwrap();
     let forged = signed_by_another_key(work.path(), &copy);
-    files.put(
-        "/next.deb",
-        server::File::Whole(std::fs::read(next.deb()).unwrap()),
-    );
-    files.put(
-        "/forged/latest.json",
-        server::File::Whole(manifest(
-            &next.version,
-            &format!("{base}/next.deb"),
-            &forged,
-            "",
-        )),
-    );
-    point_at("/forged/latest.json").await;
-    let said = check("failed").await;
+    let said = offer("forged", format!("{base}/next.deb"), forged, "failed").await;
     assert!(said.contains("signature is not Berth's"), "{said}");
     still_current();
 
     // 4. The real next version, but the download breaks off half way.
-    files.put(
-        "/broken/next.deb",
-        server::File::BrokenOff(std::fs::read(next.deb()).unwrap()),
-    );
-    files.put(
-        "/broken/latest.json",
-        server::File::Whole(manifest(
-            &next.version,
-            &format!("{base}/broken/next.deb"),
-            &next.deb_signature(),
-            "",
-        )),
-    );
-    point_at("/broken/latest.json").await;
-    let said = check("failed").await;
+    files.put("/broken/next.deb", server::File::BrokenOff(next_deb));
+    let said = offer(
+        "broken",
+        format!("{base}/broken/next.deb"),
+        next.deb_signature(),
+        "failed",
+    )
+    .await;
     assert!(said.contains("download broke off"), "{said}");
+    still_current();
+
+    // 5. A package far larger than any of Berth's: given up on at its first bytes.
+    files.put("/endless/next.deb", server::File::Endless);
+    let said = offer(
+        "endless",
+        format!("{base}/endless/next.deb"),
+        next.deb_signature(),
+        "failed",
+    )
+    .await;
+    assert!(said.contains("larger than 1024 MiB"), "{said}");
+    still_current();
+
+    // 6. A package named at a plain-http address off this machine: never fetched.
+    let said = offer(
+        "plain",
+        "http://192.0.2.1/next.deb".into(),
+        next.deb_signature(),
+        "failed",
+    )
+    .await;
+    assert!(
+        said.contains("not https") && said.contains("192.0.2.1"),
+        "{said}"
+    );
     still_current();
     s.shot("updates-refused").await;
 
-    // 5. The real next version: offered with what's new, verified, installed, restarted.
+    // 7. The real next version: offered with what's new, verified, installed, restarted.
     let notes = next.manifest["notes"].as_str().unwrap().to_string();
     assert!(!notes.is_empty());
-    files.put(
-        "/good/latest.json",
-        server::File::Whole(manifest(
-            &next.version,
-            &format!("{base}/next.deb"),
-            &next.deb_signature(),
-            &notes,
-        )),
-    );
-    point_at("/good/latest.json").await;
-    let said = check("ready").await;
+    let said = offer(
+        "good",
+        format!("{base}/next.deb"),
+        next.deb_signature(),
+        "ready",
+    )
+    .await;
     assert!(
         said.contains(&format!("Berth {} is downloaded", next.version)),
         "{said}"
@@ -595,10 +690,27 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
         Duration::from_secs(5),
     )
     .await;
+    // Ready is not installed: that waits for the user.
+    still_current();
     s.scroll_to("updates").await;
     s.shot("update-ready").await;
     let before = installed_app_pids();
     assert_eq!(before.len(), 1, "one installed app runs: {before:?}");
+    // What asks for administrator rights, as the app's PATH finds it: pkexec (its dialog
+    // dismissed here), then sudo (root needs no password).
+    let asked = s.home.with_file_name("asked.log");
+    let shim = |name: &str, then: &str| {
+        let path = s.home.with_file_name("bin").join(name);
+        let script = format!(
+            "#!/bin/sh\necho \"{name} $*\" >> '{}'\n{then}\n",
+            asked.display()
+        );
+        std::fs::write(&path, script).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    shim("pkexec", "exit 126");
+    shim("sudo", "exec /usr/bin/sudo \"$@\"");
     s.click("update-install").await;
 
     // The package tool replaced the app; the app restarted as the new version...
@@ -618,6 +730,14 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
         )
     });
     assert_eq!(restarted.len(), 1, "{restarted:?}");
+    let asked = std::fs::read_to_string(&asked).unwrap();
+    let lines: Vec<&str> = asked.lines().collect();
+    assert_eq!(lines.len(), 2, "{asked}");
+    assert!(
+        lines[0].starts_with("pkexec dpkg -i /") && lines[0].ends_with("package.deb"),
+        "{asked}"
+    );
+    assert_eq!(lines[1], lines[0].replacen("pkexec", "sudo", 1), "{asked}");
     // ...its window is up...
     x_window_named("Berth", Duration::from_secs(60)).await;
     // ...the daemon was handed over to the new version...
@@ -647,4 +767,16 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
         "the restarted app outlived its session: {:?}",
         installed_app_pids()
     );
+    // Removing the package keeps the workspace and the data dir, and says so.
+    let removed = run("apt-get", &["remove", "-y", "berth"]);
+    let said = String::from_utf8_lossy(&removed.stdout);
+    assert!(
+        removed.status.success() && said.contains("Your Berth data is kept"),
+        "{said}"
+    );
+    assert_eq!(
+        docker(&["inspect", "-f", "{{.State.Running}}", &container]).trim(),
+        "true"
+    );
+    assert!(data.join("berth.db").is_file());
 }

@@ -92,7 +92,7 @@ pub fn plan_container(
     let bind = |src: &std::path::Path, target: String, read_only: bool| Mount {
         // Structured mounts: a path with ':' or ',' cannot be misparsed, unlike `-v a:b`.
         typ: Some(MountType::BIND),
-        source: Some(bind_source(src)),
+        source: Some(bind_source(src, cfg!(windows))),
         target: Some(target),
         read_only: Some(read_only),
         ..Default::default()
@@ -307,9 +307,9 @@ pub fn mount_targets(projects: &[std::path::PathBuf]) -> Vec<String> {
 
 /// A host folder as the engine takes it as a bind source: on Windows (Docker Desktop) the plain
 /// `C:\…` form, not the `\\?\C:\…` one `canonicalize` gives.
-fn bind_source(src: &std::path::Path) -> String {
+fn bind_source(src: &std::path::Path, windows: bool) -> String {
     let raw = src.to_string_lossy();
-    if cfg!(windows) {
+    if windows {
         crate::model::windows_plain(&raw)
     } else {
         raw.into_owned()
@@ -559,5 +559,18 @@ mod tests {
         let net = plan_network(&w, install);
         assert_eq!(net.name, w.container_name());
         assert_eq!(net.labels.unwrap()[labels::ID], w.id.to_string());
+    }
+
+    #[test]
+    fn windows_bind_sources_are_plain_paths() {
+        use std::path::Path;
+        assert_eq!(
+            bind_source(Path::new(r"\\?\c:\Users\Ann\app"), true),
+            r"C:\Users\Ann\app"
+        );
+        assert_eq!(
+            bind_source(Path::new("/home/ann/app"), false),
+            "/home/ann/app"
+        );
     }
 }

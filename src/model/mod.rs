@@ -23,9 +23,9 @@ pub use preview::{
     parse_ttl, preview_limits,
 };
 pub use project::{
-    FolderId, Protected, check_same_folder, credential_folders, folder_name, validate_project_path,
-    windows_key, windows_plain,
+    FolderId, Protected, check_same_folder, credential_folders, credential_of, folder_name,
+    validate_project_path, windows_key, windows_plain,
 };
-pub use settings::{PortRange, QuitBehavior, Settings, UpdateSettings};
+pub use settings::{PortRange, QuitBehavior, Settings, UpdateSettings, check_update_url};
 pub use text::escape_controls;
 pub use workspace::{IdeAuth, IdeEndpoint, Kind, Status, Workspace, WorkspaceId, WorkspaceView};

@@ -67,18 +67,23 @@ impl Protected {
     /// `/proc`, `/sys`, `/dev`. Such a file never leaves the host for a workspace, even when
     /// dropped on its IDE (a page elsewhere can make a drag that names one).
     pub fn holds_secret(&self, path: &Path) -> bool {
-        let credential = self.home.iter().flat_map(|home| {
-            credential_folders(std::env::consts::OS)
-                .into_iter()
-                .map(move |c| home.join(c))
-        });
+        let os = std::env::consts::OS;
+        let shown = path.to_string_lossy();
+        if self
+            .home
+            .iter()
+            .any(|home| credential_of(os, &home.to_string_lossy(), &shown).is_some())
+        {
+            return true;
+        }
         let live: &[&str] = if cfg!(unix) {
             &["/proc", "/sys", "/dev"]
         } else {
             &[]
         };
-        credential
-            .chain(self.data_dir.iter().cloned())
+        self.data_dir
+            .iter()
+            .cloned()
             .chain(self.runtime_dir.iter().cloned())
             .chain(live.iter().map(PathBuf::from))
             .any(|root| path.starts_with(root))
@@ -167,13 +172,13 @@ pub fn validate_project_path(raw: &Path, protected: &Protected) -> Result<PathBu
             let why = "contains your home folder; choose a project folder inside it";
             return refuse("project_above_home", why, "");
         }
-        if let Some(cred) = credential_folders(std::env::consts::OS)
-            .into_iter()
-            .map(|c| home.join(c))
-            .find(|c| key.starts_with(c))
-        {
-            let why = format!("is inside {}, where credentials live", cred.display());
-            return refuse("project_credentials", &why, &cred.display().to_string());
+        if let Some(cred) = credential_of(
+            std::env::consts::OS,
+            &home.to_string_lossy(),
+            &key.to_string_lossy(),
+        ) {
+            let why = format!("is inside {cred}, where credentials live");
+            return refuse("project_credentials", &why, &cred);
         }
     }
     if let Some(data) = protected.data_dir.as_deref().and_then(resolve_key)
@@ -334,6 +339,24 @@ pub fn windows_plain(path: &str) -> String {
         plain[..1].make_ascii_uppercase();
     }
     plain
+}
+
+/// The credential folder of `home` that `path` is or is inside, on `os`, as it is shown:
+/// compared the way `os` compares paths (Windows: no verbatim prefix, any case — a
+/// `C:\Users\Ann\AppData` folder is `c:\users\ann\appdata` there), whole components only.
+pub fn credential_of(os: &str, home: &str, path: &str) -> Option<String> {
+    credential_folders(os).into_iter().find_map(|c| {
+        if os == "windows" {
+            let cred = windows_key(&format!(r"{home}\{c}"));
+            let path = windows_key(path);
+            (path == cred || path.starts_with(&format!(r"{cred}\"))).then_some(cred)
+        } else {
+            let cred = Path::new(home).join(c);
+            Path::new(path)
+                .starts_with(&cred)
+                .then(|| cred.display().to_string())
+        }
+    })
 }
 
 /// Credential folders in the home folder on `os` (`std::env::consts::OS`): the common ones,
@@ -546,5 +569,32 @@ mod tests {
         assert!(credential_folders("macos").contains(&"Library"));
         let windows = credential_folders("windows");
         assert!(windows.contains(&"AppData") && windows.contains(&".ssh"));
+
+        let home = r"C:\Users\Ann";
+        for inside in [
+            r"\\?\C:\Users\Ann\AppData\Roaming\x",
+            r"c:\users\ann\appdata",
+            r"C:/Users/Ann/.ssh",
+        ] {
+            assert!(credential_of("windows", home, inside).is_some(), "{inside}");
+        }
+        assert_eq!(
+            credential_of("windows", home, r"C:\Users\Ann\AppDataX"),
+            None
+        );
+        assert_eq!(credential_of("windows", home, r"C:\Users\Ann\src"), None);
+        assert_eq!(
+            credential_of("macos", "/Users/ann", "/Users/ann/Library/Keychains").as_deref(),
+            Some("/Users/ann/Library")
+        );
+        assert_eq!(
+            credential_of("linux", "/home/ann", "/home/ann/Library"),
+            None
+        );
+        assert_eq!(
+            credential_of("linux", "/home/ann", "/home/ann/.ssh/id").as_deref(),
+            Some("/home/ann/.ssh")
+        );
+        assert_eq!(credential_of("linux", "/home/ann", "/home/ann/.sshx"), None);
     }
 }

@@ -101,24 +101,30 @@ impl UpdateSettings {
             return Err(bad("longer than 2048 characters"));
         }
         let url = url::Url::parse(raw).map_err(|e| bad(&e.to_string()))?;
-        let loopback = match url.host() {
-            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
-            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-            None => false,
-        };
-        match url.scheme() {
-            "https" => Ok(()),
-            "http" if loopback => Ok(()),
-            "http" => Err(bad(
-                "plain http only on this machine (localhost); use https",
-            )),
-            other => Err(bad(&format!("{other}: is not http(s)"))),
-        }?;
-        if !url.username().is_empty() || url.password().is_some() {
-            return Err(bad("no user name or password in the address"));
-        }
-        Ok(())
+        check_update_url(&url).map_err(|why| bad(&why))
+    }
+}
+
+/// Where updates may come from — the address, every redirect, every package: https, or plain
+/// http on this machine's loopback; no user name or password in it.
+pub fn check_update_url(url: &url::Url) -> std::result::Result<(), String> {
+    // First, so no message below repeats a password.
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("no user name or password in the address".into());
+    }
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(format!(
+            "{url}: plain http only on this machine (localhost); use https"
+        )),
+        other => Err(format!("{url}: {other} is not http(s)")),
     }
 }
 

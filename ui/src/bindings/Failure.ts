@@ -3,4 +3,4 @@
 /**
  * Why an update did not happen. Nothing was installed in any of these cases.
  */
-export type Failure = { "reason": "unreachable" } | { "reason": "no-package" } | { "reason": "older", offered: string, } | { "reason": "signature" } | { "reason": "download" } | { "reason": "permission" } | { "reason": "install" };
+export type Failure = { "reason": "unreachable" } | { "reason": "no-package" } | { "reason": "older", offered: string, } | { "reason": "signature" } | { "reason": "download" } | { "reason": "insecure" } | { "reason": "permission" } | { "reason": "install" };
