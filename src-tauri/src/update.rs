@@ -297,7 +297,8 @@ fn newer_release(current: &semver::Version, offered: &semver::Version) -> bool {
 }
 
 /// Installs the verified package and restarts into the new version. Returns only when it
-/// could not (the state says why; the installed app is unchanged).
+/// could not: the state says why (a refused password leaves the app as it was; a package tool
+/// that stopped half way is named, with how to complete it).
 pub async fn install_and_restart(app: &AppHandle) -> UpdateView {
     let updates = &app.state::<AppState>().updates;
     let ready = updates.inner.lock().expect("updates lock").ready.clone();
