@@ -208,7 +208,8 @@ async fn check_and_fetch(app: &AppHandle) -> UpdateState {
         Ok(None) => {
             let offered = offered.lock().expect("offered lock").clone();
             return match offered {
-                Some(v) if is_older(&v, berth::api::VERSION) => {
+                // The plugin has dropped any leading `v` from the version it parsed.
+                Some(v) if berth::client::is_older(&v, berth::api::VERSION) => {
                     failed(Failure::Older { offered: v }, String::new())
                 }
                 _ => UpdateState::UpToDate,
@@ -386,17 +387,6 @@ fn classify(e: &PluginError) -> Failure {
     }
 }
 
-/// Whether version `a` is older than `b` (semver; unreadable counts as not older).
-fn is_older(a: &str, b: &str) -> bool {
-    match (
-        semver::Version::parse(a.trim_start_matches('v')),
-        semver::Version::parse(b),
-    ) {
-        (Ok(a), Ok(b)) => a < b,
-        _ => false,
-    }
-}
-
 fn unix_ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -416,15 +406,6 @@ mod tests {
         assert!(!due(false, Some(now - 2 * DAY), now));
         // A clock set back: not due until a day passes from the recorded check.
         assert!(!due(true, Some(now + DAY), now));
-    }
-
-    #[test]
-    fn an_older_offer_is_told_apart_from_the_same_version() {
-        assert!(is_older("0.0.9", "0.1.0"));
-        assert!(is_older("v0.1.0", "0.1.1"));
-        assert!(!is_older("0.1.0", "0.1.0"));
-        assert!(!is_older("0.2.0", "0.1.9"));
-        assert!(!is_older("garbled", "0.1.0"));
     }
 
     #[test]

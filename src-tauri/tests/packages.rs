@@ -413,15 +413,10 @@ fn signed_by_another_key(dir: &Path, file: &Path) -> String {
         tauri,
         &["signer", "generate", "--ci", "-p", "", "-w", key_arg],
     );
-    let out = Command::new(tauri)
-        .args(["signer", "sign", "-f", key_arg, "-p", ""])
-        .arg(file)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let file_arg = file.to_str().unwrap();
+    ok(
+        tauri,
+        &["signer", "sign", "-f", key_arg, "-p", "", file_arg],
     );
     let sig = file.with_file_name(format!(
         "{}.sig",
@@ -475,19 +470,7 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
     let setup = Setup::new(22300);
     let data = setup.data();
     let project = setup.project("site");
-    let cli = |args: &[&str]| {
-        let out = Command::new(INSTALLED_CLI)
-            .env("BERTH_DATA_DIR", &data)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "berth {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let cli = |args: &[&str]| cli_at(Path::new(INSTALLED_CLI), &data, args);
     cli(&[
         "create",
         "site",

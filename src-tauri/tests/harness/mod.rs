@@ -30,7 +30,12 @@ pub fn berth_bin() -> PathBuf {
 
 /// Runs the `berth` CLI on `data`; panics on failure; returns stdout.
 pub fn cli(data: &Path, args: &[&str]) -> String {
-    let out = Command::new(berth_bin())
+    cli_at(&berth_bin(), data, args)
+}
+
+/// Runs the CLI at `program` (the build under test, or an installed one) on `data`.
+pub fn cli_at(program: &Path, data: &Path, args: &[&str]) -> String {
+    let out = Command::new(program)
         .env("BERTH_DATA_DIR", data)
         .args(args)
         .output()
