@@ -140,6 +140,13 @@ impl fmt::Debug for IdeLogin {
     }
 }
 
+/// `POST /v1/workspaces/{name}/stop?force=true`: SIGKILL after a short wait.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StopQuery {
+    #[serde(default)]
+    pub force: bool,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NameQuery {
     pub name: String,

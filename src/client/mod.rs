@@ -316,6 +316,12 @@ impl Client {
             .await
     }
 
+    /// Stops `name` at once: SIGKILL after a short wait, audited as forced.
+    pub async fn force_stop(&self, name: &str) -> Result<WorkspaceView> {
+        let at = format!("{}?force=true", path::workspace(name, Some("stop")));
+        self.call(Method::POST, &at, None).await
+    }
+
     pub async fn restart(&self, name: &str) -> Result<StartedView> {
         self.call(Method::POST, &path::workspace(name, Some("restart")), None)
             .await

@@ -9,7 +9,7 @@ use super::stream::{self, sse_from};
 use crate::activity::ActivityView;
 use crate::api::{
     self, Hello, ImageBody, LogsQuery, NameQuery, NewWorkspace, PathBody, ShutdownRequest,
-    StartedView, path, sse,
+    StartedView, StopQuery, path, sse,
 };
 use crate::engine::WorkspaceEdit;
 use crate::error::{Code, Error, Result};
@@ -227,13 +227,20 @@ async fn start(State(d): D, Path(name): Path<String>) -> R<StartedView> {
     ))
 }
 
-async fn stop(State(d): D, Path(name): Path<String>) -> R<WorkspaceView> {
+async fn stop(
+    State(d): D,
+    Path(name): Path<String>,
+    Query(q): Query<StopQuery>,
+) -> R<WorkspaceView> {
     let engine = d.engine.clone();
-    Ok(Json(
-        detached(&d, async move { engine.stop(&name).await })
-            .await?
-            .into(),
-    ))
+    let stopped = detached(&d, async move {
+        if q.force {
+            engine.force_stop(&name).await
+        } else {
+            engine.stop(&name).await
+        }
+    });
+    Ok(Json(stopped.await?.into()))
 }
 
 async fn restart(State(d): D, Path(name): Path<String>) -> R<StartedView> {

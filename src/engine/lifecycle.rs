@@ -17,6 +17,8 @@ use std::time::Duration;
 
 /// Seconds Docker waits after SIGTERM before SIGKILL.
 pub(super) const STOP_GRACE_SECS: i32 = 10;
+/// A force stop's wait: a workspace that ignores SIGTERM is killed after this.
+pub const FORCE_GRACE_SECS: i32 = 2;
 const MAX_DESCRIPTION: usize = 2000;
 
 /// The engine's check of a description from any client.
@@ -354,6 +356,22 @@ impl Engine {
         self.reload(ws.id, name)
     }
 
+    /// Stops the workspace at once: SIGKILL after [`FORCE_GRACE_SECS`], audited as forced.
+    /// For a workspace that ignores SIGTERM or is eating the machine.
+    pub async fn force_stop(&self, name: &str) -> Result<Workspace> {
+        let ws = self.find(name)?;
+        let docker = self.docker().await?;
+        let _lock = self.lock_workspace(&ws).await?;
+        let ws = self.reload(ws.id, name)?;
+        let how = Halt {
+            grace_secs: FORCE_GRACE_SECS,
+            action: "force-stop",
+        };
+        let why = format!("forced: killed if still running after {FORCE_GRACE_SECS} s");
+        self.halt(docker, &ws, &why, None, how).await?;
+        self.reload(ws.id, name)
+    }
+
     pub async fn restart(&self, name: &str) -> Result<Started> {
         let ws = self.find(name)?;
         let docker = self.docker().await?;
@@ -444,6 +462,21 @@ impl Engine {
         why: &str,
         idle: Option<crate::store::IdleStop>,
     ) -> Result<()> {
+        let how = Halt {
+            grace_secs: STOP_GRACE_SECS,
+            action: "stop",
+        };
+        self.halt(docker, ws, why, idle, how).await
+    }
+
+    async fn halt(
+        &self,
+        docker: &docker::Client,
+        ws: &Workspace,
+        why: &str,
+        idle: Option<crate::store::IdleStop>,
+        how: Halt,
+    ) -> Result<()> {
         let Some(container) = self.find_container(docker, ws).await? else {
             self.park_stopped(ws.id, None);
             if ws.status != Status::Missing {
@@ -454,12 +487,12 @@ impl Engine {
         };
         if container.running {
             self.set_status(ws, Status::Stopping)?;
-            if let Err(e) = docker.stop_container(&container.id, STOP_GRACE_SECS).await {
-                self.audit(ws, "stop", Outcome::Failed, &e.message);
+            if let Err(e) = docker.stop_container(&container.id, how.grace_secs).await {
+                self.audit(ws, how.action, Outcome::Failed, &e.message);
                 let _ = self.set_status(ws, Status::Running);
                 return Err(e);
             }
-            self.audit(ws, "stop", Outcome::Ok, why);
+            self.audit(ws, how.action, Outcome::Ok, why);
         }
         let idle_for = idle.map(|i| {
             std::time::Duration::from_millis((i.stopped_at_ms - i.idle_since_ms).max(0) as u64)
@@ -492,4 +525,10 @@ fn join_paths(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// How a stop goes: how long SIGTERM is given, and what the audit log calls it.
+struct Halt {
+    grace_secs: i32,
+    action: &'static str,
 }

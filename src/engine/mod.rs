@@ -28,7 +28,7 @@ pub use edit::WorkspaceEdit;
 pub use idle::Hold;
 pub use image_check::{CheckItem, ImageCheck};
 pub use keys::KeyTest;
-pub use lifecycle::{CreateRequest, Deleted, Started};
+pub use lifecycle::{CreateRequest, Deleted, FORCE_GRACE_SECS, Started};
 pub use previews::{GONE_DELETED, GONE_EXPIRED, GONE_FAILED, exposed_port};
 pub use quit::QuitOutcome;
 pub use reconcile::ReconcileReport;

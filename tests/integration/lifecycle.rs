@@ -138,3 +138,80 @@ fn a_reused_name_starts_a_history_of_its_own() {
         "the new workspace inherited the old one's history: {new}"
     );
 }
+
+/// A workspace whose program ignores SIGTERM: `stop --force` kills it after the short wait (a
+/// plain stop would give it 10 s), and the audit log says the stop was forced.
+#[test]
+fn a_force_stop_kills_a_workspace_that_ignores_sigterm_after_the_short_wait() {
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let env = TestEnv::new();
+    // The shell ignores TERM, and httpd inherits that through exec.
+    let tag = format!("berth-stubborn:{}", &env.install[..8]);
+    let dockerfile = format!(
+        "FROM {}\nCMD [\"/bin/sh\", \"-c\", \"trap '' TERM; exec /bin/httpd -f -p 8080 -h /www\"]\n",
+        crate::env::IMAGE
+    );
+    let label = format!("dev.berth.install={}", env.install);
+    let mut build = std::process::Command::new("docker")
+        .args(["build", "-q", "--label", &label, "-t", &tag, "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    build
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(dockerfile.as_bytes())
+        .unwrap();
+    assert!(build.wait().unwrap().success(), "docker build {tag}");
+    let project = env.project("stubborn");
+    env.ok(&[
+        "create",
+        "stubborn",
+        "--image",
+        &tag,
+        "--project",
+        project.to_str().unwrap(),
+        "--memory",
+        "64m",
+    ]);
+    env.ok(&["start", "stubborn"]);
+    let id = env.show("stubborn")["container_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let running = |id: &str| crate::env::inspect(id)["State"]["Running"] == true;
+    // It really ignores SIGTERM.
+    crate::env::docker(&["kill", "--signal", "TERM", &id]);
+    env.stays("the workspace survives a SIGTERM", 2, || running(&id));
+
+    let started = Instant::now();
+    let said = env.ok(&["stop", "--force", "stubborn"]);
+    let took = started.elapsed();
+    assert_eq!(said.trim(), "stubborn is stopped");
+    // SIGTERM first, the short wait, then SIGKILL: at least the wait, far below 10 s.
+    let grace = Duration::from_secs(berth::engine::FORCE_GRACE_SECS as u64);
+    assert!(took >= grace, "killed before the wait: {took:?}");
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(!running(&id));
+    assert_eq!(
+        crate::env::inspect(&id)["State"]["ExitCode"],
+        137,
+        "SIGKILL"
+    );
+    let log: serde_json::Value =
+        serde_json::from_str(&env.ok(&["log", "stubborn", "--json"])).unwrap();
+    let forced = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "force-stop")
+        .unwrap_or_else(|| panic!("no force-stop in {log}"));
+    assert_eq!(forced["outcome"], "ok");
+    assert!(
+        forced["detail"].as_str().unwrap().contains("forced"),
+        "{forced}"
+    );
+}

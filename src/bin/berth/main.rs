@@ -88,8 +88,12 @@ enum Command {
     Start {
         name: String,
     },
+    /// Stop a workspace's container (its home, network and port stay).
     Stop {
         name: String,
+        /// Kill it if it has not stopped after a short wait (2 s), instead of 10 s
+        #[arg(long)]
+        force: bool,
     },
     Restart {
         name: String,
@@ -317,8 +321,12 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             print_notes(&started.notes);
             println!("{}", started.url);
         }
-        Command::Stop { name } => {
-            let ws = client.stop(&name).await?;
+        Command::Stop { name, force } => {
+            let ws = if force {
+                client.force_stop(&name).await?
+            } else {
+                client.stop(&name).await?
+            };
             println!("{} is {}", ws.workspace.name, ws.workspace.status);
         }
         Command::Restart { name } => {
