@@ -368,12 +368,13 @@ fn installed_version() -> Option<String> {
         .map(str::to_string)
 }
 
-/// Runs on drop: the machine loses the package this test installed.
+/// Runs on drop: the machine loses the package this test installed (purged: no dpkg record
+/// is left behind either).
 struct Installed;
 
 impl Drop for Installed {
     fn drop(&mut self) {
-        let _ = run("apt-get", &["remove", "-y", "berth"]);
+        let _ = run("apt-get", &["purge", "-y", "berth"]);
     }
 }
 
@@ -750,8 +751,9 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
         "the restarted app outlived its session: {:?}",
         installed_app_pids()
     );
-    // Removing the package keeps the workspace and the data dir, and says so.
-    let removed = run("apt-get", &["remove", "-y", "berth"]);
+    // Removing the package (purged: nothing of it stays on this machine) keeps the workspace
+    // and the data dir, and says so.
+    let removed = run("apt-get", &["purge", "-y", "berth"]);
     let said = String::from_utf8_lossy(&removed.stdout);
     assert!(
         removed.status.success() && said.contains("Your Berth data is kept"),
