@@ -21,6 +21,15 @@ pub struct Fixture {
     pub tag: String,
 }
 
+/// The hardening every Berth container gets (`plan::hardened()`), as `docker` flags.
+pub const HARDENING: [&str; 5] = [
+    "--cap-drop",
+    "ALL",
+    "--security-opt",
+    "no-new-privileges:true",
+    "--init",
+];
+
 impl Fixture {
     pub fn new() -> Fixture {
         let dir = tempfile::tempdir().unwrap();
@@ -89,46 +98,44 @@ impl Fixture {
     pub fn hardened_flags(&self, name: &str, port: u16, memory: &str) -> Vec<String> {
         // SAFETY: getuid/getgid have no preconditions.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-        [
-            "--name",
-            name,
-            "--network",
-            name,
-            "--hostname",
-            name,
-            "--label",
-            &format!("{}=1", self.tag),
-            "-p",
-            &format!("127.0.0.1:{port}:8080"),
-            "--cap-drop",
-            "ALL",
-            "--security-opt",
-            "no-new-privileges:true",
-            "--init",
-            "--memory",
-            memory,
-            "--memory-swap",
-            memory,
-            "--cpus",
-            "2",
-            "--pids-limit",
-            "1024",
-            "--log-driver",
-            "json-file",
-            "--log-opt",
-            "max-size=10m",
-            "--log-opt",
-            "max-file=3",
-            "--restart",
-            "no",
-            "--user",
-            &format!("{uid}:{gid}"),
-            "-e",
-            "BERTH_OPEN=/workspace",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
+        let mut flags: Vec<String> = HARDENING.iter().map(|s| s.to_string()).collect();
+        flags.extend(
+            [
+                "--name",
+                name,
+                "--network",
+                name,
+                "--hostname",
+                name,
+                "--label",
+                &format!("{}=1", self.tag),
+                "-p",
+                &format!("127.0.0.1:{port}:8080"),
+                "--memory",
+                memory,
+                "--memory-swap",
+                memory,
+                "--cpus",
+                "2",
+                "--pids-limit",
+                "1024",
+                "--log-driver",
+                "json-file",
+                "--log-opt",
+                "max-size=10m",
+                "--log-opt",
+                "max-file=3",
+                "--restart",
+                "no",
+                "--user",
+                &format!("{uid}:{gid}"),
+                "-e",
+                "BERTH_OPEN=/workspace",
+            ]
+            .iter()
+            .map(|s| s.to_string()),
+        );
+        flags
     }
 
     pub fn network(&self, name: &str) {

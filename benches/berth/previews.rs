@@ -3,7 +3,9 @@
 //! a volume, `tar | docker cp` of the same files, `docker start`, the same poll for an answer.
 //! Once with a small project, once with 10,000 files / 100 MB.
 
-use crate::fixture::{Fixture, TEST_IMAGE, docker, free_port, path_str, timed, wait_answer};
+use crate::fixture::{
+    Fixture, HARDENING, TEST_IMAGE, docker, free_port, path_str, timed, wait_answer,
+};
 use crate::stats::Report;
 use std::io::Write;
 use std::path::Path;
@@ -85,47 +87,45 @@ fn bare_preview(fx: &Fixture, name: &str, port: u16, project: &Path) {
         &format!("{}=1", fx.tag),
         name,
     ]);
-    docker(&[
-        "create",
-        "--name",
-        name,
-        "--network",
-        name,
-        "--label",
-        &format!("{}=1", fx.tag),
-        "-p",
-        &format!("127.0.0.1:{port}:3000"),
-        "--read-only",
-        "--tmpfs",
-        "/tmp",
-        "--cap-drop",
-        "ALL",
-        "--security-opt",
-        "no-new-privileges:true",
-        "--init",
-        "--memory",
-        "1g",
-        "--memory-swap",
-        "1g",
-        "--cpus",
-        "1",
-        "--pids-limit",
-        "512",
-        "--restart",
-        "no",
-        "--user",
-        &format!("{uid}:{gid}"),
-        "-e",
-        "HOME=/tmp",
-        "--mount",
-        &format!("type=volume,src={name},dst=/workspace"),
-        "-w",
-        &format!("/workspace/{folder}"),
-        TEST_IMAGE,
-        "/bin/sh",
-        "-c",
-        SERVE,
-    ]);
+    docker(
+        &[
+            &[
+                "create",
+                "--name",
+                name,
+                "--network",
+                name,
+                "--label",
+                &format!("{}=1", fx.tag),
+                "-p",
+                &format!("127.0.0.1:{port}:3000"),
+                "--read-only",
+                "--tmpfs",
+                "/tmp",
+                "--memory",
+                "1g",
+                "--memory-swap",
+                "1g",
+                "--cpus",
+                "1",
+                "--pids-limit",
+                "512",
+                "--restart",
+                "no",
+                "--user",
+                &format!("{uid}:{gid}"),
+                "-e",
+                "HOME=/tmp",
+                "--mount",
+                &format!("type=volume,src={name},dst=/workspace"),
+                "-w",
+                &format!("/workspace/{folder}"),
+            ][..],
+            &HARDENING[..],
+            &[TEST_IMAGE, "/bin/sh", "-c", SERVE][..],
+        ]
+        .concat(),
+    );
     // `tar | docker cp -`: the project as a folder of the volume.
     let parent = project.parent().unwrap();
     let mut tar = Command::new("tar")

@@ -158,11 +158,8 @@ pub async fn check(app: &AppHandle) -> UpdateView {
         return updates.view();
     }
     let state = check_and_fetch(app).await;
-    {
-        let mut inner = updates.inner.lock().expect("updates lock");
-        inner.checked_at = Some(SystemTime::now());
-        inner.busy = false;
-    }
+    updates.inner.lock().expect("updates lock").checked_at = Some(SystemTime::now());
+    updates.end();
     updates.set(app, state);
     crate::tray::redraw(app);
     updates.view()

@@ -535,18 +535,7 @@ async fn a_sigterm_to_the_app_stops_workspaces_when_the_settings_say_so() {
 async fn keep_running_from_the_banner(lang: &'static str, range_first: u16) {
     let setup = Setup::new(range_first);
     let project = setup.project("nap");
-    setup.cli(&[
-        "create",
-        "nap",
-        "--image",
-        IMAGE,
-        "--project",
-        &project,
-        "--memory",
-        "64m",
-        "--idle-timeout",
-        "20s",
-    ]);
+    setup.create_at(&berth_bin(), "nap", &project, &["--idle-timeout", "20s"]);
     let client = setup.client().await;
     let mut settings = client.settings().await.unwrap();
     settings.language = Some(lang.to_string());

@@ -79,17 +79,6 @@ fn run(program: &str, args: &[&str]) -> Output {
         .unwrap_or_else(|e| panic!("{program}: {e}"))
 }
 
-fn ok(program: &str, args: &[&str]) -> String {
-    let out = run(program, args);
-    assert!(
-        out.status.success(),
-        "{program} {args:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 /// A clean Debian 12 container with the packages' folder mounted, removed on drop.
 struct CleanDebian(String);
 
@@ -472,16 +461,7 @@ async fn the_installed_app_refuses_bad_updates_and_updates_itself_to_the_next_ve
     let data = setup.data();
     let project = setup.project("site");
     let cli = |args: &[&str]| cli_at(Path::new(INSTALLED_CLI), &data, args);
-    cli(&[
-        "create",
-        "site",
-        "--image",
-        IMAGE,
-        "--project",
-        &project,
-        "--memory",
-        "64m",
-    ]);
+    setup.create_at(Path::new(INSTALLED_CLI), "site", &project, &[]);
     cli(&["start", "site"]);
     let container = docker(&[
         "ps",

@@ -363,12 +363,8 @@ impl Engine {
         let docker = self.docker().await?;
         let _lock = self.lock_workspace(&ws).await?;
         let ws = self.reload(ws.id, name)?;
-        let how = Halt {
-            grace_secs: FORCE_GRACE_SECS,
-            action: "force-stop",
-        };
         let why = format!("forced: killed if still running after {FORCE_GRACE_SECS} s");
-        self.halt(docker, &ws, &why, None, how).await?;
+        self.halt(docker, &ws, &why, None, Halt::FORCED).await?;
         self.reload(ws.id, name)
     }
 
@@ -462,11 +458,7 @@ impl Engine {
         why: &str,
         idle: Option<crate::store::IdleStop>,
     ) -> Result<()> {
-        let how = Halt {
-            grace_secs: STOP_GRACE_SECS,
-            action: "stop",
-        };
-        self.halt(docker, ws, why, idle, how).await
+        self.halt(docker, ws, why, idle, Halt::GENTLE).await
     }
 
     async fn halt(
@@ -531,4 +523,15 @@ fn join_paths(paths: &[PathBuf]) -> String {
 struct Halt {
     grace_secs: i32,
     action: &'static str,
+}
+
+impl Halt {
+    const GENTLE: Halt = Halt {
+        grace_secs: STOP_GRACE_SECS,
+        action: "stop",
+    };
+    const FORCED: Halt = Halt {
+        grace_secs: FORCE_GRACE_SECS,
+        action: "force-stop",
+    };
 }

@@ -34,6 +34,11 @@ fn id(p: &Value) -> String {
 }
 
 /// Docker objects of this install that are previews: containers, volumes, networks, images.
+/// Fails, saying `why`, if any object of this install's previews is left.
+fn assert_no_preview_objects(env: &TestEnv, why: &str) {
+    assert_eq!(preview_objects(env), Vec::<String>::new(), "{why}");
+}
+
 fn preview_objects(env: &TestEnv) -> Vec<String> {
     let filter = [
         "--filter".to_string(),
@@ -231,11 +236,7 @@ fn a_project_with_a_dockerfile_is_built_and_served() {
         "{objects:?}"
     );
     env.ok(&["preview", "rm", &id(&p)]);
-    assert_eq!(
-        preview_objects(&env),
-        Vec::<String>::new(),
-        "the built image goes too"
-    );
+    assert_no_preview_objects(&env, "the built image goes too");
 }
 
 #[test]
@@ -335,11 +336,7 @@ fn extend_pushes_the_expiry_delete_cleans_up_and_the_cap_refuses_one_more() {
     );
 
     env.ok(&["preview", "rm", &id(&p)]);
-    assert_eq!(
-        preview_objects(&env),
-        Vec::<String>::new(),
-        "removed at once"
-    );
+    assert_no_preview_objects(&env, "removed at once");
     assert!(refused(&url(&p)));
     let log = env.ok(&["log", "capped"]);
     assert!(
@@ -838,7 +835,7 @@ fn an_app_that_exits_says_why_and_leaves_nothing_and_a_workspace_takes_its_previ
         err.contains("exited (code 3)") && err.contains("boom"),
         "{err}"
     );
-    assert_eq!(preview_objects(&env), Vec::<String>::new());
+    assert_no_preview_objects(&env, "nothing left");
     assert!(
         previews(&env).is_empty(),
         "the port and the record are free"
@@ -865,11 +862,7 @@ fn an_app_that_exits_says_why_and_leaves_nothing_and_a_workspace_takes_its_previ
     assert_eq!(http_status(&url(&up)), Some(404));
     assert_eq!(preview_objects(&env).len(), 3);
     env.ok(&["rm", "fail"]);
-    assert_eq!(
-        preview_objects(&env),
-        Vec::<String>::new(),
-        "gone with its workspace"
-    );
+    assert_no_preview_objects(&env, "gone with its workspace");
 }
 
 #[test]

@@ -594,10 +594,19 @@ pub fn x_type(id: &str, text: &str) {
 }
 
 pub fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
+    ok("docker", args)
+}
+
+/// Runs `program`; panics with its output on failure; returns stdout.
+pub fn ok(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program}: {e}"));
     assert!(
         out.status.success(),
-        "docker {args:?}: {}",
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
@@ -653,7 +662,12 @@ impl Setup {
 
     /// `berth create NAME` on `project` with the test image, as a user at a terminal would.
     pub fn create(&self, name: &str, project: &str) {
-        self.cli(&[
+        self.create_at(&berth_bin(), name, project, &[]);
+    }
+
+    /// `create` through the CLI at `program` (an installed one, say), with `extra` arguments.
+    pub fn create_at(&self, program: &Path, name: &str, project: &str, extra: &[&str]) {
+        let mut args = vec![
             "create",
             name,
             "--image",
@@ -662,7 +676,9 @@ impl Setup {
             project,
             "--memory",
             "64m",
-        ]);
+        ];
+        args.extend_from_slice(extra);
+        cli_at(program, &self.data(), &args);
     }
 
     pub fn show(&self, name: &str) -> Value {
