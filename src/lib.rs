@@ -16,6 +16,7 @@ pub mod model;
 pub mod ports;
 pub mod preview;
 pub mod private;
+pub mod resources;
 pub mod secrets;
 pub mod signals;
 pub mod store;

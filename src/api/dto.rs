@@ -147,6 +147,16 @@ pub struct StopQuery {
     pub force: bool,
 }
 
+/// `POST /v1/prune`: with `dry_run`, only which leftovers would go; `only`: the ones the user
+/// was shown (the rest wait for the next look).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct PruneRequest {
+    #[serde(default)]
+    pub dry_run: bool,
+    #[serde(default)]
+    pub only: Option<Vec<String>>,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NameQuery {
     pub name: String,

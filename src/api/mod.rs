@@ -142,6 +142,14 @@ pub mod path {
     pub const KEYS_LOG: &str = "/v1/keys-log";
     /// Previews (`?workspace=NAME` for one workspace's); `POST` creates one (a stream).
     pub const PREVIEWS: &str = "/v1/previews";
+    /// One view of what every running workspace and preview uses (after two readings).
+    pub const RESOURCES: &str = "/v1/resources";
+    /// The same, live: a `resources` event a second while the client stays.
+    pub const RESOURCES_WATCH: &str = "/v1/resources/watch";
+    /// What Berth takes on disk, and its leftovers.
+    pub const DISK: &str = "/v1/disk";
+    /// Removes leftovers ([`super::PruneRequest`]).
+    pub const PRUNE: &str = "/v1/prune";
 
     /// `/v1/previews/<id>` plus an optional action (`extend`, `share`, `open`).
     pub fn preview(id: &str, action: Option<&str>) -> String {
@@ -203,6 +211,8 @@ pub mod sse {
     pub const STEP: &str = "step";
     /// A hold (`/hold`) is in force; sent once, then keep-alive comments until it ends.
     pub const HELD: &str = "held";
+    /// `/v1/resources/watch`: a `ResourcesView`.
+    pub const RESOURCES: &str = "resources";
     /// End of a stream with a result, or with an error (`{code, message, key, args}`).
     pub const DONE: &str = "done";
     pub const ERROR: &str = "error";

@@ -7,6 +7,7 @@ mod autostart;
 mod keys;
 pub mod login_page;
 mod previews;
+mod resources;
 mod transport;
 
 pub use autostart::log_path;

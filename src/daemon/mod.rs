@@ -8,6 +8,7 @@ mod keys;
 mod lifetime;
 mod listener;
 mod previews;
+mod resources;
 mod server;
 mod stream;
 mod supervisor;

@@ -61,6 +61,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route(path::QUIT, post(quit))
         .merge(super::keys::routes())
         .merge(super::previews::routes())
+        .merge(super::resources::routes())
         .fallback(unknown_route)
         .layer(middleware::from_fn_with_state(daemon.clone(), stamp))
         .with_state(daemon)
@@ -134,7 +135,7 @@ async fn unknown_route(req: Request) -> ApiError {
 }
 
 /// Runs an operation to completion in its own task, counted as daemon activity.
-async fn detached<T: Send + 'static>(
+pub(super) async fn detached<T: Send + 'static>(
     d: &Arc<Daemon>,
     op: impl Future<Output = Result<T>> + Send + 'static,
 ) -> Result<T> {

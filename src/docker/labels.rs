@@ -28,6 +28,9 @@ pub const SPEC: &str = "dev.berth.spec";
 /// Set by `berth image build` on bundled images: which bundle and which inputs made it.
 pub const BUNDLE: &str = "dev.berth.bundle";
 pub const CONTEXT_HASH: &str = "dev.berth.context-hash";
+/// The install that built a bundled image. Not `dev.berth.install`: a container inherits its
+/// image's labels, and one a user runs from the image by hand must not look like Berth's.
+pub const BUILT_BY: &str = "dev.berth.built-by";
 
 pub fn for_workspace(install: Uuid, ws: &Workspace) -> HashMap<String, String> {
     HashMap::from([

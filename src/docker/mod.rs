@@ -7,6 +7,7 @@ mod images;
 pub mod labels;
 mod plan;
 mod plan_preview;
+mod usage;
 mod volumes;
 
 pub use containers::{ContainerInfo, ExecOutput, LogLine, NetworkAddress, NetworkInfo};
@@ -20,6 +21,7 @@ pub use plan::{
 pub use plan_preview::{
     PreviewRun, plan_preview, plan_preview_network, plan_preview_volume, preview_image_tag,
 };
+pub use usage::ContainerSize;
 
 use crate::error::{Code, Error, Result};
 use std::time::Duration;

@@ -277,9 +277,12 @@ impl Engine {
                 rebuilt: false,
             });
         }
+        // Which install built it: when a rebuild leaves this one untagged, Clean up knows it
+        // is this install's leftover (and never another's, nor a build from before).
         let image_labels = HashMap::from([
             (labels::BUNDLE.to_string(), bundle.name.to_string()),
             (labels::CONTEXT_HASH.to_string(), hash),
+            (labels::BUILT_BY.to_string(), self.install.to_string()),
         ]);
         let context = match bundle.prepare {
             None => Bundle::tar(&entries)?,

@@ -5,6 +5,7 @@
 mod bundled;
 mod containers;
 mod credentials;
+mod disk;
 mod doctor;
 mod edit;
 mod health;
@@ -17,6 +18,7 @@ mod previews;
 mod projects;
 mod quit;
 mod reconcile;
+mod resources;
 mod serving;
 mod start;
 mod watch;
@@ -32,6 +34,7 @@ pub use lifecycle::{CreateRequest, Deleted, FORCE_GRACE_SECS, Started};
 pub use previews::{GONE_DELETED, GONE_EXPIRED, GONE_FAILED, exposed_port};
 pub use quit::QuitOutcome;
 pub use reconcile::ReconcileReport;
+pub use resources::{Monitor, Watch};
 pub use serving::{IdeSession, Viewer};
 
 use crate::credentials::CredentialProxy;
@@ -119,6 +122,8 @@ pub struct Engine {
     files: std::sync::Arc<crate::activity::files::FileWatch>,
     /// Wakes the preview reaper when an expiry moved (a preview made or extended).
     preview_timer: tokio::sync::Notify,
+    /// Live usage, sampled only while someone watches.
+    monitor: Monitor,
 }
 
 impl Engine {
@@ -145,6 +150,7 @@ impl Engine {
             activity,
             files: std::sync::Arc::new(files),
             preview_timer: tokio::sync::Notify::new(),
+            monitor: Monitor::new(),
         })
     }
 

@@ -247,6 +247,35 @@ impl Engine {
         Ok(())
     }
 
+    /// Ends preview `id` at once: its container is killed if it is still running after
+    /// [`super::FORCE_GRACE_SECS`], then the preview goes like a delete (a preview has no
+    /// stopped state to come back from). Audited as forced.
+    pub async fn force_stop_preview(&self, id: &str) -> Result<()> {
+        let p = self.find_preview(id)?;
+        let docker = self.docker().await?;
+        let _lock = self.lock_preview(p.id).await?;
+        let Some(p) = self.db(|s| s.preview(p.id))? else {
+            return Ok(());
+        };
+        if let Some(container) = &p.container_id {
+            docker
+                .stop_container(container, super::FORCE_GRACE_SECS)
+                .await?;
+        }
+        self.remove_preview_objects(docker, &p, None).await?;
+        self.audit_preview(
+            &p,
+            "force-stop",
+            &format!(
+                "preview {}: forced: killed if still running after {} s, then removed",
+                p.id.short(),
+                super::FORCE_GRACE_SECS
+            ),
+        );
+        self.emit_preview_removed(&p, GONE_DELETED);
+        Ok(())
+    }
+
     /// The URL to open preview `id` at; a browser sent there keeps the port from everyone
     /// else (what the app left in the browser stays with that origin).
     pub fn preview_url(&self, id: &str, viewer: super::Viewer) -> Result<PreviewView> {

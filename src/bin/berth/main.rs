@@ -7,6 +7,7 @@ mod key_cmd;
 #[macro_use]
 mod print;
 mod preview_cmd;
+mod resources_cmd;
 
 use berth::Result;
 use berth::api::{NewWorkspace, Viewer};
@@ -137,6 +138,30 @@ enum Command {
         /// The command and its arguments, after `--`.
         #[arg(last = true, required = true)]
         command: Vec<String>,
+    },
+    /// What each running workspace and preview uses against its limits and the machine, live
+    /// (like `docker stats`); busiest CPU first.
+    Top {
+        /// One view as JSON instead (once every container has two readings).
+        #[arg(long)]
+        json: bool,
+        /// Busiest memory first.
+        #[arg(long)]
+        memory: bool,
+    },
+    /// What Berth's images, volumes and containers take on disk, and its leftovers.
+    Df {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove this install's leftovers: older builds of bundled images, volumes of deleted
+    /// workspaces, stopped previews. Never another install's objects, never unlabelled ones.
+    Prune {
+        /// Only list what would be removed.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        json: bool,
     },
     /// Follow every change to workspaces, made by anyone (like `docker events`).
     Events {
@@ -465,6 +490,11 @@ async fn run(cli: Cli) -> Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             });
+        }
+        Command::Top { json, memory } => return resources_cmd::top(&client, json, memory).await,
+        Command::Df { json } => return resources_cmd::df(&client, json).await,
+        Command::Prune { dry_run, json } => {
+            return resources_cmd::prune(&client, dry_run, json).await;
         }
         Command::Key(cmd) => return key_cmd::run(&client, cmd).await,
         Command::Preview(cmd) => return preview_cmd::run(&client, cmd).await,

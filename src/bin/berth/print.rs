@@ -60,28 +60,36 @@ pub fn print_list(list: &[WorkspaceView], activity: &[ActivityView]) {
     print_table(["NAME", "STATUS", "URL", "IMAGE", "PROJECTS"], &rows);
 }
 
-fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+pub fn print_table<const N: usize>(header: [&str; N], rows: &[[String; N]]) {
+    print!("{}", table(header, rows));
+}
+
+/// Columns padded to their widest cell, one line per row, control characters escaped.
+pub fn table<const N: usize>(header: [&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
-    let line = |cells: Vec<&str>| {
-        let mut out = String::new();
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::new();
         for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
             if i + 1 == N {
-                out.push_str(cell);
+                text.push_str(cell);
             } else {
-                out.push_str(&format!("{cell:<w$}  "));
+                text.push_str(&format!("{cell:<w$}  "));
             }
         }
-        say!("{}", out.trim_end());
+        out.push_str(&berth::model::escape_controls(text.trim_end()));
+        out.push('\n');
     };
     line(header.to_vec());
     for row in rows {
         line(row.iter().map(String::as_str).collect());
     }
+    out
 }
 
 pub fn print_workspace(v: &WorkspaceView, defaults: Option<Limits>) {

@@ -1,0 +1,177 @@
+//! What Berth takes on disk (`berth df`) and Clean up (`berth prune`): the plan is pure
+//! (`resources::plan_prune`); here it is fed from Docker and the store, and carried out.
+
+use super::Engine;
+use crate::docker;
+use crate::error::Result;
+use crate::model::PreviewStatus;
+use crate::resources::{
+    DiskUsage, DiskVolume, ImageFacts, Leftover, LeftoverKind, PreviewFacts, PruneInput,
+    PruneOutcome, plan_prune,
+};
+use crate::store::Outcome;
+use std::collections::HashSet;
+
+impl Engine {
+    pub async fn disk_usage(&self) -> Result<DiskUsage> {
+        let docker = self.docker().await?;
+        let (input, containers) = self.prune_input(docker).await?;
+        let leftovers = plan_prune(&input);
+        let (workspaces, previews) = self.db(|s| Ok((s.workspaces()?, s.previews(None)?)))?;
+        let owner_of = |id: Option<uuid::Uuid>| {
+            let id = id?;
+            workspaces
+                .iter()
+                .find(|w| w.id.0 == id)
+                .map(|w| w.name.to_string())
+                .or_else(|| {
+                    previews
+                        .iter()
+                        .find(|p| p.id.0 == id)
+                        .map(|p| p.workspace.clone())
+                })
+        };
+        // Bundled images are shared by every install on the engine; preview builds are ours.
+        let images: Vec<&ImageFacts> = input
+            .images
+            .iter()
+            .filter(|i| {
+                i.labels.contains_key(docker::labels::BUNDLE)
+                    && (!i.tags.is_empty() || leftovers.iter().any(|l| l.id == i.id))
+                    || docker::labels::is_ours(Some(&i.labels), self.install)
+            })
+            .collect();
+        let stopped: Vec<_> = containers.iter().filter(|c| !c.running).collect();
+        Ok(DiskUsage {
+            images_bytes: images.iter().map(|i| i.size_bytes).sum(),
+            images: images.len() as u32,
+            volumes: input
+                .volumes
+                .iter()
+                .map(|v| DiskVolume {
+                    name: v.name.clone(),
+                    owner: owner_of(docker::labels::owner(&v.labels)),
+                    size_bytes: v.size_bytes,
+                })
+                .collect(),
+            containers_bytes: containers.iter().map(|c| c.size_bytes).sum(),
+            containers: containers.len() as u32,
+            stopped_containers: stopped.len() as u32,
+            stopped_containers_bytes: stopped.iter().map(|c| c.size_bytes).sum(),
+            reclaimable_bytes: leftovers.iter().filter_map(|l| l.size_bytes).sum(),
+            leftovers,
+        })
+    }
+
+    /// Removes this install's leftovers (with `dry_run`, only says which). `only`: the ids a
+    /// user was shown — anything that turned up since is left for the next look, and an id
+    /// that is no longer a leftover is not removed.
+    pub async fn prune(&self, dry_run: bool, only: Option<&[String]>) -> Result<PruneOutcome> {
+        let docker = self.docker().await?;
+        let (input, _) = self.prune_input(docker).await?;
+        let plan: Vec<Leftover> = plan_prune(&input)
+            .into_iter()
+            .filter(|l| only.is_none_or(|ids| ids.contains(&l.id)))
+            .collect();
+        let mut out = PruneOutcome {
+            removed: Vec::new(),
+            failed: Vec::new(),
+            reclaimed_bytes: 0,
+            dry_run,
+        };
+        for leftover in plan {
+            if dry_run {
+                out.reclaimed_bytes += leftover.size_bytes.unwrap_or(0);
+                out.removed.push(leftover);
+                continue;
+            }
+            let done = match leftover.kind {
+                LeftoverKind::Image => {
+                    docker
+                        .remove_leftover_image(&leftover.id, self.install)
+                        .await
+                }
+                LeftoverKind::Volume => docker.remove_volume(&leftover.id, self.install).await,
+                LeftoverKind::Preview => self.remove_preview(&leftover.id).await,
+            };
+            match done {
+                Ok(()) => {
+                    out.reclaimed_bytes += leftover.size_bytes.unwrap_or(0);
+                    out.removed.push(leftover);
+                }
+                Err(e) => out.failed.push((leftover, e.message)),
+            }
+        }
+        let touched = !out.removed.is_empty() || !out.failed.is_empty();
+        if !dry_run && touched {
+            let names: Vec<&str> = out.removed.iter().map(|l| l.label.as_str()).collect();
+            self.db(|s| {
+                s.audit_raw(
+                    None,
+                    None,
+                    "prune",
+                    if out.failed.is_empty() {
+                        Outcome::Ok
+                    } else {
+                        Outcome::Failed
+                    },
+                    &format!(
+                        "removed {} leftover(s): {}{}",
+                        names.len(),
+                        names.join(", "),
+                        if out.failed.is_empty() {
+                            String::new()
+                        } else {
+                            format!("; {} could not be removed", out.failed.len())
+                        }
+                    ),
+                )
+            })?;
+        }
+        Ok(out)
+    }
+
+    async fn prune_input(
+        &self,
+        docker: &docker::Client,
+    ) -> Result<(PruneInput, Vec<docker::ContainerSize>)> {
+        let containers = docker.container_sizes(self.install).await?;
+        let images = docker.list_images().await?;
+        let volumes = docker.volumes(self.install).await?;
+        let in_use = docker.images_in_use().await?;
+        let (workspaces, previews) = self.db(|s| Ok((s.workspaces()?, s.previews(None)?)))?;
+        let mut records: HashSet<uuid::Uuid> = workspaces.iter().map(|w| w.id.0).collect();
+        records.extend(previews.iter().map(|p| p.id.0));
+        let input = PruneInput {
+            install: self.install,
+            images: images
+                .into_iter()
+                .map(|i| ImageFacts {
+                    id: i.id,
+                    tags: i.tags,
+                    labels: i.labels,
+                    size_bytes: i.size_bytes.max(0) as u64,
+                })
+                .collect(),
+            volumes,
+            records,
+            // One being made has a container that has not started yet: not a leftover.
+            previews: previews
+                .iter()
+                .filter(|p| p.status == PreviewStatus::Running)
+                .map(|p| PreviewFacts {
+                    id: p.id.to_string(),
+                    workspace: p.workspace.clone(),
+                    container: p.container_id.clone(),
+                })
+                .collect(),
+            running: containers
+                .iter()
+                .filter(|c| c.running)
+                .map(|c| c.id.clone())
+                .collect(),
+            in_use,
+        };
+        Ok((input, containers))
+    }
+}

@@ -1,0 +1,350 @@
+//! The live resources overview. Docker's stats streams are opened only while someone watches
+//! (the app's Resources screen, `berth top`): the first watcher starts one sampler, which
+//! holds one stream per running workspace or preview container; the last one to leave ends
+//! the sampler and with it every stream. Watchers share the sampler's views.
+
+use super::Engine;
+use crate::docker;
+use crate::error::Result;
+use crate::model::{Limits, PreviewStatus, Status};
+use crate::resources::{History, Machine, Point, Reading, ResourceRow, ResourcesView, RowKind};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
+
+/// How often watchers get a view (Docker reads about once a second).
+const TICK: Duration = Duration::from_secs(1);
+/// Measuring volumes walks them: at most this often.
+const VOLUME_EVERY: Duration = Duration::from_secs(30);
+/// Sparklines: a point every 2 s for the last 5 minutes.
+const HISTORY_STEP_MS: i64 = 2000;
+const HISTORY_LEN: usize = 150;
+/// How long a one-off snapshot waits for every row's second reading.
+const SNAPSHOT_WAIT: Duration = Duration::from_secs(6);
+
+pub struct Monitor {
+    watchers: Mutex<Watchers>,
+    views: broadcast::Sender<ResourcesView>,
+}
+
+#[derive(Default)]
+struct Watchers {
+    count: usize,
+    sampler: Option<CancellationToken>,
+}
+
+impl Monitor {
+    pub fn new() -> Monitor {
+        Monitor {
+            watchers: Mutex::default(),
+            views: broadcast::channel(16).0,
+        }
+    }
+
+    /// How many watch now (`berth daemon status`).
+    pub fn watchers(&self) -> usize {
+        self.watchers.lock().expect("monitor lock").count
+    }
+}
+
+impl Default for Monitor {
+    fn default() -> Self {
+        Monitor::new()
+    }
+}
+
+/// One watcher: views as they come; dropping it leaves (the last one ends the sampling).
+pub struct Watch {
+    rx: broadcast::Receiver<ResourcesView>,
+    engine: Arc<Engine>,
+}
+
+impl Watch {
+    /// The next view; a watcher that fell behind skips to the newest.
+    pub async fn next(&mut self) -> Option<ResourcesView> {
+        loop {
+            match self.rx.recv().await {
+                Ok(view) => return Some(view),
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        let mut w = self.engine.monitor.watchers.lock().expect("monitor lock");
+        w.count = w.count.saturating_sub(1);
+        if w.count == 0
+            && let Some(sampler) = w.sampler.take()
+        {
+            sampler.cancel();
+        }
+    }
+}
+
+impl Engine {
+    /// Starts watching (and sampling, if nobody did).
+    pub fn watch_resources(self: &Arc<Self>) -> Watch {
+        let rx = self.monitor.views.subscribe();
+        let mut w = self.monitor.watchers.lock().expect("monitor lock");
+        w.count += 1;
+        if w.sampler.is_none() {
+            let token = CancellationToken::new();
+            tokio::spawn(sample(self.clone(), token.clone()));
+            w.sampler = Some(token);
+        }
+        Watch {
+            rx,
+            engine: self.clone(),
+        }
+    }
+
+    /// One view in which every running container has a CPU figure (two readings), or the
+    /// best one within a few seconds; `berth top --json`.
+    pub async fn resources_now(self: &Arc<Self>) -> Result<ResourcesView> {
+        // Docker first, so "no Docker" is an error rather than an empty overview.
+        self.docker().await?;
+        let mut watch = self.watch_resources();
+        let mut best = None;
+        let _ = tokio::time::timeout(SNAPSHOT_WAIT, async {
+            while let Some(view) = watch.next().await {
+                let done = view.complete();
+                best = Some(view);
+                if done {
+                    return;
+                }
+            }
+        })
+        .await;
+        match best {
+            Some(view) => Ok(view),
+            None => Err(crate::error::Error::new(
+                crate::error::Code::Docker,
+                "the Docker engine gave no usage figures within 6 s",
+            )),
+        }
+    }
+}
+
+/// A running container the overview shows.
+#[derive(Debug, Clone, PartialEq)]
+struct Target {
+    kind: RowKind,
+    id: String,
+    workspace: String,
+    volume: String,
+}
+
+enum Heard {
+    Limits(String, Limits),
+    Reading(String, Reading),
+    Ended(String),
+    Volumes(HashMap<String, u64>),
+}
+
+struct Tracked {
+    target: Target,
+    limits: Option<Limits>,
+    last: Option<Reading>,
+    history: History,
+    stream: CancellationToken,
+}
+
+/// The sampler: every tick it looks which containers run, opens a stream for each new one,
+/// ends the streams of those that stopped, and sends everyone a view.
+async fn sample(engine: Arc<Engine>, token: CancellationToken) {
+    let docker = match engine.docker().await {
+        Ok(d) => d.clone(),
+        Err(e) => {
+            tracing::warn!("resources: {e}");
+            return;
+        }
+    };
+    let machine = docker.machine().await.unwrap_or_default();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Heard>();
+    let mut tracked: HashMap<String, Tracked> = HashMap::new();
+    let mut volumes: HashMap<String, u64> = HashMap::new();
+    let mut measuring = false;
+    let mut measured_at: Option<tokio::time::Instant> = None;
+    let mut tick = tokio::time::interval(TICK);
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => break,
+            heard = rx.recv() => match heard {
+                Some(Heard::Limits(id, l)) => {
+                    if let Some(t) = tracked.get_mut(&id) { t.limits = Some(l) }
+                }
+                Some(Heard::Reading(id, r)) => {
+                    if let Some(t) = tracked.get_mut(&id) {
+                        t.last = Some(r);
+                        let cpus = t.limits.map_or(0.0, |l| l.cpus);
+                        let u = r.usage(cpus);
+                        if let Some(cpu) = u.cpu_of_limit {
+                            t.history.push(Point {
+                                at_ms: crate::store::now_ms(),
+                                cpu_of_limit: cpu,
+                                memory_bytes: u.memory_bytes,
+                            });
+                        }
+                    }
+                }
+                // Opened again at the next tick if it still runs.
+                Some(Heard::Ended(id)) => {
+                    tracked.remove(&id);
+                }
+                Some(Heard::Volumes(sizes)) => {
+                    volumes = sizes;
+                    measuring = false;
+                }
+                None => break,
+            },
+            _ = tick.tick() => {
+                let targets = match running_targets(&engine, &docker).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        tracing::debug!("resources: {e}");
+                        continue;
+                    }
+                };
+                tracked.retain(|id, t| {
+                    let keep = targets.contains_key(id);
+                    if !keep { t.stream.cancel() }
+                    keep
+                });
+                for (id, target) in targets {
+                    tracked.entry(id.clone()).or_insert_with(|| {
+                        let stream = token.child_token();
+                        tokio::spawn(follow(docker.clone(), id, stream.clone(), tx.clone()));
+                        Tracked { target, limits: None, last: None, history: History::new(HISTORY_STEP_MS, HISTORY_LEN), stream }
+                    });
+                }
+                if !measuring && measured_at.is_none_or(|at| at.elapsed() >= VOLUME_EVERY) {
+                    measuring = true;
+                    measured_at = Some(tokio::time::Instant::now());
+                    let (docker, tx, install) = (docker.clone(), tx.clone(), engine.install);
+                    tokio::spawn(async move {
+                        let sizes = docker.volumes(install).await.unwrap_or_default();
+                        let _ = tx.send(Heard::Volumes(
+                            sizes.into_iter().filter_map(|v| Some((v.name, v.size_bytes?))).collect(),
+                        ));
+                    });
+                }
+                let max_running = engine.settings().map_or(0, |s| s.max_running);
+                let _ = engine.monitor.views.send(view(machine, &tracked, &volumes, max_running));
+            }
+        }
+    }
+    for t in tracked.values() {
+        t.stream.cancel();
+    }
+}
+
+/// One container's stream, until it ends, fails or is cancelled.
+async fn follow(
+    docker: docker::Client,
+    id: String,
+    stop: CancellationToken,
+    tx: mpsc::UnboundedSender<Heard>,
+) {
+    use futures_util::StreamExt;
+    if let Ok(Some(limits)) = docker.container_limits(&id).await {
+        let _ = tx.send(Heard::Limits(id.clone(), limits));
+    }
+    let mut stream = docker.stats_stream(&id);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            next = stream.next() => match next {
+                Some(Ok(r)) => {
+                    if tx.send(Heard::Reading(id.clone(), r)).is_err() {
+                        return;
+                    }
+                }
+                Some(Err(_)) | None => break,
+            },
+        }
+    }
+    let _ = tx.send(Heard::Ended(id));
+}
+
+/// Workspaces and previews whose recorded container runs, by container id.
+async fn running_targets(
+    engine: &Engine,
+    docker: &docker::Client,
+) -> Result<HashMap<String, Target>> {
+    let running: std::collections::HashSet<String> = docker
+        .list_containers(engine.install, None)
+        .await?
+        .into_iter()
+        .filter(|c| c.running)
+        .map(|c| c.id)
+        .collect();
+    let (workspaces, previews) = engine.db(|s| Ok((s.workspaces()?, s.previews(None)?)))?;
+    let mut out = HashMap::new();
+    for ws in workspaces {
+        if let Some(c) = ws.container_id.as_ref().filter(|c| running.contains(*c))
+            && ws.status == Status::Running
+        {
+            out.insert(
+                c.clone(),
+                Target {
+                    kind: RowKind::Workspace,
+                    id: ws.name.to_string(),
+                    workspace: ws.name.to_string(),
+                    volume: docker::home_volume_name(&ws),
+                },
+            );
+        }
+    }
+    for p in previews {
+        if let Some(c) = p.container_id.as_ref().filter(|c| running.contains(*c))
+            && p.status == PreviewStatus::Running
+        {
+            out.insert(
+                c.clone(),
+                Target {
+                    kind: RowKind::Preview,
+                    id: p.id.to_string(),
+                    workspace: p.workspace.clone(),
+                    volume: p.object_name(),
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn view(
+    machine: Machine,
+    tracked: &HashMap<String, Tracked>,
+    volumes: &HashMap<String, u64>,
+    max_running: u32,
+) -> ResourcesView {
+    let mut rows: Vec<ResourceRow> = tracked
+        .values()
+        .map(|t| {
+            let limits = t.limits.unwrap_or(Limits {
+                cpus: 0.0,
+                memory_bytes: 0,
+                pids: 0,
+            });
+            ResourceRow {
+                kind: t.target.kind,
+                id: t.target.id.clone(),
+                workspace: t.target.workspace.clone(),
+                limits,
+                usage: t.last.map(|r| r.usage(limits.cpus)),
+                volume_bytes: volumes.get(&t.target.volume).copied(),
+                history: t.history.points(),
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        (&a.workspace, a.kind as u8, &a.id).cmp(&(&b.workspace, b.kind as u8, &b.id))
+    });
+    ResourcesView::new(machine, rows, max_running, crate::store::now_ms())
+}

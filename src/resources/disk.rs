@@ -1,0 +1,331 @@
+//! What Berth takes on disk, and which of it is a leftover Clean up may remove. A leftover must
+//! prove it is this install's and nobody's any more:
+//! - a dangling (untagged) build of a bundled image that this install built
+//!   (`dev.berth.built-by`);
+//! - a volume of this install whose workspace or preview has no record (a delete that could
+//!   not remove it);
+//! - a preview image this install built whose preview has no record;
+//! - a stopped preview: the container recorded for a running preview no longer runs.
+//!
+//! Labels are checked exactly (`dev.berth.managed` and this install's `dev.berth.install`, or
+//! this install's `dev.berth.built-by`); an object without them, or with another install's,
+//! is never a leftover.
+
+use crate::docker::labels;
+use crate::model::Kind;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum LeftoverKind {
+    Image,
+    Volume,
+    Preview,
+}
+
+/// One thing Clean up would remove.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct Leftover {
+    pub kind: LeftoverKind,
+    /// Docker's image id, the volume's name or the preview's id: what removal is asked for.
+    pub id: String,
+    /// What to show: the bundle, the volume, the preview with its workspace.
+    pub label: String,
+    pub size_bytes: Option<u64>,
+}
+
+/// What Docker has, and what the store records, for planning.
+#[derive(Debug, Clone, Default)]
+pub struct PruneInput {
+    pub install: Uuid,
+    pub images: Vec<ImageFacts>,
+    pub volumes: Vec<VolumeFacts>,
+    /// Workspaces and previews with a record.
+    pub records: HashSet<Uuid>,
+    /// Running previews (not those being made) and their recorded containers.
+    pub previews: Vec<PreviewFacts>,
+    /// Containers of this install that run, by id.
+    pub running: HashSet<String>,
+    /// Images any container (anyone's) was made from.
+    pub in_use: HashSet<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ImageFacts {
+    pub id: String,
+    pub tags: Vec<String>,
+    pub labels: HashMap<String, String>,
+    pub size_bytes: u64,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct VolumeFacts {
+    pub name: String,
+    pub labels: HashMap<String, String>,
+    pub size_bytes: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PreviewFacts {
+    pub id: String,
+    pub workspace: String,
+    pub container: Option<String>,
+}
+
+/// Docker's word for an untagged image.
+fn dangling(tags: &[String]) -> bool {
+    tags.iter().all(|t| t == "<none>:<none>" || t.is_empty())
+}
+
+pub fn plan_prune(input: &PruneInput) -> Vec<Leftover> {
+    let ours = |l: &HashMap<String, String>| labels::is_ours(Some(l), input.install);
+    let orphan = |l: &HashMap<String, String>| {
+        labels::owner(l).is_some_and(|owner| !input.records.contains(&owner))
+    };
+    let mut out = Vec::new();
+    let install = input.install.to_string();
+    for image in &input.images {
+        if input.in_use.contains(&image.id) {
+            continue;
+        }
+        let bundle = image.labels.get(labels::BUNDLE);
+        let label = if let Some(bundle) = bundle
+            && image.labels.get(labels::BUILT_BY) == Some(&install)
+            && dangling(&image.tags)
+        {
+            format!("{bundle} (an older build)")
+        } else if bundle.is_none()
+            && ours(&image.labels)
+            && labels::kind(&image.labels) == Some(Kind::Preview)
+            && orphan(&image.labels)
+        {
+            image
+                .tags
+                .first()
+                .cloned()
+                .unwrap_or_else(|| short(&image.id))
+        } else {
+            continue;
+        };
+        out.push(Leftover {
+            kind: LeftoverKind::Image,
+            id: image.id.clone(),
+            label,
+            size_bytes: Some(image.size_bytes),
+        });
+    }
+    for volume in &input.volumes {
+        if ours(&volume.labels) && orphan(&volume.labels) {
+            out.push(Leftover {
+                kind: LeftoverKind::Volume,
+                id: volume.name.clone(),
+                label: volume.name.clone(),
+                size_bytes: volume.size_bytes,
+            });
+        }
+    }
+    for p in &input.previews {
+        let stopped = p
+            .container
+            .as_ref()
+            .is_none_or(|c| !input.running.contains(c));
+        if stopped {
+            out.push(Leftover {
+                kind: LeftoverKind::Preview,
+                id: p.id.clone(),
+                label: format!("preview {} of {}", short(&p.id), p.workspace),
+                size_bytes: None,
+            });
+        }
+    }
+    out
+}
+
+fn short(id: &str) -> String {
+    id.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+/// One volume of this install with its size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DiskVolume {
+    pub name: String,
+    /// The workspace it belongs to (a preview's: its workspace), if it has a record.
+    pub owner: Option<String>,
+    /// `None` when the engine does not tell (it measures volumes only in its disk-usage API).
+    pub size_bytes: Option<u64>,
+}
+
+/// `berth df`: what Berth takes on disk.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct DiskUsage {
+    /// Bundled images (every install on this engine shares them) and this install's preview
+    /// builds.
+    pub images_bytes: u64,
+    pub images: u32,
+    pub volumes: Vec<DiskVolume>,
+    /// What the writable layers of this install's containers take, and of the stopped ones.
+    pub containers_bytes: u64,
+    pub containers: u32,
+    pub stopped_containers: u32,
+    pub stopped_containers_bytes: u64,
+    /// What Clean up would remove.
+    pub leftovers: Vec<Leftover>,
+    pub reclaimable_bytes: u64,
+}
+
+/// What a clean-up did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct PruneOutcome {
+    /// With `dry_run`: what would go.
+    pub removed: Vec<Leftover>,
+    /// What could not be removed, and why (an image a container still uses, ...).
+    pub failed: Vec<(Leftover, String)>,
+    pub reclaimed_bytes: u64,
+    pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(install: Uuid) -> HashMap<String, String> {
+        HashMap::from([
+            (labels::BUNDLE.to_string(), "test".to_string()),
+            (labels::BUILT_BY.to_string(), install.to_string()),
+        ])
+    }
+
+    fn ours(install: Uuid, extra: &[(&str, &str)]) -> HashMap<String, String> {
+        let mut l = HashMap::from([
+            (labels::MANAGED.to_string(), "true".to_string()),
+            (labels::INSTALL.to_string(), install.to_string()),
+        ]);
+        for (k, v) in extra {
+            l.insert(k.to_string(), v.to_string());
+        }
+        l
+    }
+
+    #[test]
+    fn only_this_installs_provable_leftovers_are_planned() {
+        let install = Uuid::new_v4();
+        let other = Uuid::new_v4();
+        let live = Uuid::new_v4();
+        let gone = Uuid::new_v4();
+        let (l, g) = (live.to_string(), gone.to_string());
+        let image = |id: &str, tags: &[&str], labels| ImageFacts {
+            id: id.into(),
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            labels,
+            size_bytes: 100,
+        };
+        let volume = |name: &str, labels| VolumeFacts {
+            name: name.into(),
+            labels,
+            size_bytes: Some(7),
+        };
+        let input = PruneInput {
+            install,
+            images: vec![
+                image("sha256:old", &[], built(install)),
+                image("sha256:tagged", &["berth-test:latest"], built(install)),
+                image("sha256:theirs", &[], built(other)),
+                // Labelled as a workspace's objects are, but not built by this install.
+                image(
+                    "sha256:managed",
+                    &[],
+                    ours(install, &[(labels::BUNDLE, "test")]),
+                ),
+                // Built before builds carried the install: nobody can tell whose it is.
+                image(
+                    "sha256:unlabelled",
+                    &[],
+                    HashMap::from([(labels::BUNDLE.to_string(), "test".to_string())]),
+                ),
+                image(
+                    "sha256:pv-gone",
+                    &["berth-preview-x:1"],
+                    ours(install, &[(labels::KIND, "preview"), (labels::ID, &g)]),
+                ),
+                image(
+                    "sha256:pv-live",
+                    &["berth-preview-y:1"],
+                    ours(install, &[(labels::KIND, "preview"), (labels::ID, &l)]),
+                ),
+                // A stopped workspace still made from an older build.
+                image("sha256:used", &[], built(install)),
+            ],
+            volumes: vec![
+                volume("berth-home-gone", ours(install, &[(labels::ID, &g)])),
+                volume("berth-home-live", ours(install, &[(labels::ID, &l)])),
+                volume("berth-home-theirs", ours(other, &[(labels::ID, &g)])),
+                volume("no-owner", ours(install, &[])),
+                volume("plain", HashMap::new()),
+            ],
+            records: HashSet::from([live]),
+            previews: vec![
+                PreviewFacts {
+                    id: "p-stopped".into(),
+                    workspace: "ws".into(),
+                    container: Some("c1".into()),
+                },
+                PreviewFacts {
+                    id: "p-running".into(),
+                    workspace: "ws".into(),
+                    container: Some("c2".into()),
+                },
+            ],
+            running: HashSet::from(["c2".to_string()]),
+            in_use: HashSet::from(["sha256:used".to_string()]),
+        };
+        let plan = plan_prune(&input);
+        let ids: Vec<(LeftoverKind, &str)> = plan.iter().map(|l| (l.kind, l.id.as_str())).collect();
+        assert_eq!(
+            ids,
+            vec![
+                (LeftoverKind::Image, "sha256:old"),
+                (LeftoverKind::Image, "sha256:pv-gone"),
+                (LeftoverKind::Volume, "berth-home-gone"),
+                (LeftoverKind::Preview, "p-stopped"),
+            ]
+        );
+        assert_eq!(plan[0].label, "test (an older build)");
+        assert_eq!(plan[2].size_bytes, Some(7));
+    }
+
+    #[test]
+    fn a_label_that_only_looks_like_ours_is_not() {
+        let install = Uuid::new_v4();
+        let other = Uuid::new_v4().to_string();
+        let mut fake = ours(install, &[(labels::KIND, "preview"), (labels::ID, &other)]);
+        fake.insert(labels::MANAGED.into(), "yes".into());
+        let mut prefix = built(install);
+        prefix.insert(labels::BUILT_BY.into(), format!("{install}x"));
+        let input = PruneInput {
+            install,
+            images: [fake.clone(), prefix]
+                .into_iter()
+                .map(|labels| ImageFacts {
+                    id: "sha256:x".into(),
+                    tags: vec![],
+                    labels,
+                    size_bytes: 1,
+                })
+                .collect(),
+            volumes: vec![VolumeFacts {
+                name: "v".into(),
+                labels: fake,
+                size_bytes: None,
+            }],
+            ..Default::default()
+        };
+        assert!(plan_prune(&input).is_empty());
+    }
+}
