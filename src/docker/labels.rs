@@ -73,6 +73,11 @@ pub fn install_filter(install: Uuid, workspace: Option<&str>) -> HashMap<String,
     HashMap::from([("label".to_string(), labels)])
 }
 
+/// A bundled image this install built (see [`BUILT_BY`]).
+pub fn built_by(labels: Option<&HashMap<String, String>>, install: Uuid) -> bool {
+    labels.and_then(|l| l.get(BUILT_BY)).map(String::as_str) == Some(install.to_string().as_str())
+}
+
 /// True only for objects this install owns: both labels must match exactly.
 pub fn is_ours(labels: Option<&HashMap<String, String>>, install: Uuid) -> bool {
     labels.is_some_and(|l| {

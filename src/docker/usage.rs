@@ -97,11 +97,14 @@ impl Client {
     /// it (the older builder keeps each build step as one); tags and shared layers stay.
     pub async fn remove_leftover_image(&self, id: &str, install: Uuid) -> Result<()> {
         let answer = self.api.inspect_image(id).await;
-        let ours = self.found("inspect image", answer)?.is_some_and(|i| {
-            labels::is_ours(i.config.as_ref().and_then(|c| c.labels.as_ref()), install)
-        });
-        if !ours {
+        let Some(image) = self.found("inspect image", answer)? else {
             return Ok(());
+        };
+        let l = image.config.as_ref().and_then(|c| c.labels.as_ref());
+        if !(labels::is_ours(l, install) || labels::built_by(l, install)) {
+            return Err(Error::conflict(format!(
+                "image {id} is not this install's; left alone"
+            )));
         }
         let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
             .force(false)

@@ -160,7 +160,8 @@ impl Engine {
                 .iter()
                 .filter(|p| p.status == PreviewStatus::Running)
                 .map(|p| PreviewFacts {
-                    id: p.id.to_string(),
+                    // The id the API shows and takes.
+                    id: p.id.short(),
                     workspace: p.workspace.clone(),
                     container: p.container_id.clone(),
                 })

@@ -308,7 +308,7 @@ async fn running_targets(
                 c.clone(),
                 Target {
                     kind: RowKind::Preview,
-                    id: p.id.to_string(),
+                    id: p.id.short(),
                     workspace: p.workspace.clone(),
                     volume: p.object_name(),
                 },

@@ -87,14 +87,13 @@ pub fn plan_prune(input: &PruneInput) -> Vec<Leftover> {
         labels::owner(l).is_some_and(|owner| !input.records.contains(&owner))
     };
     let mut out = Vec::new();
-    let install = input.install.to_string();
     for image in &input.images {
         if input.in_use.contains(&image.id) {
             continue;
         }
         let bundle = image.labels.get(labels::BUNDLE);
         let label = if let Some(bundle) = bundle
-            && image.labels.get(labels::BUILT_BY) == Some(&install)
+            && labels::built_by(Some(&image.labels), input.install)
             && dangling(&image.tags)
         {
             format!("{bundle} (an older build)")
@@ -137,7 +136,7 @@ pub fn plan_prune(input: &PruneInput) -> Vec<Leftover> {
             out.push(Leftover {
                 kind: LeftoverKind::Preview,
                 id: p.id.clone(),
-                label: format!("preview {} of {}", short(&p.id), p.workspace),
+                label: format!("preview {} of {}", p.id, p.workspace),
                 size_bytes: None,
             });
         }

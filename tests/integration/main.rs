@@ -19,6 +19,7 @@ mod previews;
 mod provider;
 mod proxy;
 mod reconcile;
+mod resources;
 mod scripts;
 mod validation;
 mod workspace_image;
