@@ -42,6 +42,12 @@ const COMMANDS: &[&str] = &[
     "update_status",
     "check_update",
     "install_update",
+    "watch_resources",
+    "stop_resources",
+    "force_stop_workspace",
+    "force_stop_preview",
+    "disk_usage",
+    "prune",
 ];
 
 fn main() {

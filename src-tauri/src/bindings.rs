@@ -34,6 +34,9 @@ fn export_all(dir: &Path) {
     berth::model::PreviewDefaults::export_all(&cfg).unwrap();
     berth::model::PreviewForm::export_all(&cfg).unwrap();
     crate::update::UpdateView::export_all(&cfg).unwrap();
+    berth::resources::ResourcesView::export_all(&cfg).unwrap();
+    berth::resources::DiskUsage::export_all(&cfg).unwrap();
+    berth::resources::PruneOutcome::export_all(&cfg).unwrap();
 }
 
 fn read_dir(dir: &Path) -> BTreeMap<String, String> {

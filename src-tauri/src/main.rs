@@ -17,6 +17,7 @@ mod ide_policy;
 mod ide_rules;
 mod logs;
 mod preview;
+mod resources;
 mod state;
 mod tray;
 mod update;
@@ -93,6 +94,12 @@ fn main() {
             commands::update_status,
             commands::check_update,
             commands::install_update,
+            resources::watch_resources,
+            resources::stop_resources,
+            resources::force_stop_workspace,
+            resources::force_stop_preview,
+            resources::disk_usage,
+            resources::prune,
         ])
         .on_window_event(|window, event| {
             // Closing the main window keeps Berth in the tray; Quit is in the tray menu.

@@ -34,6 +34,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Client {
     api: bollard::Docker,
     host: String,
+    /// The last volume sizes and when they were measured: the engine refuses a second
+    /// disk-usage request while one runs, and the overview and `berth df` may ask together.
+    volume_sizes: std::sync::Arc<tokio::sync::Mutex<Option<usage::Measured>>>,
 }
 
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -71,7 +74,11 @@ impl Client {
             .await
             .map_err(|_| unreachable("no answer within 30 s".to_string()))?
             .map_err(|e| unreachable(root_cause(&e)))?;
-        Ok(Client { api, host })
+        Ok(Client {
+            api,
+            host,
+            volume_sizes: Default::default(),
+        })
     }
 
     pub fn host(&self) -> &str {

@@ -13,6 +13,12 @@ use serde::Deserialize;
 use std::collections::HashMap;
 use uuid::Uuid;
 
+/// Volume sizes and when they were measured.
+pub(super) type Measured = (std::time::Instant, HashMap<String, u64>);
+
+/// How long a volume measurement is reused.
+const SIZES_FRESH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A container of this install with the size of its writable layer.
 #[derive(Debug, Clone)]
 pub struct ContainerSize {
@@ -146,8 +152,21 @@ impl Client {
             .collect())
     }
 
-    #[cfg(unix)]
+    /// One measurement at a time; one that is a few seconds old is as good as a new one.
     async fn volume_sizes(&self) -> Result<HashMap<String, u64>> {
+        let mut last = self.volume_sizes.lock().await;
+        if let Some((at, sizes)) = last.as_ref()
+            && at.elapsed() < SIZES_FRESH
+        {
+            return Ok(sizes.clone());
+        }
+        let sizes = self.measure_volumes().await?;
+        *last = Some((std::time::Instant::now(), sizes.clone()));
+        Ok(sizes)
+    }
+
+    #[cfg(unix)]
+    async fn measure_volumes(&self) -> Result<HashMap<String, u64>> {
         let Some(path) = self.host.strip_prefix("unix://") else {
             return Err(Error::new(
                 crate::error::Code::Docker,
@@ -159,7 +178,7 @@ impl Client {
     }
 
     #[cfg(not(unix))]
-    async fn volume_sizes(&self) -> Result<HashMap<String, u64>> {
+    async fn measure_volumes(&self) -> Result<HashMap<String, u64>> {
         Err(Error::new(
             crate::error::Code::Docker,
             "volume sizes are read over a Unix socket only",

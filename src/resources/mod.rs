@@ -40,7 +40,7 @@ pub struct Reading {
 /// One container's usage, against its own limits and the machine.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
-pub struct Usage {
+pub struct ContainerUsage {
     /// Cores busy on average since the previous reading (`None` on a stream's first reading:
     /// there is nothing to compare it with yet). `docker stats` shows this × 100 as "CPU %".
     pub cpu_cores: Option<f64>,
@@ -58,7 +58,7 @@ pub struct Usage {
 
 impl Reading {
     /// Usage against `cpus` (the container's CPU limit in cores; 0 means none).
-    pub fn usage(&self, cpus: f64) -> Usage {
+    pub fn usage(&self, cpus: f64) -> ContainerUsage {
         let cores = self.cpu_cores();
         let machine = f64::from(self.online_cpus.max(1));
         let limit = if cpus > 0.0 {
@@ -71,7 +71,7 @@ impl Reading {
         } else {
             0
         };
-        Usage {
+        ContainerUsage {
             cpu_cores: cores,
             cpu_of_limit: cores.map(|c| c / limit * 100.0),
             cpu_of_machine: cores.map(|c| c / machine * 100.0),
@@ -124,7 +124,7 @@ pub struct ResourceRow {
     /// The limits its container runs with (read from Docker, not from settings).
     pub limits: Limits,
     /// `None` until the first reading arrived.
-    pub usage: Option<Usage>,
+    pub usage: Option<ContainerUsage>,
     /// The size of its home (workspace) or snapshot (preview) volume, when Docker told it.
     pub volume_bytes: Option<u64>,
     /// The last minutes, oldest first.
@@ -303,7 +303,7 @@ mod tests {
                 memory_bytes: 1 << 30,
                 pids: 512,
             },
-            usage: Some(Usage {
+            usage: Some(ContainerUsage {
                 cpu_cores: Some(cores),
                 memory_bytes: mem,
                 ..reading().usage(1.0)

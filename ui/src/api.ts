@@ -18,6 +18,9 @@ import type { PreviewView } from "./bindings/PreviewView";
 import type { Settings } from "./bindings/Settings";
 import type { StartedView } from "./bindings/StartedView";
 import type { UpdateView } from "./bindings/UpdateView";
+import type { ResourcesView } from "./bindings/ResourcesView";
+import type { DiskUsage } from "./bindings/DiskUsage";
+import type { PruneOutcome } from "./bindings/PruneOutcome";
 import type { WorkspaceView as Workspace } from "./bindings/WorkspaceView";
 import type { WorkspaceEdit } from "./bindings/WorkspaceEdit";
 
@@ -39,6 +42,16 @@ export const api = {
     return invoke<number>("follow_logs", { name, follow, onChunk: channel });
   },
   stopLogs: (id: number) => invoke<void>("stop_logs", { id }),
+  watchResources: (onView: (v: ResourcesView) => void) => {
+    const channel = new Channel<ResourcesView>();
+    channel.onmessage = onView;
+    return invoke<number>("watch_resources", { onView: channel });
+  },
+  stopResources: (id: number) => invoke<void>("stop_resources", { id }),
+  forceStop: (name: string) => invoke<Workspace>("force_stop_workspace", { name }),
+  forceStopPreview: (id: string) => invoke<void>("force_stop_preview", { id }),
+  diskUsage: () => invoke<DiskUsage>("disk_usage"),
+  prune: (dryRun: boolean, only: string[] | null) => invoke<PruneOutcome>("prune", { dryRun, only }),
   images: () => invoke<ImageEntry[]>("list_images"),
   buildImage: (name: string, onEvent: (e: BuildEvent) => void) => {
     const channel = new Channel<BuildEvent>();

@@ -1,5 +1,5 @@
 // Boot and routing. Routes live in the URL hash so WebDriver and reloads land where they were:
-// #/ (list), #/new, #/w/<name>, #/settings.
+// #/ (list), #/new, #/w/<name>, #/resources, #/settings.
 
 import { api } from "./api";
 import { h, mount } from "./dom";
@@ -9,6 +9,7 @@ import { changed, listenToEngine, onChange, reload, setActivity, state } from ".
 import { createView } from "./views/create";
 import { detailView } from "./views/detail";
 import { listView } from "./views/list";
+import { resourcesView } from "./views/resources";
 import { settingsView } from "./views/settings";
 
 /// Each view returns its element and an optional cleanup (stop following logs, ...).
@@ -25,6 +26,7 @@ function route(): View {
   const hash = decodeURIComponent(location.hash.replace(/^#/, ""));
   if (hash === "/new") return createView();
   if (hash === "/settings") return settingsView();
+  if (hash === "/resources") return resourcesView();
   const ws = hash.match(/^\/w\/(.+)$/);
   if (ws) return detailView(ws[1]);
   return listView();
@@ -40,6 +42,7 @@ function nav(): HTMLElement {
     h("div", { class: "brand" }, h("strong", {}, t("app.title")), h("small", {}, t("app.tagline"))),
     link("#/", "nav.workspaces", "nav-list"),
     link("#/new", "nav.create", "nav-create"),
+    link("#/resources", "nav.resources", "nav-resources"),
     link("#/settings", "nav.settings", "nav-settings"),
   );
 }

@@ -87,9 +87,9 @@ export function errorLine(id: string): HTMLElement {
   return h("div", { class: "error", "data-testid": id, role: "alert" });
 }
 
-/// Asks in a modal (inside `slot`) before deleting: `body` names what goes. `remove` runs on
+/// Asks in a modal (inside `slot`) before deleting (or killing): `body` names what goes. `remove` runs on
 /// the red button; the dialog closes after it either way (a failure is the caller's to show).
-export function confirmDelete(slot: HTMLElement, title: string, body: string, action: string, remove: () => Promise<void>) {
+export function confirmDelete(slot: HTMLElement, title: string, body: string | Node, action: string, remove: () => Promise<void>) {
   const close = () => mount(slot);
   const yes: HTMLButtonElement = h("button", { class: "danger", "data-testid": "confirm-delete" }, action);
   yes.onclick = async () => {
@@ -101,7 +101,7 @@ export function confirmDelete(slot: HTMLElement, title: string, body: string, ac
     h("div", { class: "modal", role: "dialog", "data-testid": "confirm-dialog" },
       h("div", { class: "card" },
         h("h2", {}, title),
-        h("p", {}, body),
+        typeof body === "string" ? h("p", {}, body) : body,
         h("div", { class: "row" }, yes, h("button", { onclick: close }, t("detail.cancel"))))),
   );
 }
