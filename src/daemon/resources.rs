@@ -33,15 +33,19 @@ async fn now(State(d): D) -> R<ResourcesView> {
 }
 
 /// A view a second until the client goes: dropping the stream drops the watch, and the last
-/// watch to go closes every stats stream.
-async fn watch(State(d): D) -> Sse<impl Stream<Item = std::result::Result<Event, Infallible>>> {
+/// watch to go closes every stats stream. Without Docker, an error instead of a silent stream.
+async fn watch(
+    State(d): D,
+) -> std::result::Result<Sse<impl Stream<Item = std::result::Result<Event, Infallible>>>, ApiError>
+{
+    d.engine.docker().await?;
     let watch = d.engine.watch_resources();
     let views = futures_util::stream::unfold(watch, |mut watch| async move {
         let view = watch.next().await?;
         Some((json_event(sse::RESOURCES, &view), watch))
     });
-    sse_from(views, d.shutdown.clone())
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(sse_from(views, d.shutdown.clone())
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 async fn disk(State(d): D) -> R<DiskUsage> {

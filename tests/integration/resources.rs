@@ -186,6 +186,8 @@ fn stats_streams_are_open_only_while_someone_watches_and_one_per_container() {
     env.eventually("no stream once nobody watches", 10, || {
         requests.open(stream) == 0
     });
+    // Volumes are measured when watching starts, not every second.
+    assert_eq!(requests.count(|l| l.contains("/system/df")), 1);
 
     let opened = requests.count(stream);
     let view = top(&env);
@@ -209,6 +211,7 @@ impl Drop for Others {
     fn drop(&mut self) {
         for (what, id) in &self.0 {
             let args: &[&str] = match *what {
+                "container" => &["rm", "-f", id],
                 "image" => &["rmi", "-f", id],
                 _ => &["volume", "rm", "-f", id],
             };
@@ -347,6 +350,15 @@ fn prune_removes_exactly_this_installs_leftovers() {
         ],
     );
     let unlabelled = dangling_image(&env, &["dev.berth.bundle=test".into()]);
+    // An older build of ours that a container (not Berth's) still uses.
+    let used = dangling_image(
+        &env,
+        &[
+            "dev.berth.bundle=test".into(),
+            format!("dev.berth.built-by={}", env.install),
+        ],
+    );
+    let user = docker(&["create", &used]).trim().to_string();
     let their_home = volume(&[
         "dev.berth.managed=true".into(),
         format!("dev.berth.install={other}"),
@@ -354,6 +366,8 @@ fn prune_removes_exactly_this_installs_leftovers() {
     ]);
     let plain = volume(&[]);
     others.0.extend([
+        ("container", user.clone()),
+        ("image", used.clone()),
         ("image", theirs.clone()),
         ("image", unlabelled.clone()),
         ("volume", their_home.clone()),
@@ -417,7 +431,13 @@ fn prune_removes_exactly_this_installs_leftovers() {
     let previews: Value = serde_json::from_str(&env.ok(&["preview", "ls", "--json"])).unwrap();
     assert_eq!(previews.as_array().unwrap().len(), 1, "{previews}");
     assert_eq!(previews[0]["id"], running_preview["id"]);
+    let stopped_workspace = env.show("site")["container_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     for (what, id) in [
+        ("image", &used),
+        ("container", &stopped_workspace),
         ("image", &theirs),
         ("image", &unlabelled),
         ("volume", &their_home),
