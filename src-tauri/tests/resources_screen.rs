@@ -81,6 +81,36 @@ impl Session {
     }
 }
 
+/// The home volume of workspace `name`, deleted while another container held it: the delete
+/// goes through and keeps the volume, a leftover of this install.
+fn leftover_home(setup: &Setup, name: &str) -> String {
+    let project = setup.project(name);
+    setup.create(name, &project);
+    setup.cli(&["start", name]);
+    let id = setup.show(name)["id"].as_str().unwrap().to_string();
+    let volume = ok(
+        "docker",
+        &[
+            "volume",
+            "ls",
+            "-q",
+            "--filter",
+            &format!("label=dev.berth.id={id}"),
+        ],
+    )
+    .trim()
+    .to_string();
+    let holder = ok(
+        "docker",
+        &["create", "-v", &format!("{volume}:/held"), IMAGE],
+    )
+    .trim()
+    .to_string();
+    setup.cli(&["rm", name]);
+    docker(&["rm", &holder]);
+    volume
+}
+
 async fn resources_screen(lang: &'static str, range_first: u16, w: Words) {
     let setup = Setup::new(range_first);
     let (busy, calm) = (format!("busy-{lang}"), format!("calm-{lang}"));
@@ -103,19 +133,8 @@ async fn resources_screen(lang: &'static str, range_first: u16, w: Words) {
         "-c",
         "while :; do :; done",
     ]);
-    // A leftover Clean up may remove: the home volume of a workspace that is gone.
-    let leftover = format!("berth-home-leftover-{lang}-{}", &setup.install[..8]);
-    docker(&[
-        "volume",
-        "create",
-        "--label",
-        "dev.berth.managed=true",
-        "--label",
-        &format!("dev.berth.install={}", setup.install),
-        "--label",
-        &format!("dev.berth.id={}", uuid::Uuid::new_v4()),
-        &leftover,
-    ]);
+    // A leftover Clean up may remove: the home of a workspace deleted while in use.
+    let leftover = leftover_home(&setup, &format!("gone-{lang}"));
 
     // The language is a setting, as a user would have chosen it.
     let client = setup.client().await;
@@ -203,13 +222,18 @@ async fn resources_screen(lang: &'static str, range_first: u16, w: Words) {
     s.wait_text("confirm-dialog", w.clean_title).await;
     s.wait_text("confirm-dialog", &leftover).await;
     s.shot("resources-clean").await;
+    // One that turns up while the dialog is open was not shown: it stays for the next look.
+    let later = leftover_home(&setup, &format!("later-{lang}"));
     s.click("confirm-delete").await;
     s.wait_text("disk-result", w.cleaned).await;
-    assert!(
-        !ok("docker", &["volume", "ls", "-q"]).contains(&leftover),
-        "the leftover is gone"
-    );
-    s.wait_text("leftovers-none", "").await;
+    let volumes = ok("docker", &["volume", "ls", "-q"]);
+    assert!(!volumes.contains(&leftover), "the leftover is gone");
+    assert!(volumes.contains(&later), "the one not shown stays");
+    s.wait_for("the later leftover listed", LIVE, || async {
+        let id = s.attr_of("leftover-volume", "data-id").await?;
+        (id == later).then_some(())
+    })
+    .await;
 
     // Force stop: asked first, then the row goes and the audit log says forced.
     s.scroll_to("res-table").await;

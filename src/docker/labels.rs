@@ -28,9 +28,6 @@ pub const SPEC: &str = "dev.berth.spec";
 /// Set by `berth image build` on bundled images: which bundle and which inputs made it.
 pub const BUNDLE: &str = "dev.berth.bundle";
 pub const CONTEXT_HASH: &str = "dev.berth.context-hash";
-/// The install that built a bundled image. Not `dev.berth.install`: a container inherits its
-/// image's labels, and one a user runs from the image by hand must not look like Berth's.
-pub const BUILT_BY: &str = "dev.berth.built-by";
 
 pub fn for_workspace(install: Uuid, ws: &Workspace) -> HashMap<String, String> {
     HashMap::from([
@@ -71,11 +68,6 @@ pub fn install_filter(install: Uuid, workspace: Option<&str>) -> HashMap<String,
         labels.push(format!("{ID}={id}"));
     }
     HashMap::from([("label".to_string(), labels)])
-}
-
-/// A bundled image this install built (see [`BUILT_BY`]).
-pub fn built_by(labels: Option<&HashMap<String, String>>, install: Uuid) -> bool {
-    labels.and_then(|l| l.get(BUILT_BY)).map(String::as_str) == Some(install.to_string().as_str())
 }
 
 /// True only for objects this install owns: both labels must match exactly.

@@ -25,6 +25,8 @@ pub struct ContainerSize {
     pub id: String,
     pub labels: HashMap<String, String>,
     pub running: bool,
+    /// Docker's word: created, running, paused, restarting, exited, dead.
+    pub state: String,
     pub size_bytes: u64,
 }
 
@@ -80,6 +82,7 @@ impl Client {
             .map(|c| ContainerSize {
                 id: c.id.unwrap_or_default(),
                 running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),
+                state: c.state.map(|s| s.to_string()).unwrap_or_default(),
                 labels: c.labels.unwrap_or_default(),
                 size_bytes: c.size_rw.unwrap_or(0).max(0) as u64,
             })
@@ -98,20 +101,10 @@ impl Client {
         Ok(list.into_iter().filter_map(|c| c.image_id).collect())
     }
 
-    /// Removes image `id` if it is this install's and no container uses it — not forced, so a
-    /// container made from it meanwhile keeps it. Untagged parent layers only it used go with
-    /// it (the older builder keeps each build step as one); tags and shared layers stay.
-    pub async fn remove_leftover_image(&self, id: &str, install: Uuid) -> Result<()> {
-        let answer = self.api.inspect_image(id).await;
-        let Some(image) = self.found("inspect image", answer)? else {
-            return Ok(());
-        };
-        let l = image.config.as_ref().and_then(|c| c.labels.as_ref());
-        if !(labels::is_ours(l, install) || labels::built_by(l, install)) {
-            return Err(Error::conflict(format!(
-                "image {id} is not this install's; left alone"
-            )));
-        }
+    /// Removes image `id` — not forced, so one a container uses (made from it meanwhile)
+    /// stays. Untagged parent layers only it used go with it (the older builder keeps each
+    /// build step as one); tags and shared layers stay. The caller proves it is a leftover.
+    pub async fn remove_image_unforced(&self, id: &str) -> Result<()> {
         let opts = bollard::query_parameters::RemoveImageOptionsBuilder::default()
             .force(false)
             .build();
@@ -120,10 +113,12 @@ impl Client {
     }
 
     /// This install's volumes with their sizes. Docker measures volumes only in its
-    /// disk-usage API (`/system/df`), whose answer changed shape in API 1.52 — bollard reads
-    /// only the new one, so Berth asks over the socket itself and reads both. Where that is
+    /// disk-usage API (`/system/df`); bollard 0.21 reads only the shape of API 1.52+ (older
+    /// engines answer `Volumes`, and so may newer ones without `verbose`), so Berth asks over
+    /// the socket itself and reads either. Where that is
     /// not a local socket the sizes stay unknown.
-    pub async fn volumes(&self, install: Uuid) -> Result<Vec<VolumeFacts>> {
+    /// Without `measure`, sizes are left out (measuring can take a while on a busy engine).
+    pub async fn volumes(&self, install: Uuid, measure: bool) -> Result<Vec<VolumeFacts>> {
         let opts = bollard::query_parameters::ListVolumesOptionsBuilder::default()
             .filters(&labels::install_filter(install, None))
             .build();
@@ -132,7 +127,12 @@ impl Client {
             .list_volumes(Some(opts))
             .await
             .map_err(|e| self.fail("list volumes", e))?;
-        let sizes = match self.volume_sizes().await {
+        let measured = if measure {
+            self.volume_sizes().await
+        } else {
+            Ok(HashMap::new())
+        };
+        let sizes = match measured {
             Ok(sizes) => sizes,
             Err(e) => {
                 tracing::debug!("volume sizes unknown: {e}");
@@ -270,15 +270,16 @@ fn parse_volume_sizes(body: &[u8]) -> Result<HashMap<String, u64>> {
 }
 
 /// The counters Berth uses from one stats answer. cgroup v2 calls the reclaimable page cache
-/// `inactive_file`, v1 `total_inactive_file`.
+/// `inactive_file`, v1 `total_inactive_file` (beside its own-cgroup-only `inactive_file`).
 fn reading(s: ContainerStatsResponse) -> Reading {
     let cpu = s.cpu_stats.unwrap_or_default();
     let pre = s.precpu_stats.unwrap_or_default();
     let memory = s.memory_stats.unwrap_or_default();
     let stats = memory.stats.unwrap_or_default();
+    // v1 has both: the total includes child cgroups, as `docker stats` counts it.
     let cache = stats
-        .get("inactive_file")
-        .or_else(|| stats.get("total_inactive_file"))
+        .get("total_inactive_file")
+        .or_else(|| stats.get("inactive_file"))
         .copied()
         .unwrap_or(0);
     let pids = s.pids_stats.unwrap_or_default();
@@ -354,7 +355,7 @@ mod tests {
         assert_eq!((r.rx_bytes, r.tx_bytes), (11, 22));
         let v1: ContainerStatsResponse = serde_json::from_str(
             r#"{"cpu_stats":{"cpu_usage":{"total_usage":1,"percpu_usage":[1,0,0,0]}},
-                "memory_stats":{"usage":500,"stats":{"total_inactive_file":70}}}"#,
+                "memory_stats":{"usage":500,"stats":{"inactive_file":30,"total_inactive_file":70}}}"#,
         )
         .unwrap();
         let r = reading(v1);

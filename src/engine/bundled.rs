@@ -277,12 +277,9 @@ impl Engine {
                 rebuilt: false,
             });
         }
-        // Which install built it: when a rebuild leaves this one untagged, Clean up knows it
-        // is this install's leftover (and never another's, nor a build from before).
         let image_labels = HashMap::from([
             (labels::BUNDLE.to_string(), bundle.name.to_string()),
             (labels::CONTEXT_HASH.to_string(), hash),
-            (labels::BUILT_BY.to_string(), self.install.to_string()),
         ]);
         let context = match bundle.prepare {
             None => Bundle::tar(&entries)?,
@@ -297,6 +294,11 @@ impl Engine {
                 on_progress,
             )
             .await?;
+        // Recorded by id: once a later build takes the tag, this one is an older build that
+        // Clean up may remove — and only ids recorded here ever are.
+        if let Some(built) = docker.inspect_image(bundle.tag).await? {
+            self.db(|s| s.record_bundled_build(&built.id, bundle.name))?;
+        }
         Ok(BuildOutcome {
             tag: bundle.tag.to_string(),
             rebuilt: true,

@@ -15,7 +15,7 @@ use std::collections::HashSet;
 impl Engine {
     pub async fn disk_usage(&self) -> Result<DiskUsage> {
         let docker = self.docker().await?;
-        let (input, containers) = self.prune_input(docker).await?;
+        let (input, containers) = self.prune_input(docker, true).await?;
         let leftovers = plan_prune(&input);
         let (workspaces, previews) = self.db(|s| Ok((s.workspaces()?, s.previews(None)?)))?;
         let owner_of = |id: Option<uuid::Uuid>| {
@@ -68,7 +68,8 @@ impl Engine {
     /// that is no longer a leftover is not removed.
     pub async fn prune(&self, dry_run: bool, only: Option<&[String]>) -> Result<PruneOutcome> {
         let docker = self.docker().await?;
-        let (input, _) = self.prune_input(docker).await?;
+        // Sizes only for a dry run: removing needs no measurement to wait for.
+        let (input, _) = self.prune_input(docker, dry_run).await?;
         let plan: Vec<Leftover> = plan_prune(&input)
             .into_iter()
             .filter(|l| only.is_none_or(|ids| ids.contains(&l.id)))
@@ -86,13 +87,9 @@ impl Engine {
                 continue;
             }
             let done = match leftover.kind {
-                LeftoverKind::Image => {
-                    docker
-                        .remove_leftover_image(&leftover.id, self.install)
-                        .await
-                }
+                LeftoverKind::Image => self.remove_older_build(docker, &leftover.id).await,
                 LeftoverKind::Volume => docker.remove_volume(&leftover.id, self.install).await,
-                LeftoverKind::Preview => self.remove_preview(&leftover.id).await,
+                LeftoverKind::Preview => self.remove_stopped_preview(docker, &leftover.id).await,
             };
             match done {
                 Ok(()) => {
@@ -131,15 +128,54 @@ impl Engine {
         Ok(out)
     }
 
+    async fn remove_older_build(&self, docker: &docker::Client, id: &str) -> Result<()> {
+        docker.remove_image_unforced(id).await?;
+        self.db(|s| s.forget_bundled_build(id))
+    }
+
+    /// A stopped preview goes like a delete — unless it runs again by now (checked under its
+    /// lock, so a start in between wins).
+    async fn remove_stopped_preview(&self, docker: &docker::Client, id: &str) -> Result<()> {
+        let p = self.find_preview(id)?;
+        let lock = self.lock_preview(p.id).await?;
+        let Some(p) = self.db(|s| s.preview(p.id))? else {
+            return Ok(());
+        };
+        if let Some(c) = &p.container_id
+            && docker
+                .inspect_container(c)
+                .await?
+                .is_some_and(|c| up(&c.state))
+        {
+            return Err(crate::error::Error::conflict(format!(
+                "preview {} runs again; left alone",
+                p.id.short()
+            )));
+        }
+        // The delete takes the lock itself.
+        drop(lock);
+        self.remove_preview(id).await
+    }
+
+    /// What Docker has and the store records. The store is read first: a preview started
+    /// after that is not in it as running, so it can never be taken for a stopped one.
     async fn prune_input(
         &self,
         docker: &docker::Client,
+        measure: bool,
     ) -> Result<(PruneInput, Vec<docker::ContainerSize>)> {
+        let (workspaces, previews, deleted, built) = self.db(|s| {
+            Ok((
+                s.workspaces()?,
+                s.previews(None)?,
+                s.deleted_workspaces()?,
+                s.bundled_builds()?,
+            ))
+        })?;
         let containers = docker.container_sizes(self.install).await?;
         let images = docker.list_images().await?;
-        let volumes = docker.volumes(self.install).await?;
+        let volumes = docker.volumes(self.install, measure).await?;
         let in_use = docker.images_in_use().await?;
-        let (workspaces, previews) = self.db(|s| Ok((s.workspaces()?, s.previews(None)?)))?;
         let mut records: HashSet<uuid::Uuid> = workspaces.iter().map(|w| w.id.0).collect();
         records.extend(previews.iter().map(|p| p.id.0));
         let input = PruneInput {
@@ -155,6 +191,8 @@ impl Engine {
                 .collect(),
             volumes,
             records,
+            deleted,
+            built,
             // One being made has a container that has not started yet: not a leftover.
             previews: previews
                 .iter()
@@ -168,11 +206,16 @@ impl Engine {
                 .collect(),
             running: containers
                 .iter()
-                .filter(|c| c.running)
+                .filter(|c| up(&c.state))
                 .map(|c| c.id.clone())
                 .collect(),
             in_use,
         };
         Ok((input, containers))
     }
+}
+
+/// Running, paused or restarting: not stopped.
+fn up(state: &str) -> bool {
+    matches!(state, "running" | "paused" | "restarting")
 }

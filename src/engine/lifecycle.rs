@@ -394,9 +394,20 @@ impl Engine {
         let notes = self.remove_networks(docker, &ws).await?;
         self.gateway.close(ws.id);
         self.revoke_credentials(ws.id);
-        docker
-            .remove_volume(&docker::home_volume_name(&ws), self.install)
-            .await?;
+        // A home volume another container still uses (a `docker run -v` by hand) does not stop
+        // the delete either: it stays as a leftover that Clean up removes once it is free (the
+        // delete recorded below is its proof of having been this install's).
+        let home = docker::home_volume_name(&ws);
+        let kept = docker
+            .remove_volume(&home, self.install)
+            .await
+            .err()
+            .map(|e| {
+                format!(
+                    "home volume {home} is kept: {}; `berth prune` removes it once it is free",
+                    e.message
+                )
+            });
         self.db(|s| s.delete_workspace(ws.id))?;
         self.forget_ide_secret(ws.id)?;
         let _ = std::fs::remove_file(self.code_workspace_file(&ws));
@@ -411,13 +422,13 @@ impl Engine {
             ws.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
         );
         self.audit(&ws, "delete", Outcome::Ok, &detail);
+        let mut notes: Vec<String> = notes
+            .into_iter()
+            .map(|note| format!("{note}; Berth removes it once it is free"))
+            .collect();
+        notes.extend(kept);
         for note in &notes {
-            self.audit(
-                &ws,
-                "delete",
-                Outcome::Failed,
-                &format!("{note}; Berth removes it once it is free"),
-            );
+            self.audit(&ws, "delete", Outcome::Failed, note);
         }
         let _ = self.events.send(super::EngineEvent::Removed {
             id: ws.id,

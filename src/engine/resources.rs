@@ -23,6 +23,8 @@ const HISTORY_STEP_MS: i64 = 2000;
 const HISTORY_LEN: usize = 150;
 /// How long a one-off snapshot waits for every row's second reading.
 const SNAPSHOT_WAIT: Duration = Duration::from_secs(6);
+/// How soon a sampler tries Docker again.
+const RETRY: Duration = Duration::from_secs(2);
 
 pub struct Monitor {
     watchers: Mutex<Watchers>,
@@ -66,9 +68,20 @@ impl Watch {
     pub async fn next(&mut self) -> Option<ResourcesView> {
         loop {
             match self.rx.recv().await {
-                Ok(view) => return Some(view),
+                Ok(view) => return Some(self.newest(view)),
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    }
+
+    /// `view`, or a newer one already waiting.
+    fn newest(&mut self, mut view: ResourcesView) -> ResourcesView {
+        loop {
+            match self.rx.try_recv() {
+                Ok(newer) => view = newer,
+                Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+                Err(_) => return view,
             }
         }
     }
@@ -157,11 +170,17 @@ struct Tracked {
 /// The sampler: every tick it looks which containers run, opens a stream for each new one,
 /// ends the streams of those that stopped, and sends everyone a view.
 async fn sample(engine: Arc<Engine>, token: CancellationToken) {
-    let docker = match engine.docker().await {
-        Ok(d) => d.clone(),
-        Err(e) => {
-            tracing::warn!("resources: {e}");
-            return;
+    // Docker may be back in a moment: a sampler never gives up while someone watches.
+    let docker = loop {
+        match engine.docker().await {
+            Ok(d) => break d.clone(),
+            Err(e) => {
+                tracing::warn!("resources: {e}");
+                tokio::select! {
+                    _ = token.cancelled() => return,
+                    _ = tokio::time::sleep(RETRY) => {}
+                }
+            }
         }
     };
     let machine = docker.machine().await.unwrap_or_default();
@@ -171,6 +190,8 @@ async fn sample(engine: Arc<Engine>, token: CancellationToken) {
     let mut measuring = false;
     let mut measured_at: Option<tokio::time::Instant> = None;
     let mut tick = tokio::time::interval(TICK);
+    // After a slow Docker call, one tick, not a burst of them.
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
@@ -227,7 +248,7 @@ async fn sample(engine: Arc<Engine>, token: CancellationToken) {
                     measured_at = Some(tokio::time::Instant::now());
                     let (docker, tx, install) = (docker.clone(), tx.clone(), engine.install);
                     tokio::spawn(async move {
-                        let sizes = docker.volumes(install).await.unwrap_or_default();
+                        let sizes = docker.volumes(install, true).await.unwrap_or_default();
                         let _ = tx.send(Heard::Volumes(
                             sizes.into_iter().filter_map(|v| Some((v.name, v.size_bytes?))).collect(),
                         ));
@@ -251,12 +272,18 @@ async fn follow(
     tx: mpsc::UnboundedSender<Heard>,
 ) {
     use futures_util::StreamExt;
-    if let Ok(Some(limits)) = docker.container_limits(&id).await {
+    let limits = tokio::select! {
+        _ = stop.cancelled() => return,
+        limits = docker.container_limits(&id) => limits,
+    };
+    if let Ok(Some(limits)) = limits {
         let _ = tx.send(Heard::Limits(id.clone(), limits));
     }
     let mut stream = docker.stats_stream(&id);
     loop {
         tokio::select! {
+            // Cancelled first: a stream nobody wants reads nothing more.
+            biased;
             _ = stop.cancelled() => return,
             next = stream.next() => match next {
                 Some(Ok(r)) => {
@@ -268,7 +295,10 @@ async fn follow(
             },
         }
     }
-    let _ = tx.send(Heard::Ended(id));
+    // Only an end nobody asked for: a cancelled stream's entry may already be a newer one's.
+    if !stop.is_cancelled() {
+        let _ = tx.send(Heard::Ended(id));
+    }
 }
 
 /// Workspaces and previews whose recorded container runs, by container id.

@@ -1,15 +1,14 @@
 //! What Berth takes on disk, and which of it is a leftover Clean up may remove. A leftover must
-//! prove it is this install's and nobody's any more:
-//! - a dangling (untagged) build of a bundled image that this install built
-//!   (`dev.berth.built-by`);
-//! - a volume of this install whose workspace or preview has no record (a delete that could
-//!   not remove it);
-//! - a preview image this install built whose preview has no record;
+//! prove it is this install's and nobody's any more — labels alone prove nothing (an image
+//! built `FROM` a bundled one inherits every label; a restored data dir forgets records):
+//! - an untagged older build of a bundled image whose id this install recorded when it built
+//!   it, and that no container (anyone's) uses;
+//! - a home volume of this install whose workspace this install deleted (its audit log says
+//!   so) and that has no record (a delete that could not remove it: it was in use);
 //! - a stopped preview: the container recorded for a running preview no longer runs.
 //!
-//! Labels are checked exactly (`dev.berth.managed` and this install's `dev.berth.install`, or
-//! this install's `dev.berth.built-by`); an object without them, or with another install's,
-//! is never a leftover.
+//! Anything else — another install's objects, anything without Berth's labels, a stopped
+//! workspace — is never a leftover.
 
 use crate::docker::labels;
 use crate::model::Kind;
@@ -46,6 +45,10 @@ pub struct PruneInput {
     pub volumes: Vec<VolumeFacts>,
     /// Workspaces and previews with a record.
     pub records: HashSet<Uuid>,
+    /// Workspaces this install deleted (from its audit log).
+    pub deleted: HashSet<Uuid>,
+    /// Images this install built from its bundled recipes.
+    pub built: HashSet<String>,
     /// Running previews (not those being made) and their recorded containers.
     pub previews: Vec<PreviewFacts>,
     /// Containers of this install that run, by id.
@@ -82,43 +85,31 @@ fn dangling(tags: &[String]) -> bool {
 }
 
 pub fn plan_prune(input: &PruneInput) -> Vec<Leftover> {
-    let ours = |l: &HashMap<String, String>| labels::is_ours(Some(l), input.install);
-    let orphan = |l: &HashMap<String, String>| {
-        labels::owner(l).is_some_and(|owner| !input.records.contains(&owner))
-    };
     let mut out = Vec::new();
     for image in &input.images {
-        if input.in_use.contains(&image.id) {
-            continue;
-        }
-        let bundle = image.labels.get(labels::BUNDLE);
-        let label = if let Some(bundle) = bundle
-            && labels::built_by(Some(&image.labels), input.install)
-            && dangling(&image.tags)
-        {
-            format!("{bundle} (an older build)")
-        } else if bundle.is_none()
-            && ours(&image.labels)
-            && labels::kind(&image.labels) == Some(Kind::Preview)
-            && orphan(&image.labels)
-        {
-            image
-                .tags
-                .first()
-                .cloned()
-                .unwrap_or_else(|| short(&image.id))
-        } else {
+        let Some(bundle) = image.labels.get(labels::BUNDLE) else {
             continue;
         };
-        out.push(Leftover {
-            kind: LeftoverKind::Image,
-            id: image.id.clone(),
-            label,
-            size_bytes: Some(image.size_bytes),
-        });
+        if input.built.contains(&image.id)
+            && dangling(&image.tags)
+            && !input.in_use.contains(&image.id)
+        {
+            out.push(Leftover {
+                kind: LeftoverKind::Image,
+                id: image.id.clone(),
+                label: format!("{bundle} (an older build)"),
+                size_bytes: Some(image.size_bytes),
+            });
+        }
     }
     for volume in &input.volumes {
-        if ours(&volume.labels) && orphan(&volume.labels) {
+        let l = &volume.labels;
+        let gone = labels::owner(l)
+            .is_some_and(|o| input.deleted.contains(&o) && !input.records.contains(&o));
+        if labels::is_ours(Some(l), input.install)
+            && labels::kind(l) == Some(Kind::Workspace)
+            && gone
+        {
             out.push(Leftover {
                 kind: LeftoverKind::Volume,
                 id: volume.name.clone(),
@@ -142,10 +133,6 @@ pub fn plan_prune(input: &PruneInput) -> Vec<Leftover> {
         }
     }
     out
-}
-
-fn short(id: &str) -> String {
-    id.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
 /// One volume of this install with its size.
@@ -194,11 +181,8 @@ pub struct PruneOutcome {
 mod tests {
     use super::*;
 
-    fn built(install: Uuid) -> HashMap<String, String> {
-        HashMap::from([
-            (labels::BUNDLE.to_string(), "test".to_string()),
-            (labels::BUILT_BY.to_string(), install.to_string()),
-        ])
+    fn bundle() -> HashMap<String, String> {
+        HashMap::from([(labels::BUNDLE.to_string(), "test".to_string())])
     }
 
     fn ours(install: Uuid, extra: &[(&str, &str)]) -> HashMap<String, String> {
@@ -216,9 +200,8 @@ mod tests {
     fn only_this_installs_provable_leftovers_are_planned() {
         let install = Uuid::new_v4();
         let other = Uuid::new_v4();
-        let live = Uuid::new_v4();
-        let gone = Uuid::new_v4();
-        let (l, g) = (live.to_string(), gone.to_string());
+        let (live, gone, never) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        let (l, g, n) = (live.to_string(), gone.to_string(), never.to_string());
         let image = |id: &str, tags: &[&str], labels| ImageFacts {
             id: id.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
@@ -230,45 +213,44 @@ mod tests {
             labels,
             size_bytes: Some(7),
         };
+        let ws = |id: &str| ours(install, &[(labels::KIND, "workspace"), (labels::ID, id)]);
         let input = PruneInput {
             install,
             images: vec![
-                image("sha256:old", &[], built(install)),
-                image("sha256:tagged", &["berth-test:latest"], built(install)),
-                image("sha256:theirs", &[], built(other)),
-                // Labelled as a workspace's objects are, but not built by this install.
-                image(
-                    "sha256:managed",
-                    &[],
-                    ours(install, &[(labels::BUNDLE, "test")]),
-                ),
-                // Built before builds carried the install: nobody can tell whose it is.
-                image(
-                    "sha256:unlabelled",
-                    &[],
-                    HashMap::from([(labels::BUNDLE.to_string(), "test".to_string())]),
-                ),
-                image(
-                    "sha256:pv-gone",
-                    &["berth-preview-x:1"],
-                    ours(install, &[(labels::KIND, "preview"), (labels::ID, &g)]),
-                ),
-                image(
-                    "sha256:pv-live",
-                    &["berth-preview-y:1"],
-                    ours(install, &[(labels::KIND, "preview"), (labels::ID, &l)]),
-                ),
-                // A stopped workspace still made from an older build.
-                image("sha256:used", &[], built(install)),
+                image("sha256:old", &[], bundle()),
+                image("sha256:tagged", &["berth-test:latest"], bundle()),
+                // Built FROM a bundled image by someone: every label inherited, not recorded.
+                image("sha256:derived", &[], bundle()),
+                // Recorded, but a stopped container still uses it.
+                image("sha256:used", &[], bundle()),
+                // Recorded, yet without the bundle label: not one of Berth's builds after all.
+                image("sha256:relabelled", &[], HashMap::new()),
             ],
             volumes: vec![
-                volume("berth-home-gone", ours(install, &[(labels::ID, &g)])),
-                volume("berth-home-live", ours(install, &[(labels::ID, &l)])),
-                volume("berth-home-theirs", ours(other, &[(labels::ID, &g)])),
-                volume("no-owner", ours(install, &[])),
+                volume("berth-home-gone", ws(&g)),
+                volume("berth-home-live", ws(&l)),
+                // No record, but never deleted by this install (a restored data dir).
+                volume("berth-home-unknown", ws(&n)),
+                volume(
+                    "berth-home-theirs",
+                    ours(other, &[(labels::KIND, "workspace"), (labels::ID, &g)]),
+                ),
+                volume(
+                    "berth-preview-x",
+                    ours(install, &[(labels::KIND, "preview"), (labels::ID, &g)]),
+                ),
                 volume("plain", HashMap::new()),
             ],
             records: HashSet::from([live]),
+            deleted: HashSet::from([gone, live]),
+            built: [
+                "sha256:old",
+                "sha256:tagged",
+                "sha256:used",
+                "sha256:relabelled",
+            ]
+            .map(String::from)
+            .into(),
             previews: vec![
                 PreviewFacts {
                     id: "p-stopped".into(),
@@ -290,39 +272,31 @@ mod tests {
             ids,
             vec![
                 (LeftoverKind::Image, "sha256:old"),
-                (LeftoverKind::Image, "sha256:pv-gone"),
                 (LeftoverKind::Volume, "berth-home-gone"),
                 (LeftoverKind::Preview, "p-stopped"),
             ]
         );
         assert_eq!(plan[0].label, "test (an older build)");
-        assert_eq!(plan[2].size_bytes, Some(7));
+        assert_eq!(plan[1].size_bytes, Some(7));
     }
 
     #[test]
     fn a_label_that_only_looks_like_ours_is_not() {
         let install = Uuid::new_v4();
-        let other = Uuid::new_v4().to_string();
-        let mut fake = ours(install, &[(labels::KIND, "preview"), (labels::ID, &other)]);
+        let gone = Uuid::new_v4();
+        let mut fake = ours(
+            install,
+            &[(labels::KIND, "workspace"), (labels::ID, &gone.to_string())],
+        );
         fake.insert(labels::MANAGED.into(), "yes".into());
-        let mut prefix = built(install);
-        prefix.insert(labels::BUILT_BY.into(), format!("{install}x"));
         let input = PruneInput {
             install,
-            images: [fake.clone(), prefix]
-                .into_iter()
-                .map(|labels| ImageFacts {
-                    id: "sha256:x".into(),
-                    tags: vec![],
-                    labels,
-                    size_bytes: 1,
-                })
-                .collect(),
             volumes: vec![VolumeFacts {
                 name: "v".into(),
                 labels: fake,
                 size_bytes: None,
             }],
+            deleted: HashSet::from([gone]),
             ..Default::default()
         };
         assert!(plan_prune(&input).is_empty());

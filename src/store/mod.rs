@@ -2,6 +2,7 @@
 //! forward-only migrations atomically, and refuses a database written by a newer Berth.
 
 mod audit;
+mod builds;
 mod idle;
 mod keys;
 mod previews;
@@ -31,6 +32,7 @@ const MIGRATION_STEPS: &[M<'static>] = &[
     M::up(include_str!("migrations/006_idle_stops.sql")),
     M::up(include_str!("migrations/007_keys.sql")),
     M::up(include_str!("migrations/008_previews.sql")),
+    M::up(include_str!("migrations/009_bundled_builds.sql")),
 ];
 pub const MIGRATIONS: Migrations<'static> = Migrations::from_slice(MIGRATION_STEPS);
 

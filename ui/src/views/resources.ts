@@ -99,7 +99,9 @@ function makeRow(first: ResourceRow, modal: HTMLElement): Row {
     const u = r.usage;
     cpu.setAttribute("data-value", String(u?.cpu_of_limit ?? ""));
     mount(cpu,
-      h("div", {}, t("resources.of_cores", { pct: pct(u?.cpu_of_limit), cores: cores(r.limits.cpus) })),
+      h("div", {}, r.limits.cpus > 0
+        ? t("resources.of_cores", { pct: pct(u?.cpu_of_limit), cores: cores(r.limits.cpus) })
+        : t("resources.of_machine", { pct: pct(u?.cpu_of_limit) })),
       meter(u?.cpu_of_limit),
       h("small", { class: "muted" }, t("resources.of_machine", { pct: pct(u?.cpu_of_machine) })));
     mem.setAttribute("data-value", String(u?.memory_bytes ?? ""));
@@ -149,8 +151,8 @@ function limitsForm(): HTMLElement {
         ev.preventDefault();
         error.textContent = "";
         saved.textContent = "";
-        const fresh = await api.settings(); // the rest as it is now, not as it was
         try {
+          const fresh = await api.settings(); // the rest as it is now, not as it was
           await api.saveSettings({
             ...fresh,
             max_running: Number(max.value),
@@ -183,23 +185,26 @@ export function resourcesView(): View {
   const error = errorLine("res-error");
   let last: ResourcesView | null = null;
   const shown = new Map<string, Row>();
-  const sortButton = (key: SortKey, label: string) =>
-    h("button", {
-      class: `link sort${sortBy === key ? " active" : ""}`,
-      "data-testid": `res-sort-${key}`,
-      "data-active": sortBy === key,
-      onclick: () => { sortBy = key; draw(); },
-    }, label, sortBy === key ? " ↓" : "");
-  const header = h("thead");
+  // Made once, like the rows: a click on a sort button is never lost to a redraw.
+  const sortButtons = new Map<SortKey, HTMLButtonElement>();
+  const sortButton = (key: SortKey, label: string) => {
+    const b = h("button", { class: "link sort", "data-testid": `res-sort-${key}`, onclick: () => { sortBy = key; draw(); } }, label);
+    sortButtons.set(key, b);
+    return b;
+  };
+  const header = h("thead", {}, h("tr", {},
+    h("th", {}, t("resources.name")),
+    h("th", {}, sortButton("cpu", t("resources.cpu"))),
+    h("th", {}, sortButton("memory", t("resources.memory"))),
+    h("th", {}, t("resources.pids")),
+    h("th", {}, t("resources.network")),
+    h("th", {}, t("resources.volume")),
+    h("th", {}, t("resources.history"))));
   const draw = () => {
-    mount(header, h("tr", {},
-      h("th", {}, t("resources.name")),
-      h("th", {}, sortButton("cpu", t("resources.cpu"))),
-      h("th", {}, sortButton("memory", t("resources.memory"))),
-      h("th", {}, t("resources.pids")),
-      h("th", {}, t("resources.network")),
-      h("th", {}, t("resources.volume")),
-      h("th", {}, t("resources.history"))));
+    for (const [key, b] of sortButtons) {
+      b.classList.toggle("active", key === sortBy);
+      b.setAttribute("data-active", String(key === sortBy));
+    }
     if (!last) return;
     mount(head, totals(last));
     const rows = sorted(last);
@@ -208,30 +213,47 @@ export function resourcesView(): View {
       mount(body, h("tr", {}, h("td", { colspan: "7", class: "muted", "data-testid": "res-none" }, t("resources.none"))));
       return;
     }
-    const ids = new Set(rows.map((r) => r.id));
-    for (const id of [...shown.keys()]) if (!ids.has(id)) shown.delete(id);
+    const key = (r: ResourceRow) => `${r.kind}:${r.id}`;
+    const keys = new Set(rows.map(key));
+    for (const k of [...shown.keys()]) if (!keys.has(k)) shown.delete(k);
     // Appending an existing row moves it: the order changes, the elements stay.
     mount(body, ...rows.map((r) => {
-      const existing = shown.get(r.id);
+      const existing = shown.get(key(r));
       if (existing) {
         existing.update(r);
         return existing.el;
       }
       const made = makeRow(r, modal);
-      shown.set(r.id, made);
+      shown.set(key(r), made);
       return made.el;
     }));
   };
   draw();
-  let watch: number | null = null;
+  // Watched only while the screen is seen: a window closed to the tray (hidden) stops the
+  // daemon's sampling like leaving the screen does.
+  let watch: Promise<number | null> | null = null;
   let gone = false;
-  api.watchResources((view) => {
-    last = view;
-    draw();
-  }).then((id) => {
-    if (gone) void api.stopResources(id);
-    else watch = id;
-  }, (err) => (error.textContent = errorText(err)));
+  const start = () => {
+    if (watch || gone) return;
+    error.textContent = "";
+    watch = api.watchResources((view) => {
+      last = view;
+      draw();
+    }).catch((err) => {
+      error.textContent = errorText(err);
+      return null;
+    });
+  };
+  const stop = () => {
+    const w = watch;
+    watch = null;
+    void w?.then((id) => {
+      if (id !== null) void api.stopResources(id);
+    });
+  };
+  const onVisibility = () => (document.hidden ? stop() : start());
+  document.addEventListener("visibilitychange", onVisibility);
+  if (!document.hidden) start();
   const el = h("section", { class: "resources", "data-testid": "resources" },
     h("h1", {}, t("resources.title")),
     head,
@@ -244,7 +266,8 @@ export function resourcesView(): View {
     el,
     dispose: () => {
       gone = true;
-      if (watch !== null) void api.stopResources(watch);
+      document.removeEventListener("visibilitychange", onVisibility);
+      stop();
     },
   };
 }
