@@ -376,6 +376,7 @@ fn prune_removes_exactly_this_installs_leftovers() {
     let holder = docker(&["create", "-v", &format!("{gone_home}:/held"), IMAGE])
         .trim()
         .to_string();
+    others.0.push(("container", holder.clone()));
     let out = env.berth(&["rm", "gone"]);
     let said = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{said}");
