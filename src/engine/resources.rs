@@ -44,11 +44,6 @@ impl Monitor {
             views: broadcast::channel(16).0,
         }
     }
-
-    /// How many watch now (`berth daemon status`).
-    pub fn watchers(&self) -> usize {
-        self.watchers.lock().expect("monitor lock").count
-    }
 }
 
 impl Default for Monitor {
@@ -167,8 +162,23 @@ struct Tracked {
     stream: CancellationToken,
 }
 
-/// The sampler: every tick it looks which containers run, opens a stream for each new one,
-/// ends the streams of those that stopped, and sends everyone a view.
+/// The sampler's state, alive while someone watches.
+struct Sampler {
+    engine: Arc<Engine>,
+    docker: docker::Client,
+    /// Cancelled when the last watcher leaves; every stream's token is a child of it.
+    token: CancellationToken,
+    machine: Machine,
+    tx: mpsc::UnboundedSender<Heard>,
+    /// By container id.
+    tracked: HashMap<String, Tracked>,
+    volumes: HashMap<String, u64>,
+    measuring: bool,
+    measured_at: Option<tokio::time::Instant>,
+}
+
+/// Every tick the sampler looks which containers run, opens a stream for each new one, ends
+/// the streams of those that stopped, and sends everyone a view.
 async fn sample(engine: Arc<Engine>, token: CancellationToken) {
     // Docker may be back in a moment: a sampler never gives up while someone watches.
     let docker = loop {
@@ -183,84 +193,136 @@ async fn sample(engine: Arc<Engine>, token: CancellationToken) {
             }
         }
     };
-    let machine = docker.machine().await.unwrap_or_default();
     let (tx, mut rx) = mpsc::unbounded_channel::<Heard>();
-    let mut tracked: HashMap<String, Tracked> = HashMap::new();
-    let mut volumes: HashMap<String, u64> = HashMap::new();
-    let mut measuring = false;
-    let mut measured_at: Option<tokio::time::Instant> = None;
+    let mut sampler = Sampler {
+        machine: docker.machine().await.unwrap_or_default(),
+        engine,
+        docker,
+        token,
+        tx,
+        tracked: HashMap::new(),
+        volumes: HashMap::new(),
+        measuring: false,
+        measured_at: None,
+    };
     let mut tick = tokio::time::interval(TICK);
     // After a slow Docker call, one tick, not a burst of them.
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let token = sampler.token.clone();
     loop {
         tokio::select! {
             _ = token.cancelled() => break,
             heard = rx.recv() => match heard {
-                Some(Heard::Limits(id, l)) => {
-                    if let Some(t) = tracked.get_mut(&id) { t.limits = Some(l) }
-                }
-                Some(Heard::Reading(id, r)) => {
-                    if let Some(t) = tracked.get_mut(&id) {
-                        t.last = Some(r);
-                        let cpus = t.limits.map_or(0.0, |l| l.cpus);
-                        let u = r.usage(cpus);
-                        if let Some(cpu) = u.cpu_of_limit {
-                            t.history.push(Point {
-                                at_ms: crate::store::now_ms(),
-                                cpu_of_limit: cpu,
-                                memory_bytes: u.memory_bytes,
-                            });
-                        }
-                    }
-                }
-                // Opened again at the next tick if it still runs.
-                Some(Heard::Ended(id)) => {
-                    tracked.remove(&id);
-                }
-                Some(Heard::Volumes(sizes)) => {
-                    volumes = sizes;
-                    measuring = false;
-                }
+                Some(heard) => sampler.heard(heard),
                 None => break,
             },
-            _ = tick.tick() => {
-                let targets = match running_targets(&engine, &docker).await {
-                    Ok(t) => t,
-                    Err(e) => {
-                        tracing::debug!("resources: {e}");
-                        continue;
+            _ = tick.tick() => sampler.tick().await,
+        }
+    }
+    for t in sampler.tracked.values() {
+        t.stream.cancel();
+    }
+}
+
+impl Sampler {
+    fn heard(&mut self, heard: Heard) {
+        match heard {
+            Heard::Limits(id, limits) => {
+                if let Some(t) = self.tracked.get_mut(&id) {
+                    t.limits = Some(limits);
+                }
+            }
+            Heard::Reading(id, reading) => {
+                if let Some(t) = self.tracked.get_mut(&id) {
+                    t.last = Some(reading);
+                    let u = reading.usage(t.limits.map_or(0.0, |l| l.cpus));
+                    if let Some(cpu) = u.cpu_of_limit {
+                        t.history.push(Point {
+                            at_ms: crate::store::now_ms(),
+                            cpu_of_limit: cpu,
+                            memory_bytes: u.memory_bytes,
+                        });
                     }
-                };
-                tracked.retain(|id, t| {
-                    let keep = targets.contains_key(id);
-                    if !keep { t.stream.cancel() }
-                    keep
-                });
-                for (id, target) in targets {
-                    tracked.entry(id.clone()).or_insert_with(|| {
-                        let stream = token.child_token();
-                        tokio::spawn(follow(docker.clone(), id, stream.clone(), tx.clone()));
-                        Tracked { target, limits: None, last: None, history: History::new(HISTORY_STEP_MS, HISTORY_LEN), stream }
-                    });
                 }
-                if !measuring && measured_at.is_none_or(|at| at.elapsed() >= VOLUME_EVERY) {
-                    measuring = true;
-                    measured_at = Some(tokio::time::Instant::now());
-                    let (docker, tx, install) = (docker.clone(), tx.clone(), engine.install);
-                    tokio::spawn(async move {
-                        let sizes = docker.volumes(install, true).await.unwrap_or_default();
-                        let _ = tx.send(Heard::Volumes(
-                            sizes.into_iter().filter_map(|v| Some((v.name, v.size_bytes?))).collect(),
-                        ));
-                    });
-                }
-                let max_running = engine.settings().map_or(0, |s| s.max_running);
-                let _ = engine.monitor.views.send(view(machine, &tracked, &volumes, max_running));
+            }
+            // Opened again at the next tick if it still runs.
+            Heard::Ended(id) => {
+                self.tracked.remove(&id);
+            }
+            Heard::Volumes(sizes) => {
+                self.volumes = sizes;
+                self.measuring = false;
             }
         }
     }
-    for t in tracked.values() {
-        t.stream.cancel();
+
+    async fn tick(&mut self) {
+        let targets = match running_targets(&self.engine, &self.docker).await {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::debug!("resources: {e}");
+                return;
+            }
+        };
+        self.tracked.retain(|id, t| {
+            let keep = targets.contains_key(id);
+            if !keep {
+                t.stream.cancel();
+            }
+            keep
+        });
+        for (id, target) in targets {
+            if self.tracked.contains_key(&id) {
+                continue;
+            }
+            let stream = self.token.child_token();
+            tokio::spawn(follow(
+                self.docker.clone(),
+                id.clone(),
+                stream.clone(),
+                self.tx.clone(),
+            ));
+            self.tracked.insert(
+                id,
+                Tracked {
+                    target,
+                    limits: None,
+                    last: None,
+                    history: History::new(HISTORY_STEP_MS, HISTORY_LEN),
+                    stream,
+                },
+            );
+        }
+        self.measure_volumes();
+        let max_running = self.engine.settings().map_or(0, |s| s.max_running);
+        let view = view(self.machine, &self.tracked, &self.volumes, max_running);
+        let _ = self.engine.monitor.views.send(view);
+    }
+
+    /// Volume sizes when watching starts and then every [`VOLUME_EVERY`], one at a time, in
+    /// the background (the engine may take seconds to walk the volumes).
+    fn measure_volumes(&mut self) {
+        let due = self
+            .measured_at
+            .is_none_or(|at| at.elapsed() >= VOLUME_EVERY);
+        if self.measuring || !due {
+            return;
+        }
+        self.measuring = true;
+        self.measured_at = Some(tokio::time::Instant::now());
+        let (docker, tx, install) = (self.docker.clone(), self.tx.clone(), self.engine.install);
+        let token = self.token.clone();
+        tokio::spawn(async move {
+            let volumes = tokio::select! {
+                _ = token.cancelled() => return,
+                volumes = docker.volumes(install, true) => volumes.unwrap_or_default(),
+            };
+            let sizes = volumes
+                .into_iter()
+                .filter_map(|v| Some((v.name, v.size_bytes?)))
+                .collect();
+            let _ = tx.send(Heard::Volumes(sizes));
+        });
     }
 }
 
