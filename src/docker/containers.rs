@@ -85,18 +85,10 @@ impl Client {
         install: Uuid,
         workspace: Option<&str>,
     ) -> Result<Vec<ContainerInfo>> {
-        let opts = ListContainersOptionsBuilder::default()
-            .all(true)
-            .filters(&labels::install_filter(install, workspace))
-            .build();
-        let list = self
-            .api
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| self.fail("list containers", e))?;
-        Ok(list
+        Ok(self
+            .list_ours(install, workspace, false)
+            .await?
             .into_iter()
-            .filter(|c| labels::is_ours(c.labels.as_ref(), install))
             .map(|c| ContainerInfo {
                 id: c.id.unwrap_or_default(),
                 name: c
@@ -113,6 +105,30 @@ impl Client {
                 ip: None,
                 pid: None,
             })
+            .collect())
+    }
+
+    /// The summaries of this install's containers (with the writable layer's size if asked:
+    /// Docker computes it only then), double-checked against the labels.
+    pub(super) async fn list_ours(
+        &self,
+        install: Uuid,
+        workspace: Option<&str>,
+        size: bool,
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let opts = ListContainersOptionsBuilder::default()
+            .all(true)
+            .size(size)
+            .filters(&labels::install_filter(install, workspace))
+            .build();
+        let list = self
+            .api
+            .list_containers(Some(opts))
+            .await
+            .map_err(|e| self.fail("list containers", e))?;
+        Ok(list
+            .into_iter()
+            .filter(|c| labels::is_ours(c.labels.as_ref(), install))
             .collect())
     }
 

@@ -66,19 +66,10 @@ impl Client {
 
     /// This install's containers with the size of their writable layers.
     pub async fn container_sizes(&self, install: Uuid) -> Result<Vec<ContainerSize>> {
-        let opts = ListContainersOptionsBuilder::default()
-            .all(true)
-            .size(true)
-            .filters(&labels::install_filter(install, None))
-            .build();
-        let list = self
-            .api
-            .list_containers(Some(opts))
-            .await
-            .map_err(|e| self.fail("list containers", e))?;
-        Ok(list
+        Ok(self
+            .list_ours(install, None, true)
+            .await?
             .into_iter()
-            .filter(|c| labels::is_ours(c.labels.as_ref(), install))
             .map(|c| ContainerSize {
                 id: c.id.unwrap_or_default(),
                 running: c.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING),

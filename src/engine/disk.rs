@@ -128,7 +128,18 @@ impl Engine {
         Ok(out)
     }
 
+    /// Removal is by id, and Docker deletes an image by id together with its only tag: one
+    /// tagged since the plan (`docker tag`, a rebuild that hit the cache) is left alone.
     async fn remove_older_build(&self, docker: &docker::Client, id: &str) -> Result<()> {
+        if let Some(image) = docker.inspect_image(id).await?
+            && image.tags.iter().any(|t| t != "<none>:<none>")
+        {
+            return Err(crate::error::Error::conflict(format!(
+                "{} is tagged {} now; left alone",
+                id,
+                image.tags.join(", ")
+            )));
+        }
         docker.remove_image_unforced(id).await?;
         self.db(|s| s.forget_bundled_build(id))
     }
@@ -152,9 +163,10 @@ impl Engine {
                 p.id.short()
             )));
         }
-        // The delete takes the lock itself.
+        // Under the same lock: nothing can start it in between.
+        let removed = self.remove_preview_locked(docker, &p).await;
         drop(lock);
-        self.remove_preview(id).await
+        removed
     }
 
     /// What Docker has and the store records. The store is read first: a preview started

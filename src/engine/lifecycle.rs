@@ -396,32 +396,34 @@ impl Engine {
         self.revoke_credentials(ws.id);
         // A home volume another container still uses (a `docker run -v` by hand) does not stop
         // the delete either: it stays as a leftover that Clean up removes once it is free (the
-        // delete recorded below is its proof of having been this install's).
+        // `delete` entry below is its proof of having been this install's). Any other failure
+        // stops the delete, as before.
         let home = docker::home_volume_name(&ws);
-        let kept = docker
-            .remove_volume(&home, self.install)
-            .await
-            .err()
-            .map(|e| {
-                format!(
-                    "home volume {home} is kept: {}; `berth prune` removes it once it is free",
-                    e.message
-                )
-            });
+        let kept = match docker.remove_volume(&home, self.install).await {
+            Ok(()) => None,
+            Err(e) if e.message.contains("volume is in use") => Some(format!(
+                "home volume {home} is kept: another container uses it; `berth prune` removes it once it is free"
+            )),
+            Err(e) => return Err(e),
+        };
+        let detail = format!(
+            "removed container {}, network {}, {} and port {}; project folders left untouched",
+            ws.container_name(),
+            ws.network_name(),
+            match kept {
+                None => format!("home volume {home}"),
+                Some(_) => format!("not the home volume {home} (in use)"),
+            },
+            ws.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
+        );
+        // Recorded before the record goes, so a kept volume always has its proof.
+        self.audit(&ws, "delete", Outcome::Ok, &detail);
         self.db(|s| s.delete_workspace(ws.id))?;
         self.forget_ide_secret(ws.id)?;
         let _ = std::fs::remove_file(self.code_workspace_file(&ws));
         let _ = std::fs::remove_dir_all(self.activity_dir(ws.id));
         // The IDE window's cookies and storage (the app keeps them per workspace).
         let _ = std::fs::remove_dir_all(self.data_dir.join("webviews").join(ws.id.to_string()));
-        let detail = format!(
-            "removed container {}, network {}, home volume {} and port {}; project folders left untouched",
-            ws.container_name(),
-            ws.network_name(),
-            docker::home_volume_name(&ws),
-            ws.port.map(|p| p.to_string()).unwrap_or_else(|| "-".into())
-        );
-        self.audit(&ws, "delete", Outcome::Ok, &detail);
         let mut notes: Vec<String> = notes
             .into_iter()
             .map(|note| format!("{note}; Berth removes it once it is free"))

@@ -233,9 +233,18 @@ impl Engine {
         let Some(p) = self.db(|s| s.preview(p.id))? else {
             return Ok(());
         };
-        self.remove_preview_objects(docker, &p, None).await?;
+        self.remove_preview_locked(docker, &p).await
+    }
+
+    /// The delete itself, for a caller that holds the preview's lock.
+    pub(super) async fn remove_preview_locked(
+        &self,
+        docker: &crate::docker::Client,
+        p: &Preview,
+    ) -> Result<()> {
+        self.remove_preview_objects(docker, p, None).await?;
         self.audit_preview(
-            &p,
+            p,
             "preview-delete",
             &format!(
                 "preview {}: removed container, network, volume and port {}",
@@ -243,7 +252,7 @@ impl Engine {
                 p.port
             ),
         );
-        self.emit_preview_removed(&p, GONE_DELETED);
+        self.emit_preview_removed(p, GONE_DELETED);
         Ok(())
     }
 

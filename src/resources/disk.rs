@@ -104,8 +104,12 @@ pub fn plan_prune(input: &PruneInput) -> Vec<Leftover> {
     }
     for volume in &input.volumes {
         let l = &volume.labels;
-        let gone = labels::owner(l)
-            .is_some_and(|o| input.deleted.contains(&o) && !input.records.contains(&o));
+        // Its name must be the one Berth gives that workspace's home, too.
+        let gone = labels::owner(l).is_some_and(|o| {
+            input.deleted.contains(&o)
+                && !input.records.contains(&o)
+                && volume.name == format!("berth-home-{}", o.simple())
+        });
         if labels::is_ours(Some(l), input.install)
             && labels::kind(l) == Some(Kind::Workspace)
             && gone
@@ -227,6 +231,8 @@ mod tests {
                 image("sha256:relabelled", &[], HashMap::new()),
             ],
             volumes: vec![
+                volume(&format!("berth-home-{}", gone.simple()), ws(&g)),
+                // The right labels on a volume of another name.
                 volume("berth-home-gone", ws(&g)),
                 volume("berth-home-live", ws(&l)),
                 // No record, but never deleted by this install (a restored data dir).
@@ -272,7 +278,10 @@ mod tests {
             ids,
             vec![
                 (LeftoverKind::Image, "sha256:old"),
-                (LeftoverKind::Volume, "berth-home-gone"),
+                (
+                    LeftoverKind::Volume,
+                    format!("berth-home-{}", gone.simple()).as_str()
+                ),
                 (LeftoverKind::Preview, "p-stopped"),
             ]
         );

@@ -32,10 +32,11 @@ impl Store {
         Ok(())
     }
 
-    /// Workspaces this install deleted: their ids in the audit log's `delete` entries.
+    /// Workspaces this install deleted: their ids in the audit log's successful `delete`
+    /// entries (a failed delete leaves the workspace).
     pub fn deleted_workspaces(&self) -> Result<HashSet<Uuid>> {
         let mut stmt = self.conn.prepare(
-            "SELECT DISTINCT workspace_id FROM audit_log WHERE action = 'delete' AND workspace_id IS NOT NULL",
+            "SELECT DISTINCT workspace_id FROM audit_log WHERE action = 'delete' AND outcome = 'ok' AND workspace_id IS NOT NULL",
         )?;
         let ids = stmt
             .query_map([], |r| r.get::<_, String>(0))?
@@ -81,6 +82,15 @@ mod tests {
             "stop",
             super::super::Outcome::Ok,
             "",
+        )
+        .unwrap();
+        // A delete that failed leaves the workspace: no proof.
+        s.audit_raw(
+            Some(kept.to_string()),
+            Some("kept".into()),
+            "delete",
+            super::super::Outcome::Failed,
+            "busy",
         )
         .unwrap();
         assert_eq!(s.deleted_workspaces().unwrap(), HashSet::from([gone]));

@@ -183,11 +183,24 @@ impl TestEnv {
             IMAGE,
             "--project",
             project.to_str().unwrap(),
-            "--memory",
-            "64m",
         ];
+        // 64 MiB unless the test asks for its own.
+        if !extra.contains(&"--memory") {
+            args.extend(["--memory", "64m"]);
+        }
         args.extend_from_slice(extra);
         self.ok_with(&args, vars);
+    }
+
+    /// The first audit entry of workspace `name` with `action`; fails the test without one.
+    pub fn audit_entry(&self, name: &str, action: &str) -> Value {
+        let log: Value = serde_json::from_str(&self.ok(&["log", name, "--json"])).unwrap();
+        log.as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == action)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {action} in the audit log of {name}: {log}"))
     }
 
     pub fn show(&self, name: &str) -> Value {

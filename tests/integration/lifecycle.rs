@@ -143,7 +143,6 @@ fn a_reused_name_starts_a_history_of_its_own() {
 /// plain stop would give it 10 s), and the audit log says the stop was forced.
 #[test]
 fn a_force_stop_kills_a_workspace_that_ignores_sigterm_after_the_short_wait() {
-    use std::io::Write;
     use std::time::{Duration, Instant};
     let env = TestEnv::new();
     // The shell ignores TERM, and httpd inherits that through exec.
@@ -153,19 +152,10 @@ fn a_force_stop_kills_a_workspace_that_ignores_sigterm_after_the_short_wait() {
         crate::env::IMAGE
     );
     let label = format!("dev.berth.install={}", env.install);
-    let mut build = std::process::Command::new("docker")
-        .args(["build", "-q", "--label", &label, "-t", &tag, "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    build
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(dockerfile.as_bytes())
-        .unwrap();
-    assert!(build.wait().unwrap().success(), "docker build {tag}");
+    let mut build = std::process::Command::new("docker");
+    build.args(["build", "-q", "--label", &label, "-t", &tag, "-"]);
+    let built = crate::provider::piped(build, &dockerfile);
+    assert!(built.status.success(), "docker build {tag}");
     let project = env.project("stubborn");
     env.ok(&[
         "create",
@@ -201,14 +191,7 @@ fn a_force_stop_kills_a_workspace_that_ignores_sigterm_after_the_short_wait() {
         137,
         "SIGKILL"
     );
-    let log: serde_json::Value =
-        serde_json::from_str(&env.ok(&["log", "stubborn", "--json"])).unwrap();
-    let forced = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "force-stop")
-        .unwrap_or_else(|| panic!("no force-stop in {log}"));
+    let forced = env.audit_entry("stubborn", "force-stop");
     assert_eq!(forced["outcome"], "ok");
     assert!(
         forced["detail"].as_str().unwrap().contains("forced"),

@@ -19,17 +19,7 @@ fn running(
     limits: &[&str],
     vars: &[(&str, &std::ffi::OsStr)],
 ) -> String {
-    let project = env.project(name);
-    let mut args = vec![
-        "create",
-        name,
-        "--image",
-        IMAGE,
-        "--project",
-        project.to_str().unwrap(),
-    ];
-    args.extend_from_slice(limits);
-    env.ok_with(&args, vars);
+    env.create_with(name, limits, vars);
     env.ok(&["start", name]);
     env.show(name)["container_id"].as_str().unwrap().to_string()
 }
@@ -260,20 +250,9 @@ fn dangling_image(env: &TestEnv, labels: &[String]) -> String {
             "FROM {IMAGE}\nLABEL dev.berth.test-build=\"{n} {}\"\n",
             rand()
         );
-        let mut child = std::process::Command::new("docker")
-            .args(&args)
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        use std::io::Write;
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(dockerfile.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let mut cmd = std::process::Command::new("docker");
+        cmd.args(&args);
+        let out = crate::provider::piped(cmd, &dockerfile);
         assert!(out.status.success(), "docker build");
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     };
@@ -281,6 +260,14 @@ fn dangling_image(env: &TestEnv, labels: &[String]) -> String {
     build(2);
     docker(&["rmi", &tag]);
     old
+}
+
+/// A preview of workspace `name` running `cmd` (listening on 3000) in the test image.
+fn preview_of(env: &TestEnv, name: &str, cmd: &str) -> Value {
+    let args = [
+        "preview", "create", name, "--image", IMAGE, "--cmd", cmd, "--port", "3000", "--json",
+    ];
+    serde_json::from_str(&env.ok(&args)).unwrap()
 }
 
 fn rand() -> String {
@@ -385,20 +372,18 @@ fn prune_removes_exactly_this_installs_leftovers() {
         "the delete names the volume it kept: {said}"
     );
     docker(&["rm", &holder]);
+    let log: Value = serde_json::from_str(&env.ok(&["log", "gone", "--json"])).unwrap();
+    assert!(
+        log.as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["action"] == "delete"
+                && e["outcome"] == "failed"
+                && e["detail"].as_str().unwrap().contains("is kept")),
+        "the audit log names the kept volume: {log}"
+    );
     env.create("site", &env.project("site"));
-    let preview: Value = serde_json::from_str(&env.ok(&[
-        "preview",
-        "create",
-        "site",
-        "--image",
-        IMAGE,
-        "--cmd",
-        "httpd -f -p 3000 -h .",
-        "--port",
-        "3000",
-        "--json",
-    ]))
-    .unwrap();
+    let preview = preview_of(&env, "site", "httpd -f -p 3000 -h .");
     let stopped = preview["id"].as_str().unwrap().to_string();
     // The only preview so far.
     let preview_container = lines(&docker(&[
@@ -418,6 +403,10 @@ fn prune_removes_exactly_this_installs_leftovers() {
     let derived = dangling_image(&env, &["dev.berth.bundle=test".into()]);
     let used = recorded_build(&env);
     let user = docker(&["create", &used]).trim().to_string();
+    // Recorded, but someone tagged it since: no longer an older build.
+    let retagged = recorded_build(&env);
+    let retag = format!("berth-prune-retagged:{}", &env.install[..8]);
+    docker(&["tag", &retagged, &retag]);
     let their_home = volume(&workspace_labels(&other, &gone_id));
     let unknown_home = volume(&workspace_labels(
         &env.install,
@@ -427,6 +416,7 @@ fn prune_removes_exactly_this_installs_leftovers() {
     others.0.extend([
         ("container", user.clone()),
         ("image", used.clone()),
+        ("image", retagged.clone()),
         ("image", derived.clone()),
         ("volume", their_home.clone()),
         ("volume", plain.clone()),
@@ -452,19 +442,7 @@ fn prune_removes_exactly_this_installs_leftovers() {
         .as_str()
         .unwrap()
         .to_string();
-    let running_preview: Value = serde_json::from_str(&env.ok(&[
-        "preview",
-        "create",
-        "live",
-        "--image",
-        IMAGE,
-        "--cmd",
-        "httpd -f -p 3000 -h .",
-        "--port",
-        "3000",
-        "--json",
-    ]))
-    .unwrap();
+    let running_preview = preview_of(&env, "live", "httpd -f -p 3000 -h .");
 
     let (planned, listed) = leftovers(&env, &["prune", "--dry-run", "--json"]);
     let mut want = vec![
@@ -505,6 +483,7 @@ fn prune_removes_exactly_this_installs_leftovers() {
     assert_eq!(previews[0]["id"], running_preview["id"]);
     for (what, id) in [
         ("image", &used),
+        ("image", &retagged),
         ("image", &derived),
         ("volume", &their_home),
         ("volume", &unknown_home),
@@ -522,14 +501,7 @@ fn prune_removes_exactly_this_installs_leftovers() {
         Vec::<(String, String)>::new(),
         "nothing is left over: {after}"
     );
-    let log: Value = serde_json::from_str(&env.ok(&["log", "site", "--json"])).unwrap();
-    assert!(
-        log.as_array()
-            .unwrap()
-            .iter()
-            .any(|e| e["action"] == "preview-delete"),
-        "{log}"
-    );
+    env.audit_entry("site", "preview-delete");
 }
 
 /// A preview whose app ignores SIGTERM is killed after the short wait and gone, audited as
@@ -538,19 +510,11 @@ fn prune_removes_exactly_this_installs_leftovers() {
 fn a_force_stopped_preview_is_killed_after_the_short_wait_and_removed() {
     let env = TestEnv::new();
     env.create("stubborn-app", &env.project("stubborn-app"));
-    let preview: Value = serde_json::from_str(&env.ok(&[
-        "preview",
-        "create",
+    let preview = preview_of(
+        &env,
         "stubborn-app",
-        "--image",
-        IMAGE,
-        "--cmd",
         "trap '' TERM; exec httpd -f -p 3000 -h .",
-        "--port",
-        "3000",
-        "--json",
-    ]))
-    .unwrap();
+    );
     let id = preview["id"].as_str().unwrap().to_string();
     let started = Instant::now();
     block_on(async { env.client().await.force_stop_preview(&id).await }).unwrap();
@@ -560,13 +524,7 @@ fn a_force_stopped_preview_is_killed_after_the_short_wait_and_removed() {
     assert!(took < Duration::from_secs(8), "took {took:?}");
     let previews: Value = serde_json::from_str(&env.ok(&["preview", "ls", "--json"])).unwrap();
     assert_eq!(previews, Value::Array(vec![]));
-    let log: Value = serde_json::from_str(&env.ok(&["log", "stubborn-app", "--json"])).unwrap();
-    let forced = log
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["action"] == "force-stop")
-        .unwrap_or_else(|| panic!("no force-stop in {log}"));
+    let forced = env.audit_entry("stubborn-app", "force-stop");
     assert!(
         forced["detail"].as_str().unwrap().contains("forced"),
         "{forced}"
