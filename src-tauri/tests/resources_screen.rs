@@ -245,7 +245,11 @@ async fn resources_screen(lang: &'static str, range_first: u16, w: Words) {
         (!s.row_order().await.contains(&format!("res-row-{busy}"))).then_some(())
     })
     .await;
-    assert_eq!(setup.show(&busy)["status"], "stopped");
+    // The row goes as the stop begins; the stop itself ends after the short wait.
+    s.wait_for("the workspace to be stopped", LIVE, || async {
+        (setup.show(&busy)["status"] == "stopped").then_some(())
+    })
+    .await;
     let log: Value = serde_json::from_str(&setup.cli(&["log", &busy, "--json"])).unwrap();
     assert!(
         log.as_array()
