@@ -4,7 +4,7 @@
 use crate::dto::IdeWindowView;
 use crate::state::AppState;
 use crate::update::{self, UpdateView};
-use crate::{ide, logs, preview, tray};
+use crate::{ide, preview, tray};
 use berth::activity::ActivityView;
 use berth::api::{BuildEvent, LogChunk, NewWorkspace, StartedView, Viewer};
 use berth::engine::{BuildOutcome, ImageEntry, KeyTest, KeyUsage, WorkspaceEdit};
@@ -102,6 +102,7 @@ pub async fn audit_log(state: S<'_>, name: String) -> Result<Vec<AuditEntry>> {
     state.client.audit_log(&name).await
 }
 
+/// Container output to the page, optionally followed, until `stop_logs` or the view goes.
 #[tauri::command]
 pub async fn follow_logs(
     state: S<'_>,
@@ -109,7 +110,9 @@ pub async fn follow_logs(
     follow: bool,
     on_chunk: Channel<LogChunk>,
 ) -> Result<u32> {
-    logs::follow(&state, &name, follow, on_chunk).await
+    // Opened here, so an unknown workspace or a missing container fails the command itself.
+    let chunks = state.client.logs(&name, follow, Some(500)).await?;
+    Ok(state.forward(chunks, on_chunk))
 }
 
 #[tauri::command]

@@ -15,7 +15,6 @@ mod ide;
 mod ide_drop;
 mod ide_policy;
 mod ide_rules;
-mod logs;
 mod preview;
 mod resources;
 mod state;

@@ -5,7 +5,6 @@ use crate::state::AppState;
 use berth::Result;
 use berth::model::WorkspaceView;
 use berth::resources::{DiskUsage, PruneOutcome, ResourcesView};
-use futures_util::StreamExt;
 use tauri::ipc::Channel;
 use tauri::{AppHandle, State};
 
@@ -15,27 +14,10 @@ type S<'a> = State<'a, AppState>;
 /// gone). Returns the id `stop_resources` takes.
 #[tauri::command]
 pub async fn watch_resources(state: S<'_>, on_view: Channel<ResourcesView>) -> Result<u32> {
-    // Opened here, so a daemon without Docker fails the command itself.
-    let mut views = Box::pin(state.client.watch_resources().await?);
-    let (id, token) = state.register_follow();
-    tauri::async_runtime::spawn(async move {
-        loop {
-            let next = tokio::select! {
-                _ = token.cancelled() => break,
-                next = views.next() => next,
-            };
-            let sent = match next {
-                Some(Ok(view)) => on_view.send(view).is_ok(),
-                Some(Err(_)) | None => false,
-            };
-            // The screen went away, the daemon ended the stream, or it failed.
-            if !sent {
-                break;
-            }
-        }
-        // Dropping the stream closes the watch: the daemon stops sampling if nobody else looks.
-    });
-    Ok(id)
+    // Opened here, so a daemon without Docker fails the command itself. Dropping the stream
+    // closes the watch: the daemon stops sampling if nobody else looks.
+    let views = state.client.watch_resources().await?;
+    Ok(state.forward(views, on_view))
 }
 
 #[tauri::command]

@@ -33,6 +33,7 @@ pub struct ContainerSize {
 impl Client {
     /// Docker's stats for one container, a reading about every second, until the container
     /// stops or the stream is dropped (which closes its connection: nothing stays open).
+    /// Docker goes on sending empty frames ([`Reading::stopped`]) for a stopped container.
     pub fn stats_stream(&self, id: &str) -> BoxStream<'static, Result<Reading>> {
         let opts = StatsOptionsBuilder::default().stream(true).build();
         let this = self.clone();

@@ -10,27 +10,18 @@ use crate::resources::{
     PruneOutcome, plan_prune,
 };
 use crate::store::Outcome;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 impl Engine {
     pub async fn disk_usage(&self) -> Result<DiskUsage> {
         let docker = self.docker().await?;
-        let (input, containers) = self.prune_input(docker, true).await?;
+        let Gathered {
+            input,
+            containers,
+            owners,
+        } = self.gather(docker, true).await?;
         let leftovers = plan_prune(&input);
-        let (workspaces, previews) = self.db(|s| Ok((s.workspaces()?, s.previews(None)?)))?;
-        let owner_of = |id: Option<uuid::Uuid>| {
-            let id = id?;
-            workspaces
-                .iter()
-                .find(|w| w.id.0 == id)
-                .map(|w| w.name.to_string())
-                .or_else(|| {
-                    previews
-                        .iter()
-                        .find(|p| p.id.0 == id)
-                        .map(|p| p.workspace.clone())
-                })
-        };
+        let owner_of = |id: Option<uuid::Uuid>| owners.get(&id?).cloned();
         // Bundled images are shared by every install on the engine; preview builds are ours.
         let images: Vec<&ImageFacts> = input
             .images
@@ -69,7 +60,7 @@ impl Engine {
     pub async fn prune(&self, dry_run: bool, only: Option<&[String]>) -> Result<PruneOutcome> {
         let docker = self.docker().await?;
         // Sizes only for a dry run: removing needs no measurement to wait for.
-        let (input, _) = self.prune_input(docker, dry_run).await?;
+        let input = self.gather(docker, dry_run).await?.input;
         let plan: Vec<Leftover> = plan_prune(&input)
             .into_iter()
             .filter(|l| only.is_none_or(|ids| ids.contains(&l.id)))
@@ -101,7 +92,11 @@ impl Engine {
         }
         let touched = !out.removed.is_empty() || !out.failed.is_empty();
         if !dry_run && touched {
-            let names: Vec<&str> = out.removed.iter().map(|l| l.label.as_str()).collect();
+            let names: Vec<String> = out
+                .removed
+                .iter()
+                .map(|l| format!("{} {}", l.kind.describe(), l.label))
+                .collect();
             self.db(|s| {
                 s.audit_raw(
                     None,
@@ -171,11 +166,7 @@ impl Engine {
 
     /// What Docker has and the store records. The store is read first: a preview started
     /// after that is not in it as running, so it can never be taken for a stopped one.
-    async fn prune_input(
-        &self,
-        docker: &docker::Client,
-        measure: bool,
-    ) -> Result<(PruneInput, Vec<docker::ContainerSize>)> {
+    async fn gather(&self, docker: &docker::Client, measure: bool) -> Result<Gathered> {
         let (workspaces, previews, deleted, built) = self.db(|s| {
             Ok((
                 s.workspaces()?,
@@ -188,8 +179,13 @@ impl Engine {
         let images = docker.list_images().await?;
         let volumes = docker.volumes(self.install, measure).await?;
         let in_use = docker.images_in_use().await?;
-        let mut records: HashSet<uuid::Uuid> = workspaces.iter().map(|w| w.id.0).collect();
-        records.extend(previews.iter().map(|p| p.id.0));
+        // Every record's id, with the workspace it is (or belongs to).
+        let owners: HashMap<uuid::Uuid, String> = workspaces
+            .iter()
+            .map(|w| (w.id.0, w.name.to_string()))
+            .chain(previews.iter().map(|p| (p.id.0, p.workspace.clone())))
+            .collect();
+        let records: HashSet<uuid::Uuid> = owners.keys().copied().collect();
         let input = PruneInput {
             install: self.install,
             images: images
@@ -223,8 +219,20 @@ impl Engine {
                 .collect(),
             in_use,
         };
-        Ok((input, containers))
+        Ok(Gathered {
+            input,
+            containers,
+            owners,
+        })
     }
+}
+
+/// What a disk report and a clean-up start from.
+struct Gathered {
+    input: PruneInput,
+    containers: Vec<docker::ContainerSize>,
+    /// Record id → its workspace's name.
+    owners: HashMap<uuid::Uuid, String>,
 }
 
 /// Running, paused or restarting: not stopped.

@@ -150,12 +150,15 @@ struct Target {
 enum Heard {
     Limits(String, Limits),
     Reading(String, Reading),
-    Ended(String),
+    Stopped(String),
+    Lost(String),
     Volumes(HashMap<String, u64>),
 }
 
 struct Tracked {
     target: Target,
+    /// Its container stopped while the store still says it runs.
+    stopped: bool,
     limits: Option<Limits>,
     last: Option<Reading>,
     history: History,
@@ -177,8 +180,8 @@ struct Sampler {
     measured_at: Option<tokio::time::Instant>,
 }
 
-/// Every tick the sampler looks which containers run, opens a stream for each new one, ends
-/// the streams of those that stopped, and sends everyone a view.
+/// Every tick the sampler looks which containers the store says run, opens a stream for each
+/// new one, ends the streams of those that stopped, and sends everyone a view.
 async fn sample(engine: Arc<Engine>, token: CancellationToken) {
     // Docker may be back in a moment: a sampler never gives up while someone watches.
     let docker = loop {
@@ -245,8 +248,15 @@ impl Sampler {
                     }
                 }
             }
-            // Opened again at the next tick if it still runs.
-            Heard::Ended(id) => {
+            // Its container stopped though the store still says it runs (a preview stopped
+            // by hand): no row and no new stream until a start makes it a new target.
+            Heard::Stopped(id) => {
+                if let Some(t) = self.tracked.get_mut(&id) {
+                    t.stopped = true;
+                }
+            }
+            // The stream broke (Docker restarting): opened again at the next tick.
+            Heard::Lost(id) => {
                 self.tracked.remove(&id);
             }
             Heard::Volumes(sizes) => {
@@ -257,7 +267,7 @@ impl Sampler {
     }
 
     async fn tick(&mut self) {
-        let targets = match running_targets(&self.engine, &self.docker).await {
+        let targets = match running_targets(&self.engine) {
             Ok(t) => t,
             Err(e) => {
                 tracing::debug!("resources: {e}");
@@ -286,6 +296,7 @@ impl Sampler {
                 id,
                 Tracked {
                     target,
+                    stopped: false,
                     limits: None,
                     last: None,
                     history: History::new(HISTORY_STEP_MS, HISTORY_LEN),
@@ -342,72 +353,59 @@ async fn follow(
         let _ = tx.send(Heard::Limits(id.clone(), limits));
     }
     let mut stream = docker.stats_stream(&id);
-    loop {
+    let end = loop {
         tokio::select! {
             // Cancelled first: a stream nobody wants reads nothing more.
             biased;
             _ = stop.cancelled() => return,
             next = stream.next() => match next {
+                // Docker goes on sending empty frames for a stopped container.
+                Some(Ok(r)) if r.stopped() => break Heard::Stopped(id),
                 Some(Ok(r)) => {
                     if tx.send(Heard::Reading(id.clone(), r)).is_err() {
                         return;
                     }
                 }
-                Some(Err(_)) | None => break,
+                Some(Err(_)) | None => break Heard::Lost(id),
             },
         }
-    }
+    };
     // Only an end nobody asked for: a cancelled stream's entry may already be a newer one's.
     if !stop.is_cancelled() {
-        let _ = tx.send(Heard::Ended(id));
+        let _ = tx.send(end);
     }
 }
 
-/// Workspaces and previews whose recorded container runs, by container id.
-async fn running_targets(
-    engine: &Engine,
-    docker: &docker::Client,
-) -> Result<HashMap<String, Target>> {
-    let running: std::collections::HashSet<String> = docker
-        .list_containers(engine.install, None)
-        .await?
-        .into_iter()
-        .filter(|c| c.running)
-        .map(|c| c.id)
-        .collect();
+/// Workspaces and previews the store says run, by container id. No Docker call: the Docker
+/// events watcher keeps the store's status current, and a container that stopped anyway (a
+/// preview stopped by hand) ends its stream.
+fn running_targets(engine: &Engine) -> Result<HashMap<String, Target>> {
     let (workspaces, previews) = engine.db(|s| Ok((s.workspaces()?, s.previews(None)?)))?;
-    let mut out = HashMap::new();
-    for ws in workspaces {
-        if let Some(c) = ws.container_id.as_ref().filter(|c| running.contains(*c))
-            && ws.status == Status::Running
-        {
-            out.insert(
-                c.clone(),
-                Target {
-                    kind: RowKind::Workspace,
-                    id: ws.name.to_string(),
-                    workspace: ws.name.to_string(),
-                    volume: docker::home_volume_name(&ws),
-                },
-            );
-        }
-    }
-    for p in previews {
-        if let Some(c) = p.container_id.as_ref().filter(|c| running.contains(*c))
-            && p.status == PreviewStatus::Running
-        {
-            out.insert(
-                c.clone(),
-                Target {
-                    kind: RowKind::Preview,
-                    id: p.id.short(),
-                    workspace: p.workspace.clone(),
-                    volume: p.object_name(),
-                },
-            );
-        }
-    }
-    Ok(out)
+    let workspaces = workspaces
+        .into_iter()
+        .filter(|ws| ws.status == Status::Running)
+        .filter_map(|ws| {
+            let target = Target {
+                kind: RowKind::Workspace,
+                id: ws.name.to_string(),
+                workspace: ws.name.to_string(),
+                volume: docker::home_volume_name(&ws),
+            };
+            Some((ws.container_id?, target))
+        });
+    let previews = previews
+        .into_iter()
+        .filter(|p| p.status == PreviewStatus::Running)
+        .filter_map(|p| {
+            let target = Target {
+                kind: RowKind::Preview,
+                id: p.id.short(),
+                workspace: p.workspace.clone(),
+                volume: p.object_name(),
+            };
+            Some((p.container_id?, target))
+        });
+    Ok(workspaces.chain(previews).collect())
 }
 
 fn view(
@@ -418,6 +416,7 @@ fn view(
 ) -> ResourcesView {
     let mut rows: Vec<ResourceRow> = tracked
         .values()
+        .filter(|t| !t.stopped)
         .map(|t| {
             let limits = t.limits.unwrap_or(Limits {
                 cpus: 0.0,

@@ -25,6 +25,17 @@ pub enum LeftoverKind {
     Preview,
 }
 
+impl LeftoverKind {
+    /// In English, for the CLI and the audit log (the app has its own words).
+    pub fn describe(&self) -> &'static str {
+        match self {
+            LeftoverKind::Image => "older build",
+            LeftoverKind::Volume => "volume",
+            LeftoverKind::Preview => "stopped preview",
+        }
+    }
+}
+
 /// One thing Clean up would remove.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(ts_rs::TS))]
@@ -32,7 +43,8 @@ pub struct Leftover {
     pub kind: LeftoverKind,
     /// Docker's image id, the volume's name or the preview's id: what removal is asked for.
     pub id: String,
-    /// What to show: the bundle, the volume, the preview with its workspace.
+    /// Its name, for people: the bundle, the volume, the preview's workspace and id (what
+    /// kind of leftover it is, each client says in its own language).
     pub label: String,
     pub size_bytes: Option<u64>,
 }
@@ -97,7 +109,7 @@ pub fn plan_prune(input: &PruneInput) -> Vec<Leftover> {
             out.push(Leftover {
                 kind: LeftoverKind::Image,
                 id: image.id.clone(),
-                label: format!("{bundle} (an older build)"),
+                label: bundle.clone(),
                 size_bytes: Some(image.size_bytes),
             });
         }
@@ -131,7 +143,7 @@ pub fn plan_prune(input: &PruneInput) -> Vec<Leftover> {
             out.push(Leftover {
                 kind: LeftoverKind::Preview,
                 id: p.id.clone(),
-                label: format!("preview {} of {}", p.id, p.workspace),
+                label: format!("{} · {}", p.workspace, p.id),
                 size_bytes: None,
             });
         }
@@ -285,7 +297,7 @@ mod tests {
                 (LeftoverKind::Preview, "p-stopped"),
             ]
         );
-        assert_eq!(plan[0].label, "test (an older build)");
+        assert_eq!(plan[0].label, "test");
         assert_eq!(plan[1].size_bytes, Some(7));
     }
 

@@ -57,6 +57,11 @@ pub struct ContainerUsage {
 }
 
 impl Reading {
+    /// Docker's frame for a container that does not run: no machine counter at all.
+    pub fn stopped(&self) -> bool {
+        self.system_ns == 0
+    }
+
     /// Usage against `cpus` (the container's CPU limit in cores; 0 means none).
     pub fn usage(&self, cpus: f64) -> ContainerUsage {
         let cores = self.cpu_cores();
@@ -259,6 +264,12 @@ mod tests {
         assert_eq!(human_bytes(1536), "1.5 KiB");
         assert_eq!(human_bytes(200 << 20), "200.0 MiB");
         assert_eq!(human_bytes(3 << 30), "3.0 GiB");
+    }
+
+    #[test]
+    fn a_frame_without_the_machine_counter_is_a_stopped_container() {
+        assert!(!reading().stopped());
+        assert!(Reading::default().stopped());
     }
 
     #[test]

@@ -35,17 +35,9 @@ pub fn cli(data: &Path, args: &[&str]) -> String {
 
 /// Runs the CLI at `program` (the build under test, or an installed one) on `data`.
 pub fn cli_at(program: &Path, data: &Path, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .env("BERTH_DATA_DIR", data)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "berth {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    let mut cmd = Command::new(program);
+    cmd.env("BERTH_DATA_DIR", data).args(args);
+    stdout_of(cmd, &format!("berth {args:?}"))
 }
 
 pub struct Session {
@@ -599,13 +591,17 @@ pub fn docker(args: &[&str]) -> String {
 
 /// Runs `program`; panics with its output on failure; returns stdout.
 pub fn ok(program: &str, args: &[&str]) -> String {
-    let out = Command::new(program)
-        .args(args)
-        .output()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
+    let mut cmd = Command::new(program);
+    cmd.args(args);
+    stdout_of(cmd, &format!("{program} {args:?}"))
+}
+
+/// Runs `cmd`; panics with `what` and its output on failure; returns stdout.
+fn stdout_of(mut cmd: Command, what: &str) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{what}: {e}"));
     assert!(
         out.status.success(),
-        "{program} {args:?}: {}{}",
+        "{what}: {}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );

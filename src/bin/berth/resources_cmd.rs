@@ -5,8 +5,7 @@ use crate::print::{print_json, print_table, table};
 use berth::client::Client;
 use berth::error::Result;
 use berth::resources::{
-    DiskUsage, Leftover, LeftoverKind, PruneOutcome, ResourceRow, ResourcesView, RowKind,
-    human_bytes,
+    DiskUsage, Leftover, PruneOutcome, ResourceRow, ResourcesView, RowKind, human_bytes,
 };
 use futures_util::StreamExt;
 use std::io::{IsTerminal, Write};
@@ -182,11 +181,7 @@ fn print_df(d: &DiskUsage) {
 
 fn print_leftovers(list: &[Leftover]) {
     for l in list {
-        let kind = match l.kind {
-            LeftoverKind::Image => "image",
-            LeftoverKind::Volume => "volume",
-            LeftoverKind::Preview => "stopped preview",
-        };
+        let kind = l.kind.describe();
         let size = l.size_bytes.map(human_bytes).unwrap_or_default();
         say!("  {kind:<16} {:<48} {size}", l.label);
     }
@@ -222,7 +217,11 @@ fn print_prune(o: &PruneOutcome) {
     for (l, why) in &o.failed {
         eprintln!(
             "{}",
-            berth::model::escape_controls(&format!("berth: could not remove {}: {why}", l.label))
+            berth::model::escape_controls(&format!(
+                "berth: could not remove {} {}: {why}",
+                l.kind.describe(),
+                l.label
+            ))
         );
     }
 }

@@ -64,7 +64,7 @@ export function diskSection(modal: HTMLElement): HTMLElement {
             const done = await api.prune(false, shown.map((l) => l.id));
             result.textContent = t("resources.cleaned", { n: done.removed.length, size: bytes(done.reclaimed_bytes) });
             if (done.failed.length) {
-              error.textContent = done.failed.map(([l, why]) => `${l.label}: ${why}`).join("\n");
+              error.textContent = done.failed.map(([l, why]) => `${t(`resources.leftover_${l.kind}`)} ${l.label}: ${why}`).join("\n");
             }
           } catch (err) {
             error.textContent = errorText(err);
