@@ -10,6 +10,7 @@ export type Leftover = { kind: LeftoverKind,
  */
 id: string, 
 /**
- * What to show: the bundle, the volume, the preview with its workspace.
+ * Its name, for people: the bundle, the volume, the preview's workspace and id (what
+ * kind of leftover it is, each client says in its own language).
  */
 label: string, size_bytes: number | null, };
